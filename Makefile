@@ -1,0 +1,125 @@
+# farjump: two-stage BIOS loader + 64-bit C kernel, and the tools to watch it boot.
+#
+#   make            build build/disk.img (and every stage as an ELF with DWARF)
+#   make run        install what is missing, build, boot in QEMU
+#   make test       install what is missing, build, run the test suite
+#   make help       every target
+
+# Debian's Python: GDB embeds it and the Debian test packages live there.
+PYTHON  ?= /usr/bin/python3
+QEMU    ?= qemu-system-x86_64
+NASM    ?= nasm
+CC      := gcc
+LD      := ld
+OBJCOPY := objcopy
+B       := build
+
+# Physical memory layout, one list for NASM and C (see docs/boot.md).
+LAYOUT := \
+	BOOTINFO_ADDR=0x5000 \
+	BOOT_LAYOUT=0x7dae \
+	STACK_TOP=0x7c00 \
+	STAGE2_ADDR=0x8000 \
+	STAGE2_END=0x10000 \
+	PT_BASE=0x10000 \
+	PT_END=0x20000 \
+	KERNEL_BUF=0x20000 \
+	KERNEL_BUF_END=0x90000 \
+	KERNEL_PHYS_MIN=0x100000 \
+	IDENTITY_MAP_END=0x40000000
+LAYOUT_DEFS := $(addprefix -D,$(LAYOUT))
+
+NASMFLAGS := -f elf64 -g -F dwarf -w+all $(LAYOUT_DEFS) -I boot/
+
+# Shared by the kernel and the long-mode part of stage 2.
+CFLAGS_BASE := -std=c11 -ffreestanding -fno-builtin -nostdlib -fno-pic -fno-pie \
+	-fno-stack-protector -fcf-protection=none -mno-red-zone -mgeneral-regs-only \
+	-fno-asynchronous-unwind-tables -fno-omit-frame-pointer \
+	-Wall -Wextra -Werror -g -O2 -MMD -MP -I src $(LAYOUT_DEFS)
+KERNEL_CFLAGS := $(CFLAGS_BASE) -mcmodel=kernel
+LOADER_CFLAGS := $(CFLAGS_BASE) -mcmodel=small
+LDFLAGS := -m elf_x86_64 -nostdlib -z max-page-size=0x1000 -z noexecstack --build-id=none
+
+KERNEL_C   := $(wildcard src/*.c)
+KERNEL_ASM := $(wildcard src/*.asm)
+KERNEL_OBJ := $(KERNEL_ASM:src/%.asm=$(B)/kernel/%.o) $(KERNEL_C:src/%.c=$(B)/kernel/%.o)
+# The loader reuses the kernel's console, VGA, serial and kprintf code (built for low addresses).
+LOADER_SHARED := console vga serial kprintf string
+LOADER_OBJ := $(B)/boot/stage2.o $(B)/boot/loader.o $(LOADER_SHARED:%=$(B)/boot/%.o)
+
+.PHONY: all deps run debug debug-server gdb test bench bochs clean help
+all: $(B)/disk.img
+
+help:
+	@echo 'make              build build/disk.img (stage1/stage2/kernel ELFs with DWARF beside it)'
+	@echo 'make run          install missing packages, build, boot in QEMU (window with $$DISPLAY, curses otherwise)'
+	@echo 'make test         install missing packages, build, run the pytest suite'
+	@echo 'make debug        QEMU paused + GDB attached with farjump loaded, stopped at stage1_start'
+	@echo 'make debug-server QEMU paused with its gdbstub, for "make gdb" in a second terminal'
+	@echo 'make gdb          GDB with farjump loaded, attached to "make debug-server"'
+	@echo 'make deps         install the Debian packages farjump needs (apt-get)'
+	@echo 'make clean        remove build/'
+
+deps:
+	@scripts/install-deps
+
+# ---- stage 1: 512-byte MBR ------------------------------------------------------------
+$(B)/boot/stage1.o: boot/stage1.asm boot/disk.inc boot/common.inc | $(B)/boot
+	$(NASM) $(NASMFLAGS) -o $@ $(abspath $<)
+
+$(B)/stage1.elf: $(B)/boot/stage1.o boot/stage1.ld
+	$(LD) $(LDFLAGS) -T boot/stage1.ld -o $@ $<
+
+# ---- stage 2: real -> protected -> long mode, then the C ELF loader --------------------
+$(B)/boot/stage2.o: boot/stage2.asm boot/disk.inc boot/common.inc | $(B)/boot
+	$(NASM) $(NASMFLAGS) -o $@ $(abspath $<)
+
+$(B)/boot/loader.o: boot/loader.c | $(B)/boot
+	$(CC) $(LOADER_CFLAGS) -c -o $@ $<
+
+$(B)/boot/%.o: src/%.c | $(B)/boot
+	$(CC) $(LOADER_CFLAGS) -c -o $@ $<
+
+$(B)/stage2.elf: $(LOADER_OBJ) boot/stage2.ld
+	$(LD) $(LDFLAGS) --no-warn-rwx-segments $(addprefix --defsym=,$(LAYOUT)) \
+		-T boot/stage2.ld -o $@ $(LOADER_OBJ)
+
+# ---- kernel ----------------------------------------------------------------------------
+$(B)/kernel/%.o: src/%.asm | $(B)/kernel
+	$(NASM) $(NASMFLAGS) -o $@ $(abspath $<)
+
+$(B)/kernel/%.o: src/%.c | $(B)/kernel
+	$(CC) $(KERNEL_CFLAGS) -c -o $@ $<
+
+$(B)/kernel.elf: $(KERNEL_OBJ) src/kernel.ld
+	$(LD) $(LDFLAGS) -T src/kernel.ld -o $@ $(KERNEL_OBJ)
+
+# The disk carries the kernel without DWARF; GDB reads the symbols from build/kernel.elf.
+$(B)/kernel.disk.elf: $(B)/kernel.elf
+	$(OBJCOPY) --strip-debug $< $@
+
+# ---- flat binaries and the disk image ----------------------------------------------------
+$(B)/%.bin: $(B)/%.elf
+	$(OBJCOPY) -O binary $< $@
+
+$(B)/disk.img: $(B)/stage1.bin $(B)/stage2.bin $(B)/kernel.disk.elf scripts/mkimage
+	$(PYTHON) scripts/mkimage --stage1 $(B)/stage1.bin --stage2 $(B)/stage2.bin \
+		--kernel $(B)/kernel.disk.elf -o $@
+
+$(B)/boot $(B)/kernel:
+	@mkdir -p $@
+
+# ---- running -----------------------------------------------------------------------------
+run: deps all
+	@scripts/run-qemu $(B)/disk.img
+
+test: deps all
+	$(PYTHON) -m pytest tests
+
+clean:
+	rm -rf $(B)
+
+-include $(wildcard $(B)/boot/*.d $(B)/kernel/*.d)
+
+# make debug / debug-server / gdb live beside the GDB extension.
+include gdb/debug.mk

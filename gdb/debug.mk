@@ -1,0 +1,1 @@
+# placeholder: the GDB workbench targets (debug, debug-server, gdb) go here.

@@ -1,0 +1,172 @@
+"""Drive a headless QEMU for tests, benchmarks and captures.
+
+One QemuVM is one qemu-system-x86_64 process with:
+  - COM1 written to a file (serial.log in the VM's work directory),
+  - QMP on a Unix socket, used to read guest physical memory (pmemsave) and to run
+    monitor commands (human-monitor-command),
+  - optionally a gdbstub on a free local TCP port, started paused (-S).
+Every wait has a timeout, and leaving the `with` block always ends the process.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
+
+
+class QemuError(RuntimeError):
+    """QEMU did not start, died, or did not do what was waited for in time."""
+
+
+def free_tcp_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class QemuVM:
+    def __init__(self, image, *, memory: str = "128M", extra=(), gdb: bool = False,
+                 workdir=None, cpu: str | None = None, floppy: bool = False):
+        self.image = Path(image)
+        self.memory = memory
+        self.extra = list(extra)
+        self.gdb_port = free_tcp_port() if gdb else None
+        self.cpu = cpu
+        self.floppy = floppy
+        self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="fjqemu-")
+        self.workdir = Path(workdir or self._tmp.name)
+        self.serial_path = self.workdir / "serial.log"
+        self.qmp_path = self.workdir / "qmp.sock"
+        self.proc: subprocess.Popen | None = None
+        self._qmp: socket.socket | None = None
+        self._qmp_buf = b""
+
+    # ---- life cycle -----------------------------------------------------------------
+    def command(self) -> list[str]:
+        drive = f"format=raw,file={self.image}" + (",if=floppy" if self.floppy else "")
+        cmd = [QEMU, "-drive", drive, "-m", self.memory,
+               "-display", "none", "-no-reboot", "-serial", f"file:{self.serial_path}",
+               "-qmp", f"unix:{self.qmp_path},server=on,wait=off", "-monitor", "none"]
+        if self.cpu:
+            cmd += ["-cpu", self.cpu]
+        if self.floppy:
+            cmd += ["-boot", "a"]
+        if self.gdb_port is not None:
+            cmd += ["-S", "-gdb", f"tcp:127.0.0.1:{self.gdb_port}"]
+        return cmd + self.extra
+
+    def start(self, timeout: float = 10.0) -> "QemuVM":
+        if not self.image.exists():
+            raise QemuError(f"no disk image at {self.image} (run 'make')")
+        self.serial_path.write_bytes(b"")
+        self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                out = self.proc.stdout.read().decode(errors="replace")
+                raise QemuError(f"QEMU exited at start (status {self.proc.returncode}): {out}")
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(str(self.qmp_path))
+                break
+            except OSError:
+                s.close()
+                if time.monotonic() > deadline:
+                    raise QemuError("QEMU's QMP socket did not appear in time")
+                time.sleep(0.02)
+        s.settimeout(timeout)
+        self._qmp = s
+        self._qmp_read()  # greeting
+        self.qmp("qmp_capabilities")
+        return self
+
+    def close(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            try:
+                self.qmp("quit")
+            except (QemuError, OSError):
+                pass
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._qmp:
+            self._qmp.close()
+            self._qmp = None
+        if self.proc and self.proc.stdout:
+            self.proc.stdout.close()
+        if self._tmp:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> "QemuVM":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- QMP --------------------------------------------------------------------------
+    def _qmp_read(self) -> dict:
+        while b"\n" not in self._qmp_buf:
+            try:
+                chunk = self._qmp.recv(65536)
+            except socket.timeout:
+                raise QemuError("QMP did not answer in time")
+            if not chunk:
+                raise QemuError("QMP connection closed (QEMU exited?)")
+            self._qmp_buf += chunk
+        line, self._qmp_buf = self._qmp_buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def qmp(self, execute: str, **arguments):
+        msg = {"execute": execute}
+        if arguments:
+            msg["arguments"] = arguments
+        self._qmp.sendall(json.dumps(msg).encode() + b"\n")
+        while True:
+            reply = self._qmp_read()
+            if "event" in reply:
+                continue
+            if "error" in reply:
+                raise QemuError(f"QMP {execute}: {reply['error'].get('desc')}")
+            return reply.get("return")
+
+    def hmp(self, command_line: str) -> str:
+        """A monitor command (as typed at the (qemu) prompt) and its text output."""
+        return self.qmp("human-monitor-command", **{"command-line": command_line})
+
+    def read_phys(self, addr: int, size: int) -> bytes:
+        """Guest physical memory, read by QEMU itself (not by the guest)."""
+        path = self.workdir / f"mem-{addr:x}-{size:x}.bin"
+        self.qmp("pmemsave", val=addr, size=size, filename=str(path))
+        data = path.read_bytes()
+        path.unlink()
+        return data
+
+    # ---- serial ---------------------------------------------------------------------------
+    def serial(self) -> str:
+        return self.serial_path.read_bytes().decode("latin-1")
+
+    def wait_serial(self, text: str, timeout: float = 30.0) -> str:
+        """Wait until COM1 output contains `text`; return all output so far."""
+        deadline = time.monotonic() + timeout
+        while True:
+            out = self.serial()
+            if text in out:
+                return out
+            if self.proc.poll() is not None:
+                raise QemuError(f"QEMU exited (status {self.proc.returncode}) before COM1 "
+                                f"said {text!r}; COM1 so far:\n{out}")
+            if time.monotonic() > deadline:
+                raise QemuError(f"COM1 did not say {text!r} within {timeout:.0f} s; "
+                                f"COM1 so far:\n{out}")
+            time.sleep(0.02)

@@ -1,0 +1,155 @@
+/* 256-entry IDT of 64-bit interrupt gates; vectors 0-31 go to isr.asm. */
+#include "idt.h"
+
+#include <stddef.h>
+
+#include "console.h"
+#include "cpu.h"
+#include "kprintf.h"
+#include "vga.h"
+
+_Static_assert(sizeof(struct interrupt_frame) == 22 * 8, "isr.asm pushes 22 qwords");
+_Static_assert(offsetof(struct interrupt_frame, rax) == 14 * 8, "rax is pushed first");
+_Static_assert(offsetof(struct interrupt_frame, vector) == 15 * 8, "vector after GPRs");
+_Static_assert(offsetof(struct interrupt_frame, rip) == 17 * 8, "CPU frame at the top");
+
+#define IDT_ENTRIES 256
+#define EXCEPTION_VECTORS 32
+
+/* 64-bit IDT gate descriptor, 16 bytes (SDM Vol 3A §6.14.1, Figure 6-8). */
+struct idt_gate {
+    uint16_t offset_low;  /* handler bits 15:0 */
+    uint16_t selector;    /* code segment the handler runs in */
+    uint8_t ist;          /* bits 2:0 interrupt stack table index, 0 = none */
+    uint8_t type_attr;    /* P (bit 7), DPL (6:5), 0, type (3:0) */
+    uint16_t offset_mid;  /* handler bits 31:16 */
+    uint32_t offset_high; /* handler bits 63:32 */
+    uint32_t reserved;
+} __attribute__((packed));
+_Static_assert(sizeof(struct idt_gate) == 16, "64-bit gates are 16 bytes");
+
+/* Operand of LIDT in 64-bit mode: 16-bit limit, 64-bit linear base (§6.10). */
+struct idt_pointer {
+    uint16_t limit;
+    uint64_t base;
+} __attribute__((packed));
+
+#define GATE_PRESENT 0x80
+#define GATE_DPL0 0x00
+#define GATE_TYPE_INTERRUPT 0x0E /* clears IF on entry, unlike a trap gate (0xF) */
+
+/* Aligned to 16 so that no gate straddles a cache line (SDM recommends 8). */
+static struct idt_gate idt[IDT_ENTRIES] __attribute__((aligned(16)));
+
+extern const uint64_t isr_stub_table[EXCEPTION_VECTORS]; /* isr.asm */
+
+static void set_gate(unsigned vector, uint64_t handler, uint16_t selector)
+{
+    idt[vector] = (struct idt_gate){
+        .offset_low = (uint16_t)handler,
+        .selector = selector,
+        .ist = 0,
+        .type_attr = GATE_PRESENT | GATE_DPL0 | GATE_TYPE_INTERRUPT,
+        .offset_mid = (uint16_t)(handler >> 16),
+        .offset_high = (uint32_t)(handler >> 32),
+        .reserved = 0,
+    };
+}
+
+void idt_init(void)
+{
+    /* The loader's GDT decides the code selector; take whatever we run in. */
+    uint16_t cs = read_cs();
+    for (unsigned v = 0; v < EXCEPTION_VECTORS; v++)
+        set_gate(v, isr_stub_table[v], cs);
+    /* Vectors 32-255 stay zero (not present): raising one gives #GP, which is caught. */
+    struct idt_pointer ptr = { sizeof idt - 1, (uint64_t)(uintptr_t)idt };
+    __asm__ volatile("lidt %0" : : "m"(ptr) : "memory");
+}
+
+/* SDM Vol 3A Table 6-1. 9 is reserved since the 486 (coprocessor segment
+ * overrun); 22-31 are reserved by Intel (AMD uses 28 #HV, 29 #VC, 30 #SX). */
+static const struct {
+    const char *mnemonic;
+    const char *name;
+} exceptions[EXCEPTION_VECTORS] = {
+    [0] = { "#DE", "Divide Error" },
+    [1] = { "#DB", "Debug Exception" },
+    [2] = { "NMI", "Non-Maskable Interrupt" },
+    [3] = { "#BP", "Breakpoint" },
+    [4] = { "#OF", "Overflow" },
+    [5] = { "#BR", "BOUND Range Exceeded" },
+    [6] = { "#UD", "Invalid Opcode" },
+    [7] = { "#NM", "Device Not Available" },
+    [8] = { "#DF", "Double Fault" },
+    [9] = { "-", "Coprocessor Segment Overrun (reserved)" },
+    [10] = { "#TS", "Invalid TSS" },
+    [11] = { "#NP", "Segment Not Present" },
+    [12] = { "#SS", "Stack-Segment Fault" },
+    [13] = { "#GP", "General Protection" },
+    [14] = { "#PF", "Page Fault" },
+    [15] = { "-", "Reserved" },
+    [16] = { "#MF", "x87 FPU Floating-Point Error" },
+    [17] = { "#AC", "Alignment Check" },
+    [18] = { "#MC", "Machine Check" },
+    [19] = { "#XM", "SIMD Floating-Point Exception" },
+    [20] = { "#VE", "Virtualization Exception" },
+    [21] = { "#CP", "Control Protection Exception" },
+    /* 22-31 filled in by the lookup functions */
+};
+
+const char *exception_mnemonic(uint64_t vector)
+{
+    if (vector < EXCEPTION_VECTORS && exceptions[vector].mnemonic)
+        return exceptions[vector].mnemonic;
+    return "-";
+}
+
+const char *exception_name(uint64_t vector)
+{
+    if (vector < EXCEPTION_VECTORS && exceptions[vector].name)
+        return exceptions[vector].name;
+    return "Reserved";
+}
+
+/* The first report, kept small: a full panic screen replaces it later. */
+static void print_exception(const struct interrupt_frame *f)
+{
+    vga_set_color(VGA_WHITE, VGA_RED);
+    kprintf("\nEXCEPTION %llu %s (%s)\n", (unsigned long long)f->vector,
+            exception_mnemonic(f->vector), exception_name(f->vector));
+    vga_set_color(VGA_LIGHT_GREY, VGA_BLACK);
+    kprintf("error code 0x%llx\n", (unsigned long long)f->error_code);
+    /* Every line fits in 80 columns, so the VGA screen does not wrap it. */
+    kprintf("RIP 0x%016llx  CS 0x%02llx  RFLAGS 0x%llx  RSP 0x%016llx\n",
+            (unsigned long long)f->rip, (unsigned long long)f->cs,
+            (unsigned long long)f->rflags, (unsigned long long)f->rsp);
+    if (f->vector == 14) /* CR2 = the faulting linear address (SDM Vol 3A §4.7) */
+        kprintf("CR2 0x%016llx\n", (unsigned long long)read_cr2());
+    const struct {
+        const char *name;
+        uint64_t value;
+    } regs[] = {
+        { "RAX", f->rax }, { "RBX", f->rbx }, { "RCX", f->rcx }, { "RDX", f->rdx },
+        { "RSI", f->rsi }, { "RDI", f->rdi }, { "RBP", f->rbp }, { "R8 ", f->r8 },
+        { "R9 ", f->r9 },  { "R10", f->r10 }, { "R11", f->r11 }, { "R12", f->r12 },
+        { "R13", f->r13 }, { "R14", f->r14 }, { "R15", f->r15 },
+    };
+    for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++)
+        kprintf("%s %016llx%s", regs[i].name, (unsigned long long)regs[i].value,
+                i % 3 == 2 ? "\n" : "  ");
+    kprintf("SS 0x%02llx\n", (unsigned long long)f->ss);
+    kprintf("halted.\n");
+}
+
+void exception_handler(struct interrupt_frame *frame)
+{
+    /* A fault while reporting a fault (say, a broken console) must not recurse
+     * until the stack overflows into a triple fault: the second one just halts. */
+    static volatile int reporting;
+    if (!reporting) {
+        reporting = 1;
+        print_exception(frame);
+    }
+    halt_forever();
+}

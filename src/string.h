@@ -1,0 +1,14 @@
+/* The memory and string functions GCC may call even in freestanding code
+ * (struct copies and zeroing become memcpy/memset calls). Shared with the loader. */
+#ifndef FARJUMP_STRING_H
+#define FARJUMP_STRING_H
+
+#include <stddef.h>
+
+void *memset(void *dst, int c, size_t n);
+void *memcpy(void *restrict dst, const void *restrict src, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+
+#endif

@@ -1,0 +1,21 @@
+"""Shared fixtures: the build (made once per session) and the QEMU harness."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build"
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "gdb"))
+
+
+@pytest.fixture(scope="session")
+def build():
+    """The build directory after `make` (a no-op when `make test` already built)."""
+    r = subprocess.run(["make", "-s", "all"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    if r.returncode != 0:
+        pytest.fail(f"make failed:\n{r.stdout}\n{r.stderr}")
+    return BUILD

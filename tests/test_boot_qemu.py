@@ -1,0 +1,98 @@
+"""Boot build/disk.img in real QEMU (headless, bounded) and check COM1 and guest memory."""
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from qemuvm import QemuVM
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOT_TIMEOUT = 30   # seconds; a TCG boot takes about 1 s here
+VGA = 0xB8000
+COLS, ROWS = 80, 25
+
+
+def vga_screen(vm):
+    """(lines, attributes) of the text screen, read from guest memory by QEMU."""
+    raw = vm.read_phys(VGA, COLS * ROWS * 2)
+    chars = bytes(raw[0::2]).decode("cp437")
+    attrs = raw[1::2]
+    lines = [chars[r * COLS:(r + 1) * COLS].rstrip() for r in range(ROWS)]
+    return lines, attrs
+
+
+def boot(image, memory):
+    vm = QemuVM(image, memory=memory)
+    vm.start()
+    try:
+        serial = vm.wait_serial("Hello World!", timeout=BOOT_TIMEOUT)
+        lines, attrs = vga_screen(vm)
+        regs = vm.hmp("info registers")
+    finally:
+        vm.close()
+    return serial, lines, attrs, regs
+
+
+@pytest.fixture(scope="module")
+def boots(build):
+    return {mem: boot(build / "disk.img", mem) for mem in ("32M", "128M", "1G")}
+
+
+def test_serial_has_hello_world_and_memory_map(boots):
+    serial = boots["128M"][0]
+    assert "\nHello World!" in serial.replace("\r\n", "\n")
+    assert "memory map (BIOS E820" in serial
+    # The map has the low 640 KiB and the RAM above 1 MiB as usable ranges.
+    assert re.search(r"0x0+-0x0*9f[0-9a-f]{3}\s+\d+ KiB\s+usable", serial)
+    assert re.search(r"0x0*100000-0x[0-9a-f]+\s+\d+ KiB\s+usable", serial)
+
+
+def test_vga_buffer_has_hello_world_visibly(boots):
+    lines, attrs = boots["128M"][1:3]
+    row = next((r for r, text in enumerate(lines) if text == "Hello World!"), None)
+    assert row is not None, "\n".join(lines)
+    for col in range(len("Hello World!")):
+        attr = attrs[row * COLS + col]
+        assert attr & 0x0F != (attr >> 4) & 0x07, f"invisible: attribute {attr:#04x}"
+
+
+def test_kernel_halts_in_the_higher_half(boots):
+    regs = boots["128M"][3]
+    assert "HLT=1" in regs
+    rip = int(re.search(r"RIP=([0-9a-f]+)", regs).group(1), 16)
+    assert rip >= 0xFFFFFFFF80100000
+    assert re.search(r"CS =0018 .* CS64", regs)
+
+
+def usable_kib(serial):
+    return int(re.search(r"usable memory: (\d+) KiB", serial).group(1))
+
+
+@pytest.mark.parametrize("memory,mib", [("32M", 32), ("1G", 1024)])
+def test_boot_is_identical_with_any_memory_size(boots, memory, mib):
+    serial, lines, attrs, _ = boots[memory]
+    ref_serial, ref_lines, ref_attrs, _ = boots["128M"]
+    # E820 sees the memory QEMU was given (minus the BIOS's own reservations)...
+    assert mib * 1024 - 1024 < usable_kib(serial) <= mib * 1024
+    # ...and apart from the memory map, the screen is the same.
+    def without_map(text):
+        return [l for l in text if not re.search(r"0x[0-9a-f]{16}-|usable memory|entries\)", l)]
+    assert without_map(lines) == without_map(ref_lines)
+    assert "Hello World!" in lines
+
+
+def test_hard_disk_is_read_with_int13_extensions(boots):
+    assert "kernel read with INT 13h AH=42h (LBA)" in boots["128M"][0]
+
+
+def test_floppy_boot_uses_chs_reads(build, tmp_path):
+    """SeaBIOS has no INT 13h extensions for floppies: both stages must fall back to CHS."""
+    img = tmp_path / "floppy.img"
+    subprocess.run(["/usr/bin/python3", str(ROOT / "scripts/mkimage"), "--floppy",
+                    "--stage1", str(build / "stage1.bin"), "--stage2", str(build / "stage2.bin"),
+                    "--kernel", str(build / "kernel.disk.elf"), "-o", str(img)], check=True)
+    with QemuVM(img, floppy=True) as vm:
+        serial = vm.wait_serial("Hello World!", timeout=BOOT_TIMEOUT)
+    assert "AH=02h (CHS, no extensions)" in serial
+    assert "boot drive 0x00" in serial

@@ -1,0 +1,130 @@
+"""The build contract: file names, sizes, symbols and DWARF line info (issue: boot chain)."""
+import re
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+STAGE_SYMBOLS = [
+    ("stage1.elf", "stage1_start", "boot/stage1.asm"),
+    ("stage2.elf", "stage2_start", "boot/stage2.asm"),
+    ("stage2.elf", "pm_entry", "boot/stage2.asm"),
+    ("stage2.elf", "lm_entry", "boot/stage2.asm"),
+    ("stage2.elf", "kernel_jump", "boot/stage2.asm"),
+]
+
+
+def symbols(elf):
+    out = subprocess.run(["nm", str(elf)], capture_output=True, text=True, check=True).stdout
+    syms = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            syms[parts[2]] = (int(parts[0], 16), parts[1])
+    return syms
+
+
+def addr2line(elf, addr):
+    out = subprocess.run(["addr2line", "-e", str(elf), hex(addr)], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    path, _, line = out.rpartition(":")
+    return path, int(line)
+
+
+def test_stage1_is_one_boot_sector(build):
+    data = (build / "stage1.bin").read_bytes()
+    assert len(data) == 512
+    assert data[510:] == b"\x55\xaa"
+
+
+def test_stage2_starts_with_magic(build):
+    data = (build / "stage2.bin").read_bytes()
+    # xchg bx,bx (87 db), jmp short (eb xx), then STAGE2_MAGIC that stage 1 checks.
+    assert data[0:2] == b"\x87\xdb" and data[2] == 0xEB
+    assert data[4:8] == b"FJS2"
+
+
+def test_symbols_at_their_addresses(build):
+    s1 = symbols(build / "stage1.elf")
+    s2 = symbols(build / "stage2.elf")
+    k = symbols(build / "kernel.elf")
+    assert s1["stage1_start"] == (0x7C00, "T")
+    assert s2["stage2_start"] == (0x8000, "T")
+    # The mode switches are global text symbols inside stage 2, in boot order.
+    assert s2["stage2_start"][0] < s2["pm_entry"][0] < s2["lm_entry"][0] < s2["kernel_jump"][0]
+    assert all(s2[n][1] == "T" for n in ("pm_entry", "lm_entry", "kernel_jump"))
+    assert k["kernel_main"][1] == "T"
+    assert k["kernel_main"][0] >= 0xFFFFFFFF80100000
+    assert k["_start"][0] == 0xFFFFFFFF80100000
+
+
+@pytest.mark.parametrize("elf,symbol,source", STAGE_SYMBOLS)
+def test_dwarf_maps_stage_symbols_to_nasm_lines(build, elf, symbol, source):
+    addr = symbols(build / elf)[symbol][0]
+    path, line = addr2line(build / elf, addr)
+    assert path.endswith(source), path
+    lines = (ROOT / source).read_text().splitlines()
+    # The line DWARF names is the first instruction after the label `symbol:`.
+    label = next(i for i, text in enumerate(lines, 1) if text.startswith(symbol + ":"))
+    assert line > label
+    between = [t.split(";")[0].strip() for t in lines[label:line - 1]]
+    assert all(not t for t in between), f"{symbol}: line {line} is not the first instruction"
+    assert lines[line - 1].split(";")[0].strip(), "DWARF points at a blank/comment line"
+
+
+def test_dwarf_maps_kernel_main_to_c(build):
+    addr = symbols(build / "kernel.elf")["kernel_main"][0]
+    path, line = addr2line(build / "kernel.elf", addr)
+    assert path.endswith("src/main.c") and line > 0
+
+
+def test_disk_layout_table_matches_the_files(build):
+    img = (build / "disk.img").read_bytes()
+    stage2 = (build / "stage2.bin").read_bytes()
+    kernel = (build / "kernel.disk.elf").read_bytes()
+    magic, s2_lba, s2_sectors, k_lba, k_bytes = struct.unpack_from("<2sIHII", img, 0x1AE)
+    assert magic == b"FJ"
+    assert (s2_lba, s2_sectors) == (1, -(-len(stage2) // 512))
+    assert img[512 * s2_lba:512 * s2_lba + len(stage2)] == stage2
+    assert k_bytes == len(kernel)
+    assert img[512 * k_lba:512 * k_lba + k_bytes] == kernel
+    assert kernel[:4] == b"\x7fELF"
+    assert len(img) % (16 * 63 * 512) == 0   # whole cylinders, for Bochs' geometry detection
+    # Sector 0 of the image is stage1.bin plus the table, nothing else.
+    stage1 = (build / "stage1.bin").read_bytes()
+    assert img[:0x1AE] == stage1[:0x1AE] and img[0x1BE:512] == stage1[0x1BE:512]
+
+
+def test_disk_kernel_has_no_dwarf_but_kernel_elf_has(build):
+    def sections(elf):
+        out = subprocess.run(["readelf", "-SW", str(elf)], capture_output=True, text=True,
+                             check=True).stdout
+        return set(re.findall(r"\]\s+(\.\S+)", out))
+    assert ".debug_line" in sections(build / "kernel.elf")
+    assert ".debug_line" not in sections(build / "kernel.disk.elf")
+
+
+def test_kernel_segments_have_section_permissions(build):
+    out = subprocess.run(["readelf", "-lW", str(build / "kernel.elf")], capture_output=True,
+                         text=True, check=True).stdout
+    loads = [l.split() for l in out.splitlines() if l.strip().startswith("LOAD")]
+    # Type Offset VirtAddr PhysAddr FileSiz MemSiz Flg... Align
+    flags = ["".join(l[6:-1]) for l in loads]
+    assert flags == ["RE", "R", "RW"], flags
+    for l in loads:
+        virt, phys = int(l[2], 16), int(l[3], 16)
+        assert virt - phys == 0xFFFFFFFF80000000 and phys >= 0x100000
+
+
+def test_mkimage_rejects_a_bad_stage1(build, tmp_path):
+    bad = tmp_path / "s1.bin"
+    bad.write_bytes(b"\0" * 512)
+    r = subprocess.run(["/usr/bin/python3", str(ROOT / "scripts/mkimage"), "--stage1", str(bad),
+                        "--stage2", str(build / "stage2.bin"), "--kernel",
+                        str(build / "kernel.disk.elf"), "-o", str(tmp_path / "x.img")],
+                       capture_output=True, text=True)
+    assert r.returncode == 1
+    assert "55 aa" in r.stderr and "Traceback" not in r.stderr
