@@ -1,0 +1,89 @@
+"""Real-mode addressing and the interrupt vector table.
+
+References: Intel SDM Vol. 3A §21.1.1 (real-mode address translation:
+linear = segment * 16 + offset) and §21.1.4 (the IVT: 256 four-byte
+far pointers at linear 0, offset word first, then segment word).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Callable
+
+from .errors import DecodeError
+
+
+def _check16(name: str, value: int) -> None:
+    if not 0 <= value <= 0xFFFF:
+        raise DecodeError(f"{name} 0x{value:x} is not a 16-bit value")
+
+
+def linear(segment: int, offset: int, a20: bool = True) -> int:
+    """Linear address of segment:offset (up to 0x10ffef with A20 on).
+
+    With ``a20=False`` the result wraps at 1 MiB like an 8086.
+    """
+    _check16("segment", segment)
+    _check16("offset", offset)
+    addr = (segment << 4) + offset
+    return addr if a20 else addr & 0xFFFFF
+
+
+def format_segoff(segment: int, offset: int) -> str:
+    """'f000:fff0' style far pointer."""
+    _check16("segment", segment)
+    _check16("offset", offset)
+    return f"{segment:04x}:{offset:04x}"
+
+
+@dataclass(frozen=True)
+class IvtEntry:
+    """One IVT far pointer."""
+
+    vector: int
+    segment: int
+    offset: int
+    linear: int
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def __str__(self) -> str:
+        return format_segoff(self.segment, self.offset)
+
+
+def decode_ivt(data: bytes) -> list[IvtEntry]:
+    """Decode up to 256 IVT entries (4 bytes each: offset, then segment).
+
+    ``len(data)`` must be a multiple of 4 and at most 1024, else DecodeError.
+    """
+    data = bytes(data)
+    if len(data) % 4 or len(data) > 1024:
+        raise DecodeError(f"IVT data must be a multiple of 4 bytes and at "
+                          f"most 1024 bytes, got {len(data)}")
+    out = []
+    for vector in range(len(data) // 4):
+        off = int.from_bytes(data[vector * 4:vector * 4 + 2], "little")
+        seg = int.from_bytes(data[vector * 4 + 2:vector * 4 + 4], "little")
+        out.append(IvtEntry(vector, seg, off, linear(seg, off)))
+    return out
+
+
+def format_ivt(entries: list[IvtEntry],
+               symbolize: Callable[[int], str | None] | None = None,
+               show_zero: bool = True) -> str:
+    """One line per vector: 'VEC  SEG:OFF  LINEAR  [symbol]'."""
+    lines = [f"{'VEC':>3}  {'':4}  {'SEG:OFF':9}  {'LINEAR':9}  SYMBOL"]
+    for e in entries:
+        if not show_zero and e.segment == 0 and e.offset == 0:
+            continue
+        sym = ""
+        if symbolize is not None:
+            try:
+                sym = symbolize(e.linear) or ""
+            except Exception:  # a symbolizer must never break the listing
+                sym = ""
+        lines.append(f"{e.vector:>3}  0x{e.vector:02x}  {e}  "
+                     f"0x{e.linear:06x}  {sym}".rstrip())
+    return "\n".join(lines)
