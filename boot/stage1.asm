@@ -57,14 +57,16 @@ fail:
         hlt
         jmp .halt
 
-; print: SI = NUL-terminated string, through the BIOS teletype (INT 10h AH=0Eh, page 0).
+; print: SI = NUL-terminated string, through the BIOS teletype (INT 10h AH=0Eh, page 0)
+; and port E9h (Bochs port_e9_hack, QEMU -debugcon).
 print:
         pusha
 .loop:
         lodsb
         test al, al
         jz .done
-        mov ah, 0x0e
+        out 0xe9, al                    ; Bochs/QEMU debug console: the message survives
+        mov ah, 0x0e                    ; even where nobody sees the screen
         xor bx, bx
         int 0x10
         jmp .loop
@@ -84,6 +86,7 @@ print_hex8:
         cmp al, 10                      ; nibble -> '0'-'9' / 'A'-'F' without a table:
         sbb al, 0x69                    ; the classic CMP/SBB/DAS sequence
         das
+        out 0xe9, al
         mov ah, 0x0e
         xor bx, bx
         int 0x10

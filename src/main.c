@@ -83,6 +83,7 @@ static void print_boot_info(const struct boot_info *bi)
 
 void kernel_main(struct boot_info *bi)
 {
+    BOCHS_BREAK(); /* the fifth transition stop: stage1, stage2, pm, lm, kernel_main */
     console_init(0);
     idt_init();
 
