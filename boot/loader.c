@@ -3,8 +3,11 @@
  * their higher-half virtual addresses with 4 KiB pages and per-segment permissions.
  *
  * Runs in 64-bit long mode on the identity map that stage2.asm built (0..IDENTITY_MAP_END,
- * 2 MiB pages), with interrupts off. Every check that fails says what failed, stops Bochs
- * (magic breakpoint) and halts: no reboot loop. */
+ * 2 MiB pages), with interrupts off. Every check that fails says what failed, with the
+ * numbers it expected and found, stops Bochs (magic breakpoint) and halts: no reboot loop.
+ * All segments are checked before the first one is copied. A small IDT turns a CPU
+ * exception (a loader bug, or a kernel that faults before it loads its own IDT) into a
+ * message instead of a triple fault. docs/troubleshooting.md explains every message. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -76,6 +79,82 @@ __attribute__((noreturn, format(printf, 1, 2))) static void fail(const char *fmt
     }
 }
 
+/* ---- CPU exceptions ------------------------------------------------------------------
+ * 64-bit IDT gates (SDM Vol 3A §6.14.1) for vectors 0-31, each to a 16-byte stub that
+ * pushes a dummy error code where the CPU pushes none, then the vector. Interrupts stay
+ * off, so only exceptions arrive here. SEL_CODE64 is 18h (boot/common.inc). */
+struct idt_gate {
+    uint16_t offset_lo, selector;
+    uint8_t ist, type_attr;
+    uint16_t offset_mid;
+    uint32_t offset_hi, reserved;
+} __attribute__((packed));
+_Static_assert(sizeof(struct idt_gate) == 16, "IDT gate");
+
+#define LOADER_SEL_CODE64 0x18
+#define EXCEPTION_STUB_SIZE 16
+
+static struct idt_gate loader_idt[32];
+extern const char loader_exception_stubs[];
+
+/* Vectors with a CPU-pushed error code: #DF 8, #TS..#PF 10-14, #AC 17, #CP 21, #VC 29,
+ * #SX 30. */
+__asm__(".pushsection .text\n"
+        ".balign 16\n"
+        ".globl loader_exception_stubs\n"
+        "loader_exception_stubs:\n"
+        ".irp v,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"
+        ".balign 16\n"
+        ".if !(\\v == 8 || (\\v >= 10 && \\v <= 14) || \\v == 17 || \\v == 21 || \\v == 29 || \\v == 30)\n"
+        "pushq $0\n"
+        ".endif\n"
+        "pushq $\\v\n"
+        "jmp loader_exception_common\n"
+        ".endr\n"
+        "loader_exception_common:\n"
+        "mov %rsp, %rdi\n"
+        "and $-16, %rsp\n"
+        "call loader_exception\n"
+        ".popsection\n");
+
+static const char *const exception_names[32] = {
+    "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
+    "#BR bound range", "#UD invalid opcode", "#NM no FPU", "#DF double fault",
+    "coprocessor segment overrun", "#TS invalid TSS", "#NP segment not present",
+    "#SS stack fault", "#GP general protection", "#PF page fault", "reserved",
+    "#MF x87 error", "#AC alignment check", "#MC machine check", "#XM SIMD error",
+    "#VE virtualization", "#CP control protection",
+};
+
+/* frame: vector, error code, then what the CPU pushed: RIP, CS, RFLAGS, RSP, SS. */
+__attribute__((noreturn, used)) void loader_exception(const uint64_t *frame)
+{
+    uint64_t cr2;
+    __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+    uint64_t v = frame[0];
+    const char *name = v < 32 && exception_names[v] ? exception_names[v] : "reserved";
+    fail("CPU exception %lu (%s) at RIP 0x%lx, error code 0x%lx, CR2 0x%lx, RSP 0x%lx%s",
+         v, name, frame[2], frame[1], cr2, frame[5],
+         frame[2] >= HIGHER_HALF ? " (in the kernel, before it loaded its own IDT)" : "");
+}
+
+static void install_idt(void)
+{
+    for (unsigned v = 0; v < 32; v++) {
+        uint64_t stub = (uint64_t)loader_exception_stubs + v * EXCEPTION_STUB_SIZE;
+        loader_idt[v] = (struct idt_gate){
+            .offset_lo = (uint16_t)stub, .selector = LOADER_SEL_CODE64,
+            .type_attr = 0x8e, /* present, DPL 0, 64-bit interrupt gate */
+            .offset_mid = (uint16_t)(stub >> 16), .offset_hi = (uint32_t)(stub >> 32),
+        };
+    }
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        uint64_t base;
+    } idtr = { sizeof(loader_idt) - 1, (uint64_t)loader_idt };
+    __asm__ volatile("lidt %0" ::"m"(idtr) : "memory");
+}
+
 /* Page tables for the kernel come from PT_BASE+3000h (after the identity map's PML4,
  * PDPT and PD) up to PT_END. */
 struct pt_pool {
@@ -129,21 +208,52 @@ static int e820_usable(const struct boot_info *bi, uint64_t start, uint64_t end)
     return 0;
 }
 
+/* One past the highest usable (type 1) byte in the E820 map. */
+static uint64_t e820_usable_top(const struct boot_info *bi)
+{
+    uint64_t top = 0;
+    for (uint32_t i = 0; i < bi->e820_count && i < BOOTINFO_E820_MAX; i++) {
+        const struct e820_entry *e = &bi->e820[i];
+        if (e->type == 1 && e->base + e->length > top)
+            top = e->base + e->length;
+    }
+    return top;
+}
+
+static const char *machine_name(unsigned m)
+{
+    switch (m) {
+    case 3: return "i386";
+    case 8: return "MIPS";
+    case 20: return "PowerPC";
+    case 40: return "ARM";
+    case 50: return "IA-64";
+    case 183: return "AArch64";
+    case 243: return "RISC-V";
+    default: return "unknown";
+    }
+}
+
 static const struct elf64_ehdr *check_header(const uint8_t *file, uint64_t size)
 {
     const struct elf64_ehdr *eh = (const struct elf64_ehdr *)file;
+    if (size > KERNEL_BUF_END - KERNEL_BUF) /* stage 2 checked this; the layout may lie */
+        fail("kernel file is 0x%lx bytes; the loader reads at most 0x%x (KERNEL_BUF..KERNEL_BUF_END)",
+             size, KERNEL_BUF_END - KERNEL_BUF);
     if (size < sizeof(*eh))
-        fail("kernel file is %lu bytes, too small for an ELF header", size);
+        fail("kernel file is %lu bytes, too small for an ELF header (%lu bytes)", size,
+             sizeof(*eh));
     if (memcmp(eh->e_ident, "\x7f" "ELF", 4) != 0)
         fail("kernel is not an ELF file (starts %02x %02x %02x %02x, want 7f 45 4c 46)",
              file[0], file[1], file[2], file[3]);
     if (eh->e_ident[4] != ELFCLASS64)
-        fail("kernel is a %s ELF (EI_CLASS %u); farjump needs ELFCLASS64",
+        fail("kernel is a %s ELF (EI_CLASS %u); farjump needs ELFCLASS64 (2)",
              eh->e_ident[4] == 1 ? "32-bit" : "bad", eh->e_ident[4]);
     if (eh->e_ident[5] != ELFDATA2LSB)
-        fail("kernel ELF is not little-endian (EI_DATA %u)", eh->e_ident[5]);
+        fail("kernel ELF is not little-endian (EI_DATA %u, want 1)", eh->e_ident[5]);
     if (eh->e_machine != EM_X86_64)
-        fail("kernel ELF is for machine %u, not x86-64 (62)", eh->e_machine);
+        fail("kernel ELF is for machine %u (%s), not x86-64 (e_machine 62)", eh->e_machine,
+             machine_name(eh->e_machine));
     if (eh->e_type != ET_EXEC)
         fail("kernel ELF type is %u, not an executable (ET_EXEC 2)", eh->e_type);
     if (eh->e_phentsize != sizeof(struct elf64_phdr) || eh->e_phnum == 0)
@@ -161,22 +271,55 @@ static void check_segment(const struct boot_info *bi, const struct elf64_phdr *p
     if (ph->p_filesz > ph->p_memsz)
         fail("segment %u: file size 0x%lx larger than memory size 0x%lx", i, ph->p_filesz,
              ph->p_memsz);
+    if (ph->p_filesz != 0 && ph->p_offset >= size)
+        fail("segment %u: p_offset 0x%lx is past the end of the kernel file (0x%lx bytes), "
+             "so its 0x%lx bytes are not in the file: bad p_offset?", i, ph->p_offset, size,
+             ph->p_filesz);
     if (ph->p_offset > size || ph->p_filesz > size - ph->p_offset)
-        fail("segment %u: file bytes 0x%lx..0x%lx lie outside the %lu-byte kernel file: "
-             "truncated?", i, ph->p_offset, ph->p_offset + ph->p_filesz, size);
+        fail("segment %u: file bytes 0x%lx..0x%lx, but the kernel file ends at 0x%lx "
+             "(0x%lx bytes missing): truncated?", i, ph->p_offset,
+             ph->p_offset + ph->p_filesz, size, ph->p_offset + ph->p_filesz - size);
     uint64_t end = ph->p_paddr + ph->p_memsz;
     if (ph->p_paddr < KERNEL_PHYS_MIN || end < ph->p_paddr || end > IDENTITY_MAP_END)
         fail("segment %u: physical 0x%lx..0x%lx is outside the memory the loader may use "
-             "(0x%x..0x%x)", i, ph->p_paddr, end, KERNEL_PHYS_MIN, IDENTITY_MAP_END);
+             "(0x%x..0x%x): it %s", i, ph->p_paddr, end, KERNEL_PHYS_MIN, IDENTITY_MAP_END,
+             ph->p_paddr < KERNEL_PHYS_MIN
+                 ? "starts below KERNEL_PHYS_MIN (1 MiB; below is the loader's own memory)"
+                 : "ends above IDENTITY_MAP_END (the 1 GiB identity map)");
     if (ph->p_vaddr < HIGHER_HALF || ph->p_vaddr + ph->p_memsz < ph->p_vaddr)
         fail("segment %u: virtual 0x%lx is not in the higher half (0x%lx and up)", i,
              ph->p_vaddr, HIGHER_HALF);
     if ((ph->p_vaddr ^ ph->p_paddr) & (PAGE_SIZE - 1))
         fail("segment %u: virtual 0x%lx and physical 0x%lx differ within a page", i,
              ph->p_vaddr, ph->p_paddr);
-    if (!e820_usable(bi, ph->p_paddr, end))
-        fail("not enough memory: segment %u needs physical 0x%lx..0x%lx, which the E820 map "
-             "does not report as usable RAM", i, ph->p_paddr, end);
+    if (!e820_usable(bi, ph->p_paddr, end)) {
+        uint64_t top = e820_usable_top(bi);
+        if (end > top)
+            fail("not enough memory: segment %u needs physical 0x%lx..0x%lx, i.e. RAM up to "
+                 "%lu KiB, but usable RAM in the E820 map ends at 0x%lx (%lu KiB)", i, ph->p_paddr,
+                 end, (end + 1023) / 1024, top, top / 1024);
+        fail("segment %u: physical 0x%lx..0x%lx is not inside one usable E820 range "
+             "(reserved memory or a hole below the top of RAM 0x%lx)", i, ph->p_paddr, end,
+             top);
+    }
+}
+
+static int loadable(const struct elf64_phdr *ph)
+{
+    return ph->p_type == PT_LOAD && ph->p_memsz != 0;
+}
+
+/* Segments copied on top of each other would silently corrupt the kernel. */
+static void check_overlaps(const struct elf64_phdr *ph, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        for (unsigned j = i + 1; j < n; j++)
+            if (loadable(&ph[i]) && loadable(&ph[j]) &&
+                ph[i].p_paddr < ph[j].p_paddr + ph[j].p_memsz &&
+                ph[j].p_paddr < ph[i].p_paddr + ph[i].p_memsz)
+                fail("segments %u and %u overlap in physical memory (0x%lx..0x%lx and "
+                     "0x%lx..0x%lx)", i, j, ph[i].p_paddr, ph[i].p_paddr + ph[i].p_memsz,
+                     ph[j].p_paddr, ph[j].p_paddr + ph[j].p_memsz);
 }
 
 static void load_segment(struct pt_pool *pool, const struct boot_info *bi, const uint8_t *file,
@@ -203,17 +346,18 @@ uint64_t loader_main(struct boot_info *bi)
     struct pt_pool pool = { PT_BASE + 3 * PAGE_SIZE };
 
     console_init(1);
+    install_idt();
     kprintf("stage 2: long mode; checking the kernel ELF (%lu bytes)\n", size);
 
+    /* Check everything first, so that a bad file changes no memory above 1 MiB. */
     const struct elf64_ehdr *eh = check_header(file, size);
     const struct elf64_phdr *ph = (const struct elf64_phdr *)(file + eh->e_phoff);
     uint64_t lo = UINT64_MAX, hi = 0;
     int entry_ok = 0;
     for (unsigned i = 0; i < eh->e_phnum; i++) {
-        if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0)
+        if (!loadable(&ph[i]))
             continue;
         check_segment(bi, &ph[i], i, size);
-        load_segment(&pool, bi, file, &ph[i]);
         if (ph[i].p_paddr < lo)
             lo = ph[i].p_paddr;
         if (ph[i].p_paddr + ph[i].p_memsz > hi)
@@ -223,9 +367,15 @@ uint64_t loader_main(struct boot_info *bi)
             entry_ok = 1;
     }
     if (hi == 0)
-        fail("kernel ELF has no PT_LOAD segment");
+        fail("kernel ELF has no PT_LOAD segment (e_phnum %u)", eh->e_phnum);
     if (!entry_ok)
-        fail("kernel entry 0x%lx is not inside an executable segment", eh->e_entry);
+        fail("kernel entry 0x%lx is not inside an executable (PF_X) PT_LOAD segment",
+             eh->e_entry);
+    check_overlaps(ph, eh->e_phnum);
+
+    for (unsigned i = 0; i < eh->e_phnum; i++)
+        if (loadable(&ph[i]))
+            load_segment(&pool, bi, file, &ph[i]);
 
     /* New mappings only; reloading CR3 still drops any stale translation (SDM §4.10.4.1). */
     __asm__ volatile("mov %0, %%cr3" ::"r"(read_cr3()) : "memory");

@@ -26,8 +26,10 @@ normalised:
         sti
         cld
 
-        ; A zeroed layout table reads nothing and fails the magic check below, so a disk
-        ; that scripts/mkimage did not write still ends in a message.
+        ; A disk that scripts/mkimage did not write (no 'FJ' in the layout table) ends in
+        ; the same message as a stage 2 without its magic, whatever is left in memory.
+        cmp word [layout + boot_layout.magic], LAYOUT_MAGIC
+        jne bad_stage2
         mov eax, [layout + boot_layout.stage2_lba]
         mov cx, [layout + boot_layout.stage2_sectors]
         mov di, STAGE2_ADDR >> 4
@@ -101,7 +103,7 @@ print_hex8:
 msg_retry:       db "retry", 13, 10, 0
 msg_read_failed: db "disk error 0x", 0
 msg_bad_stage2:  db "no stage2", 13, 10, 0
-msg_newline:     db 13, 10, 0
+msg_newline      equ $ - 3              ; the CR LF NUL above: 3 bytes saved
 
         times (BOOT_LAYOUT - 0x7c00) - ($ - $$) db 0
 global layout

@@ -241,8 +241,36 @@ load_kernel:
         call print
         mov al, ah
         call print_hex8
+        mov si, msg_read_error_lba
+        call print
+        mov eax, [dsk_dap.lba]          ; the first sector of the call that failed
+        call print_hex32
         mov si, msg_newline
         jmp fatal
+
+; disk_retry_msg: read_sectors (disk.inc) calls this before it resets the disk and tries
+; again, with AH = the BIOS status of the failed call.
+disk_retry_msg:
+        pusha
+        mov bl, ah
+        mov si, msg_retry
+        call print
+        mov eax, [dsk_dap.lba]
+        call print_hex32
+        mov si, msg_retry_status
+        call print
+        mov al, bl
+        call print_hex8
+        mov si, msg_retry_attempt
+        call print
+        mov al, DISK_TRIES              ; dsk_tries already counts this failure
+        sub al, [dsk_tries]
+        add al, '0'
+        call putc
+        mov si, msg_retry_tail
+        call print
+        popa
+        ret
 
 ; ---- output: BIOS screen and COM1 -------------------------------------------------------
 serial_init:
@@ -331,6 +359,7 @@ fatal:
         hlt
         jmp .halt
 
+%define DISK_RETRY_HOOK                 ; disk_retry_msg below says more than "retry"
 %include "disk.inc"
 
 boot_drive:       db 0
@@ -341,8 +370,12 @@ msg_loading:      db "stage 2: reading kernel, bytes 0x", 0
 msg_read_lba:     db "stage 2: kernel read with INT 13h AH=42h (LBA)", 13, 10, 0
 msg_read_chs:     db "stage 2: kernel read with INT 13h AH=02h (CHS, no extensions)", 13, 10, 0
 msg_to_pm:        db "stage 2: entering protected mode", 13, 10, 0
-msg_retry:        db "stage 2: disk read failed, retrying", 13, 10, 0
+msg_retry:        db "stage 2: disk read at LBA 0x", 0
+msg_retry_status: db " failed, BIOS error 0x", 0
+msg_retry_attempt: db " (attempt ", 0
+msg_retry_tail:   db " of ", '0' + DISK_TRIES, "), retrying", 13, 10, 0
 msg_read_error:   db "stage 2: cannot read the kernel, BIOS error 0x", 0
+msg_read_error_lba: db " at LBA 0x", 0
 msg_no_kernel:    db "stage 2: no kernel on the disk (layout says 0 bytes)", 13, 10, 0
 msg_too_big:      db "stage 2: kernel file is 0x", 0
 msg_too_big_tail: db " bytes; the loader reads at most 0x", 0

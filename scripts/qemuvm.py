@@ -4,7 +4,9 @@ One QemuVM is one qemu-system-x86_64 process with:
   - COM1 written to a file (serial.log in the VM's work directory),
   - QMP on a Unix socket, used to read guest physical memory (pmemsave) and to run
     monitor commands (human-monitor-command),
-  - optionally a gdbstub on a free local TCP port, started paused (-S).
+  - optionally a gdbstub on a free local TCP port, started paused (-S),
+  - optionally port E9h (-debugcon) written to a file (debugcon.log), and the disk behind
+    QEMU's blkdebug driver, which fails the reads a config file names (error injection).
 Every wait has a timeout, and leaving the `with` block always ends the process.
 """
 from __future__ import annotations
@@ -33,24 +35,32 @@ def free_tcp_port() -> int:
 
 class QemuVM:
     def __init__(self, image, *, memory: str = "128M", extra=(), gdb: bool = False,
-                 workdir=None, cpu: str | None = None, floppy: bool = False):
+                 workdir=None, cpu: str | None = None, floppy: bool = False,
+                 debugcon: bool = False, blkdebug=None):
         self.image = Path(image)
         self.memory = memory
         self.extra = list(extra)
         self.gdb_port = free_tcp_port() if gdb else None
         self.cpu = cpu
         self.floppy = floppy
+        self.blkdebug = Path(blkdebug) if blkdebug else None
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="fjqemu-")
         self.workdir = Path(workdir or self._tmp.name)
         self.serial_path = self.workdir / "serial.log"
         self.qmp_path = self.workdir / "qmp.sock"
+        self.debugcon_path = self.workdir / "debugcon.log" if debugcon else None
         self.proc: subprocess.Popen | None = None
         self._qmp: socket.socket | None = None
         self._qmp_buf = b""
 
     # ---- life cycle -----------------------------------------------------------------
     def command(self) -> list[str]:
-        drive = f"format=raw,file={self.image}" + (",if=floppy" if self.floppy else "")
+        drive = f"format=raw,file={self.image}"
+        if self.blkdebug:
+            # blkdebug (QEMU docs/devel/blkdebug.txt) between the raw format and the file.
+            drive = (f"driver=raw,file.driver=blkdebug,file.config={self.blkdebug},"
+                     f"file.image.filename={self.image}")
+        drive += ",if=floppy" if self.floppy else ""
         cmd = [QEMU, "-drive", drive, "-m", self.memory,
                "-display", "none", "-no-reboot", "-serial", f"file:{self.serial_path}",
                "-qmp", f"unix:{self.qmp_path},server=on,wait=off", "-monitor", "none"]
@@ -60,12 +70,16 @@ class QemuVM:
             cmd += ["-boot", "a"]
         if self.gdb_port is not None:
             cmd += ["-S", "-gdb", f"tcp:127.0.0.1:{self.gdb_port}"]
+        if self.debugcon_path:
+            cmd += ["-debugcon", f"file:{self.debugcon_path}"]
         return cmd + self.extra
 
     def start(self, timeout: float = 10.0) -> "QemuVM":
         if not self.image.exists():
             raise QemuError(f"no disk image at {self.image} (run 'make')")
         self.serial_path.write_bytes(b"")
+        if self.debugcon_path:
+            self.debugcon_path.write_bytes(b"")
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
@@ -155,6 +169,12 @@ class QemuVM:
     # ---- serial ---------------------------------------------------------------------------
     def serial(self) -> str:
         return self.serial_path.read_bytes().decode("latin-1")
+
+    def debugcon(self) -> str:
+        """What the guest wrote to port E9h (needs debugcon=True)."""
+        if not self.debugcon_path:
+            raise QemuError("this QemuVM was made without debugcon=True")
+        return self.debugcon_path.read_bytes().decode("latin-1")
 
     def wait_serial(self, text: str, timeout: float = 30.0) -> str:
         """Wait until COM1 output contains `text`; return all output so far."""
