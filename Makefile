@@ -57,6 +57,7 @@ help:
 	@echo 'make debug        QEMU paused + GDB attached with farjump loaded, stopped at stage1_start'
 	@echo 'make debug-server QEMU paused with its gdbstub, for "make gdb" in a second terminal'
 	@echo 'make gdb          GDB with farjump loaded, attached to "make debug-server"'
+	@echo 'make bochs        boot in Bochs with its debugger, stopping at every magic breakpoint (docs/bochs.md)'
 	@echo 'make deps         install the Debian packages farjump needs (apt-get)'
 	@echo 'make clean        remove build/'
 

@@ -411,8 +411,9 @@ _REAL_FLAGS = {"cs": 0x9B00, "ldt": 0x8200, "tr": 0x8B00}
 def real_mode_segment(name: str, selector: int) -> SegmentCache:
     """Real-mode segment: base = selector * 16, limit 0xffff.
 
-    Flags are those of the reset state (present, accessed; CS execute/read,
-    others read/write data), as QEMU shows them after reset.
+    Flags are as QEMU shows them after reset (CS 9Bh execute/read code, others
+    93h). SDM Vol. 3A Table 9-1 gives CS "Present, R/W, Accessed" (93h), which
+    Bochs shows; real-mode code fetch ignores these bits.
     """
     flags = _REAL_FLAGS.get(name.lower(), 0x9300)
     return segment_from_cache(name, selector, (selector & 0xFFFF) << 4,
