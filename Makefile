@@ -86,18 +86,76 @@ $(B)/stage2.elf: $(LOADER_OBJ) boot/stage2.ld
 		-T boot/stage2.ld -o $@ $(LOADER_OBJ)
 
 # ---- kernel ----------------------------------------------------------------------------
+# No tail calls: a JMP to another function leaves no frame behind, so the panic's
+# frame-pointer stack trace would silently skip the caller (Linux does the same).
+KERNEL_CFLAGS += -fno-optimize-sibling-calls
+
 $(B)/kernel/%.o: src/%.asm | $(B)/kernel
 	$(NASM) $(NASMFLAGS) -o $@ $(abspath $<)
 
 $(B)/kernel/%.o: src/%.c | $(B)/kernel
 	$(CC) $(KERNEL_CFLAGS) -c -o $@ $<
 
-$(B)/kernel.elf: $(KERNEL_OBJ) src/kernel.ld
+# The kernel carries its own symbol table for the panic screen (src/symbols.c). Link
+# once with the .ksymtab section reserved (src/ksymtab.asm, fixed size), write the table
+# from that ELF's symbols, copy it into the section in place (same size, so no address
+# moves), then check that the symbols are unchanged and the table matches them.
+# Temporary names carry the shell's PID, so two makes racing in one tree (tests run in
+# parallel) do not move each other's half-written files.
+# $(call fill_ksymtab,LINKED.elf,FINAL.elf)
+define fill_ksymtab
+	$(PYTHON) scripts/ksymtab $(1) -o $(1:.elf=.ksymtab).$$$$ && \
+	$(OBJCOPY) --update-section .ksymtab=$(1:.elf=.ksymtab).$$$$ $(1) $(2).$$$$ && \
+	rm $(1:.elf=.ksymtab).$$$$ && \
+	$(PYTHON) scripts/ksymtab --check $(2).$$$$ --against $(1) && \
+	mv $(2).$$$$ $(2) || { rm -f $(1:.elf=.ksymtab).$$$$ $(2).$$$$; exit 1; }
+endef
+
+$(B)/kernel/kernel.linked.elf: $(KERNEL_OBJ) src/kernel.ld
 	$(LD) $(LDFLAGS) -T src/kernel.ld -o $@ $(KERNEL_OBJ)
+
+$(B)/kernel.elf: $(B)/kernel/kernel.linked.elf scripts/ksymtab
+	$(call fill_ksymtab,$<,$@)
 
 # The disk carries the kernel without DWARF; GDB reads the symbols from build/kernel.elf.
 $(B)/kernel.disk.elf: $(B)/kernel.elf
 	$(OBJCOPY) --strip-debug $< $@
+
+# ---- kernel variants that fault on purpose (tests/test_panic.py), built only on demand --
+# make build/fault/NAME.img: the kernel with src/fault.c compiled with -DFJ_FAULT=NAME
+# (dashes -> underscores), so kernel_main raises that exception; fault.c explains each.
+FAULTS := divide invalid-opcode pf-unmapped pf-rodata pf-nx gp-noncanonical gp-selector \
+	gp-idt stack-overflow bad-rbp nested
+FAULT_BASE_OBJ := $(filter-out $(B)/kernel/fault.o,$(KERNEL_OBJ))
+
+.PHONY: faults
+faults: $(FAULTS:%=$(B)/fault/%.img)
+
+# Static pattern rules, limited to FAULTS: with a plain fault-%.o rule (whose one
+# prerequisite matches any stem) make would try to remake the included .d files through
+# its built-in "%: %.o" rule.
+$(FAULTS:%=$(B)/fault/fault-%.o): $(B)/fault/fault-%.o: src/fault.c | $(B)/fault
+	$(CC) $(KERNEL_CFLAGS) -DFJ_FAULT=$(subst -,_,$*) -c -o $@ $<
+
+$(FAULTS:%=$(B)/fault/linked-%.elf): $(B)/fault/linked-%.elf: $(FAULT_BASE_OBJ) \
+		$(B)/fault/fault-%.o src/kernel.ld
+	$(LD) $(LDFLAGS) -T src/kernel.ld -o $@ $(FAULT_BASE_OBJ) $(B)/fault/fault-$*.o
+
+# kernel-NAME.elf keeps DWARF for GDB; kernel-NAME.disk.elf goes on the disk.
+$(FAULTS:%=$(B)/fault/kernel-%.elf): $(B)/fault/kernel-%.elf: $(B)/fault/linked-%.elf \
+		scripts/ksymtab
+	$(call fill_ksymtab,$<,$@)
+
+$(FAULTS:%=$(B)/fault/%.img): $(B)/fault/%.img: $(B)/stage1.bin $(B)/stage2.bin \
+		$(B)/fault/kernel-%.elf scripts/mkimage
+	$(OBJCOPY) --strip-debug $(B)/fault/kernel-$*.elf $(B)/fault/kernel-$*.disk.elf
+	$(PYTHON) scripts/mkimage --stage1 $(B)/stage1.bin --stage2 $(B)/stage2.bin \
+		--kernel $(B)/fault/kernel-$*.disk.elf -o $@
+
+$(B)/fault:
+	@mkdir -p $@
+
+-include $(wildcard $(B)/fault/*.d)
 
 # ---- flat binaries and the disk image ----------------------------------------------------
 $(B)/%.bin: $(B)/%.elf
@@ -124,3 +182,5 @@ clean:
 
 # make debug / debug-server / gdb live beside the GDB extension.
 include gdb/debug.mk
+# make bochs lives beside the Bochs scripts.
+include scripts/bochs.mk

@@ -3,10 +3,9 @@
 
 #include <stddef.h>
 
-#include "console.h"
 #include "cpu.h"
-#include "kprintf.h"
-#include "vga.h"
+#include "gdt.h"
+#include "panic.h"
 
 _Static_assert(sizeof(struct interrupt_frame) == 22 * 8, "isr.asm pushes 22 qwords");
 _Static_assert(offsetof(struct interrupt_frame, rax) == 14 * 8, "rax is pushed first");
@@ -43,12 +42,12 @@ static struct idt_gate idt[IDT_ENTRIES] __attribute__((aligned(16)));
 
 extern const uint64_t isr_stub_table[EXCEPTION_VECTORS]; /* isr.asm */
 
-static void set_gate(unsigned vector, uint64_t handler, uint16_t selector)
+static void set_gate(unsigned vector, uint64_t handler, uint16_t selector, uint8_t ist)
 {
     idt[vector] = (struct idt_gate){
         .offset_low = (uint16_t)handler,
         .selector = selector,
-        .ist = 0,
+        .ist = ist,
         .type_attr = GATE_PRESENT | GATE_DPL0 | GATE_TYPE_INTERRUPT,
         .offset_mid = (uint16_t)(handler >> 16),
         .offset_high = (uint32_t)(handler >> 32),
@@ -58,11 +57,14 @@ static void set_gate(unsigned vector, uint64_t handler, uint16_t selector)
 
 void idt_init(void)
 {
-    /* The loader's GDT decides the code selector; take whatever we run in. */
+    /* gdt_init ran first: take the code selector we run in. */
     uint16_t cs = read_cs();
     for (unsigned v = 0; v < EXCEPTION_VECTORS; v++)
-        set_gate(v, isr_stub_table[v], cs);
-    /* Vectors 32-255 stay zero (not present): raising one gives #GP, which is caught. */
+        set_gate(v, isr_stub_table[v], cs, 0);
+    /* #DF switches to its own stack (gdt.c's TSS): it is how a kernel stack overflow
+     * shows up, and the overflowed stack cannot take another push. */
+    set_gate(8, isr_stub_table[8], cs, IST_DOUBLE_FAULT);
+    /* Vectors 32-255 stay zero (no gate): INT n on one gives #GP(n * 8 + 2), which is caught. */
     struct idt_pointer ptr = { sizeof idt - 1, (uint64_t)(uintptr_t)idt };
     __asm__ volatile("lidt %0" : : "m"(ptr) : "memory");
 }
@@ -112,44 +114,8 @@ const char *exception_name(uint64_t vector)
     return "Reserved";
 }
 
-/* The first report, kept small: a full panic screen replaces it later. */
-static void print_exception(const struct interrupt_frame *f)
-{
-    vga_set_color(VGA_WHITE, VGA_RED);
-    kprintf("\nEXCEPTION %llu %s (%s)\n", (unsigned long long)f->vector,
-            exception_mnemonic(f->vector), exception_name(f->vector));
-    vga_set_color(VGA_LIGHT_GREY, VGA_BLACK);
-    kprintf("error code 0x%llx\n", (unsigned long long)f->error_code);
-    /* Every line fits in 80 columns, so the VGA screen does not wrap it. */
-    kprintf("RIP 0x%016llx  CS 0x%02llx  RFLAGS 0x%llx  RSP 0x%016llx\n",
-            (unsigned long long)f->rip, (unsigned long long)f->cs,
-            (unsigned long long)f->rflags, (unsigned long long)f->rsp);
-    if (f->vector == 14) /* CR2 = the faulting linear address (SDM Vol 3A §4.7) */
-        kprintf("CR2 0x%016llx\n", (unsigned long long)read_cr2());
-    const struct {
-        const char *name;
-        uint64_t value;
-    } regs[] = {
-        { "RAX", f->rax }, { "RBX", f->rbx }, { "RCX", f->rcx }, { "RDX", f->rdx },
-        { "RSI", f->rsi }, { "RDI", f->rdi }, { "RBP", f->rbp }, { "R8 ", f->r8 },
-        { "R9 ", f->r9 },  { "R10", f->r10 }, { "R11", f->r11 }, { "R12", f->r12 },
-        { "R13", f->r13 }, { "R14", f->r14 }, { "R15", f->r15 },
-    };
-    for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++)
-        kprintf("%s %016llx%s", regs[i].name, (unsigned long long)regs[i].value,
-                i % 3 == 2 ? "\n" : "  ");
-    kprintf("SS 0x%02llx\n", (unsigned long long)f->ss);
-    kprintf("halted.\n");
-}
-
 void exception_handler(struct interrupt_frame *frame)
 {
-    /* A fault while reporting a fault (say, a broken console) must not recurse
-     * until the stack overflows into a triple fault: the second one just halts. */
-    static volatile int reporting;
-    if (!reporting) {
-        reporting = 1;
-        print_exception(frame);
-    }
-    halt_forever();
+    /* Every exception is fatal for now. The panic guards against faulting again. */
+    panic_exception(frame);
 }

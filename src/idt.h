@@ -23,7 +23,8 @@ struct interrupt_frame {
 /* Install gates for vectors 0-31 (the rest not present) and load IDTR. */
 void idt_init(void);
 
-/* Called from isr_common with the frame above; prints it and halts. */
+/* Called from isr_common with the frame above; shows the panic screen and halts
+ * (panic.c). `break exception_handler` in GDB stops at every exception. */
 void exception_handler(struct interrupt_frame *frame);
 
 /* "#PF", "Page Fault" style names from SDM Vol 3A Table 6-1 ("-", "Reserved"

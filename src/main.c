@@ -6,8 +6,11 @@
 #include "bootinfo.h"
 #include "console.h"
 #include "cpu.h"
+#include "fault.h"
+#include "gdt.h"
 #include "idt.h"
 #include "kprintf.h"
+#include "stack.h"
 #include "vga.h"
 
 void kernel_main(struct boot_info *bi);
@@ -85,7 +88,14 @@ void kernel_main(struct boot_info *bi)
 {
     BOCHS_BREAK(); /* the fifth transition stop: stage1, stage2, pm, lm, kernel_main */
     console_init(0);
+    /* Exceptions first: from here on any fault gets a panic screen, and a stack
+     * overflow a #DF on its own stack rather than a triple fault (reset). */
+    gdt_init();
     idt_init();
+    stack_guard_init();
+    /* The loader maps .text and .rodata read-only, but with CR0.WP clear ring 0 may
+     * write to read-only pages anyway (SDM Vol 3A §4.6.1): set it so they are. */
+    write_cr0(read_cr0() | CR0_WP);
 
     vga_set_color(VGA_LIGHT_CYAN, VGA_BLACK);
     kprintf("farjump kernel\n");
@@ -103,6 +113,8 @@ void kernel_main(struct boot_info *bi)
     } else {
         print_boot_info(bi);
     }
+
+    fault_inject(); /* a deliberate exception in the build/fault/ test kernels, else nothing */
 
     vga_set_color(VGA_LIGHT_GREEN, VGA_BLACK);
     kprintf("Hello World!\n");

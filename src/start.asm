@@ -29,11 +29,16 @@ _start:
     hlt
     jmp .halt
 
-section .bss nobits alloc noexec write align=16
+section .bss nobits alloc noexec write align=4096
 
-; align=16 above puts the stack first in this object's .bss on a 16-byte
-; boundary. (No ALIGNB: NASM 2.16's ALIGNB macro trips its own -w+all.)
-global kernel_stack, kernel_stack_top
+; A 4 KiB guard page, then the 16 KiB stack. stack_guard_init (stack.c) unmaps the
+; guard page, so running off the bottom of the stack faults at once instead of
+; silently overwriting whatever .bss lies below. align=4096 puts the guard page on a
+; page boundary (the linker keeps input section alignment), so it covers nothing else.
+; (No ALIGNB: NASM 2.16's ALIGNB macro trips its own -w+all.)
+global kernel_stack_guard, kernel_stack, kernel_stack_top
+kernel_stack_guard:
+    resb 4096
 kernel_stack:
     resb 16384
 kernel_stack_top:
