@@ -1,0 +1,103 @@
+"""The ``fj`` command prefix, option parsing, JSON output and one-line errors."""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+
+import gdb
+
+from ..decoders.errors import DecodeError
+from .state import FjError
+
+
+class _ArgError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _ArgError(message)
+
+    def exit(self, status=0, message=None):
+        raise _ArgError(message or "bad arguments")
+
+
+def emit_json(doc) -> None:
+    gdb.write(json.dumps(doc, sort_keys=False) + "\n", gdb.STDOUT)
+    gdb.flush()
+
+
+def out(text: str = "") -> None:
+    gdb.write(text + "\n")
+
+
+class FjPrefix(gdb.Command):
+    """farjump: x86 boot debugging commands for QEMU's gdbstub.
+
+Every command accepts --json (one JSON document on stdout) and fails with one line.
+Related settings: fj-context, fj-show-csip, fj-disassembler, fj-timeout.
+Type "help fj COMMAND" for the full description of a command."""
+
+    def __init__(self):
+        super().__init__("fj", gdb.COMMAND_DATA, gdb.COMPLETE_NONE, True)
+
+    def invoke(self, arg, from_tty):
+        if arg.strip():
+            raise gdb.GdbError(f"fj: unknown command '{arg.split()[0]}'; try 'help fj'")
+        gdb.execute("help fj")
+
+
+class FjCommand(gdb.Command):
+    """Base class: subclasses set ``name``, a docstring and implement ``run``."""
+
+    name = ""
+
+    def __init__(self):
+        super().__init__("fj " + self.name, gdb.COMMAND_DATA)
+        self.parser = _Parser(prog="fj " + self.name, add_help=False)
+        self.parser.add_argument("--json", action="store_true")
+        self.add_arguments(self.parser)
+
+    def add_arguments(self, parser) -> None:
+        pass
+
+    def run(self, opts, from_tty) -> None:
+        raise NotImplementedError
+
+    def invoke(self, arg, from_tty):
+        where = f"fj {self.name}"
+        try:
+            try:
+                argv = shlex.split(arg)
+            except ValueError as e:
+                raise _ArgError(str(e))
+            if "--help" in argv or "-h" in argv:
+                gdb.execute(f"help fj {self.name}")
+                return
+            opts = self.parser.parse_args(argv)
+            self.run(opts, from_tty)
+        except gdb.GdbError as e:
+            msg = str(e)
+            raise gdb.GdbError(msg if msg.startswith("fj ") else f"{where}: {msg}")
+        except _ArgError as e:
+            raise gdb.GdbError(f"{where}: {e} (see 'help fj {self.name}')")
+        except (FjError, DecodeError) as e:
+            raise gdb.GdbError(f"{where}: {e}")
+        except KeyboardInterrupt:
+            raise gdb.GdbError(f"{where}: interrupted")
+        except gdb.error as e:
+            raise gdb.GdbError(f"{where}: {e}")
+        except Exception as e:  # noqa: BLE001 - never a traceback at the prompt
+            first = str(e).splitlines()[0] if str(e) else ""
+            raise gdb.GdbError(f"{where}: internal error: {type(e).__name__}: {first}"
+                               .rstrip(": "))
+
+
+def color_default() -> bool:
+    """ANSI colours when GDB styles its output and stdout is a terminal."""
+    import os
+    try:
+        return bool(gdb.parameter("style enabled")) and os.isatty(1)
+    except Exception:   # noqa: BLE001
+        return False

@@ -1,0 +1,183 @@
+"""Mode-aware disassembly for GDB's "i386:x86-64" architecture.
+
+QEMU's x86-64 gdbstub pins GDB to i386:x86-64, so GDB's own disassembler decodes
+real-mode and 32-bit code as 64-bit code. This Python disassembler (GDB >= 13) asks
+the cached CPU state (CR0.PE, EFER.LMA, CS.D/CS.L from QEMU's descriptor cache) which
+mode runs *now* and decodes 16- and 32-bit code with Capstone; for 64-bit code, or
+whenever the mode cannot be found (not connected, monitor failure, capstone missing),
+it returns None so GDB's builtin disassembler is used. It never raises.
+
+With it, ``x/i``, ``display/i $pc``, ``disassemble``, ``stepi`` and TUI asm are right in
+every mode. ``set disassembly-flavor att|intel`` is followed. In real mode each
+instruction gets a trailing ``; CS:IP`` comment (``set fj-show-csip off`` hides it).
+``set fj-disassembler auto|16|32|64|off`` forces a decoding width (``64`` and ``off``
+both mean GDB's builtin).
+"""
+from __future__ import annotations
+
+import re
+
+import gdb
+import gdb.disassembler
+
+from .state import STATE
+
+try:
+    import capstone
+except ImportError:            # pragma: no cover - Debian's python3-capstone is a dep
+    capstone = None
+
+_BRANCH = re.compile(r"^(j\w+|call\w?|loop\w*|jcxz|jecxz)$")
+_TARGET = re.compile(r"^\$?(0x[0-9a-f]+|\d+)$")
+_FAR = re.compile(r"^\$?(0x[0-9a-f]+|\d+)\s*[:,]\s*\$?(0x[0-9a-f]+|\d+)$")
+
+
+class ShowCsIp(gdb.Parameter):
+    """Show CS:IP as a trailing comment on real-mode instructions (fj disassembler).
+
+    on (default): "xchg bx, bx ; 0000:7c00". off: just the instruction."""
+
+    set_doc = "Set whether real-mode disassembly shows CS:IP."
+    show_doc = "Show whether real-mode disassembly shows CS:IP."
+
+    def __init__(self):
+        super().__init__("fj-show-csip", gdb.COMMAND_DATA, gdb.PARAM_BOOLEAN)
+        self.value = True
+
+    def get_show_string(self, svalue):
+        return f"Showing CS:IP in real-mode disassembly is {svalue}."
+
+
+class DisasmMode(gdb.Parameter):
+    """Decoding width used by farjump's disassembler.
+
+    auto (default): from CR0.PE, EFER.LMA and the CS descriptor cache, at every stop.
+    16 / 32: force Capstone in that mode. 64 or off: GDB's builtin disassembler."""
+
+    set_doc = "Set the instruction width farjump's disassembler decodes."
+    show_doc = "Show the instruction width farjump's disassembler decodes."
+
+    def __init__(self):
+        super().__init__("fj-disassembler", gdb.COMMAND_DATA, gdb.PARAM_ENUM,
+                         ["auto", "16", "32", "64", "off"])
+        self.value = "auto"
+
+    def get_show_string(self, svalue):
+        return f"farjump's disassembler width is {svalue}."
+
+
+class ModeAwareDisassembler(gdb.disassembler.Disassembler):
+    def __init__(self, show_csip: ShowCsIp, width: DisasmMode):
+        super().__init__("farjump-mode-aware")
+        self._show_csip = show_csip
+        self._width = width
+        self._engines = {}
+        self.calls = 0
+
+    def _engine(self, bits: int, att: bool):
+        key = (bits, att)
+        md = self._engines.get(key)
+        if md is None:
+            md = capstone.Cs(capstone.CS_ARCH_X86,
+                             capstone.CS_MODE_16 if bits == 16 else capstone.CS_MODE_32)
+            if att:
+                md.syntax = capstone.CS_OPT_SYNTAX_ATT
+            self._engines[key] = md
+        return md
+
+    def __call__(self, info):
+        try:
+            return self._disassemble(info)
+        except Exception:   # noqa: BLE001 - the builtin is always a valid answer
+            return None
+
+    def _bits(self) -> int | None:
+        width = self._width.value
+        if width in ("off", "64"):
+            return None
+        if width in ("16", "32"):
+            return int(width)
+        return STATE.code_bits_or_none()
+
+    def _read(self, info, linear: int) -> bytes:
+        """Up to 15 bytes at *linear*, fewer near the end of readable memory."""
+        if linear == info.address:
+            reader = lambda n: info.read_memory(n, 0).tobytes()   # noqa: E731
+        else:
+            inf = gdb.selected_inferior()
+            reader = lambda n: inf.read_memory(linear, n).tobytes()   # noqa: E731
+        try:
+            return reader(15)
+        except gdb.MemoryError:
+            out = b""
+            for n in range(1, 15):
+                try:
+                    out = reader(n)
+                except gdb.MemoryError:
+                    break
+            return out
+
+    def _disassemble(self, info):
+        if capstone is None:
+            return None
+        bits = self._bits()
+        if bits not in (16, 32):
+            return None
+        self.calls += 1
+        addr = info.address
+        linear = addr
+        csip = None
+        real = False
+        q = None
+        if self._width.value == "auto":
+            q = STATE.qemu(allow_running=True)
+            real = STATE.mode(allow_running=True).mode in ("real", "virtual-8086")
+            cs = q.cs
+            if real and addr <= 0xFFFF:
+                # $pc is IP: the bytes are at CS.base + IP (QEMU's gdbstub reads linear)
+                linear = cs.base + addr
+                csip = (cs.selector, addr)
+            elif real and cs.base <= addr <= cs.base + 0xFFFF:
+                csip = (cs.selector, addr - cs.base)
+        code = self._read(info, linear)
+        if not code:
+            return None
+        att = gdb.parameter("disassembly-flavor") == "att"
+        md = self._engine(bits, att)
+        insn = next(md.disasm(code, addr, 1), None)
+        if insn is None:
+            return gdb.disassembler.DisassemblerResult(1, "(bad)")
+        text = f"{insn.mnemonic:<6} {insn.op_str}".rstrip()
+        sym = self._branch_symbol(insn, real, q)
+        if sym:
+            text += f" <{sym}>"
+        if csip and self._show_csip.value:
+            text = f"{text:<28} ; {csip[0]:04x}:{csip[1]:04x}"
+        return gdb.disassembler.DisassemblerResult(insn.size, text)
+
+    def _branch_symbol(self, insn, real: bool, q) -> str | None:
+        if not _BRANCH.match(insn.mnemonic):
+            return None
+        op = insn.op_str.strip()
+        m = _TARGET.match(op)
+        if m:
+            target = int(m.group(1), 0)
+            if real and q is not None and target <= 0xFFFF:
+                target += q.cs.base
+            return STATE.symbolize(target)
+        m = _FAR.match(op)
+        if m:   # far branch: real mode seg*16+off; flat protected-mode segments assumed
+            seg, off = int(m.group(1), 0), int(m.group(2), 0)
+            return STATE.symbolize(seg * 16 + off if real else off)
+        return None
+
+
+_INSTANCE: ModeAwareDisassembler | None = None
+
+
+def install() -> ModeAwareDisassembler:
+    global _INSTANCE
+    if _INSTANCE is None:
+        _INSTANCE = ModeAwareDisassembler(ShowCsIp(), DisasmMode())
+        gdb.disassembler.register_disassembler(_INSTANCE, "i386:x86-64")
+    return _INSTANCE

@@ -1,0 +1,146 @@
+"""A frame unwinder for 16- and 32-bit code (real mode, 32-bit protected mode).
+
+GDB only knows i386:x86-64 on QEMU's gdbstub, so its amd64 unwinder reads 8-byte return
+addresses in 16/32-bit code: ``bt`` shows garbage frames and ``next`` over a ``call``
+stops inside the callee (GDB cannot find the caller to put its step-resume breakpoint
+in). This unwinder claims every frame while the CPU runs 16- or 32-bit code:
+
+* the function is the nearest non-local label at or below the PC (NASM ``.x`` labels
+  belong to their parent), from the ELF symbol tables;
+* the stack depth at the PC is found by a linear scan of the function's code from its
+  start to the PC (push/pop/pusha/popa/pushf/popf, ``sub/add sp, imm``), decoded with
+  Capstone in the current mode;
+* the word (2 or 4 bytes) above that is accepted as the return address only if the
+  instruction before it is a ``call rel`` whose target is the function start;
+  otherwise the frame is outermost (``bt`` ends there; 'finish' refuses).
+
+Frame ids are (CFA, function start); outermost frames use a CFA above any stack
+address, so they stay stable while the function pushes and pops. For 64-bit code the
+unwinder steps aside (returns None) and GDB's own DWARF/prologue unwinders run.
+"""
+from __future__ import annotations
+
+import os
+
+import gdb
+from gdb.unwinder import Unwinder
+
+from ..stackscan import stack_delta
+from .state import STATE
+
+try:
+    import capstone
+except ImportError:   # pragma: no cover
+    capstone = None
+
+_MAX_SCAN = 4096
+DEBUG = bool(os.environ.get("FJ_DEBUG"))
+
+
+class FrameId:
+    """What create_unwind_info wants: sp and pc attributes holding gdb.Values."""
+
+    def __init__(self, sp: int, pc: int):
+        u64 = gdb.lookup_type("unsigned long")
+        self.sp = gdb.Value(sp).cast(u64)
+        self.pc = gdb.Value(pc).cast(u64)
+
+
+class NarrowModeUnwinder(Unwinder):
+    def __init__(self):
+        super().__init__("farjump-16/32-bit")
+        self.claimed = 0
+        self.last_error = None
+        self._outer = None
+
+    def __call__(self, pending_frame):
+        try:
+            return self._unwind(pending_frame)
+        except Exception as e:   # noqa: BLE001 - fall back to GDB's unwinders
+            if DEBUG:
+                import traceback
+                traceback.print_exc()
+            self.last_error = repr(e)
+            return None
+
+    def _unwind(self, pf):
+        if capstone is None:
+            return None
+        bits = STATE.code_bits_or_none()
+        if bits not in (16, 32):
+            return None
+        q = STATE.qemu(allow_running=True)
+        width = bits // 8
+        mask = (1 << bits) - 1
+        rip = pf.read_register("rip")
+        rsp = pf.read_register("rsp")
+        pc = int(rip) & mask
+        sp = int(rsp) & mask
+        cs_base = q.cs.base if bits == 16 else 0
+        ss_base = q.segments["ss"].base
+        # above every stack address (outermost frames), and readable (GDB reads there)
+        top = ss_base + 0x10000 if bits == 16 else 0xFFFFF000
+        if pc == 0 and pf.level() > 0 and int(rsp) == top - ss_base and self._outer is not None:
+            # The caller we invented for an outermost frame: give it the same frame id,
+            # so GDB ends the backtrace there (UNWIND_SAME_ID) and 'finish' refuses.
+            return pf.create_unwind_info(FrameId(top, self._outer))
+        func = STATE.symbols().function_start(cs_base + pc)
+        start = (func.addr - cs_base) if func is not None else pc
+        caller = None
+        cfa = top
+        if start <= pc and pc - start <= _MAX_SCAN:
+            key = (bits, cs_base, start, pc)
+            delta = STATE.scan_cache.get(key, False)
+            if delta is False:
+                code = bytes(gdb.selected_inferior().read_memory(
+                    cs_base + start, pc - start + 15)) if pc > start else b""
+                delta = stack_delta(code, start, pc, bits) if pc > start else 0
+                STATE.scan_cache[key] = delta
+            if delta is not None:
+                ret_at = ss_base + ((sp + delta) & mask)
+                ret = int.from_bytes(bytes(gdb.selected_inferior().read_memory(
+                    ret_at, width)), "little")
+                if self._called(cs_base, ret, start, bits):
+                    caller = ret
+                    cfa = ss_base + ((sp + delta + width) & mask)
+        info = pf.create_unwind_info(FrameId(cfa, cs_base + start))
+        if caller is not None:
+            info.add_saved_register("rip", gdb.Value(caller).cast(rip.type))
+            info.add_saved_register("rsp", gdb.Value(cfa - ss_base).cast(rsp.type))
+        else:
+            # Outermost. GDB 13's Python API cannot say "outermost" (no outer frame id),
+            # and an unsaved PC/SP makes gdb.selected_frame() and bt fail with "PC/Register
+            # not saved". So the caller is a marker (PC 0, SP = top) that gets this
+            # frame's id back (above): GDB stops there, 'finish' says "not meaningful in
+            # the outermost frame", bt ends with "previous frame identical".
+            info.add_saved_register("rip", gdb.Value(0).cast(rip.type))
+            info.add_saved_register("rsp", gdb.Value(top - ss_base).cast(rsp.type))
+            self._outer = cs_base + start
+        self.claimed += 1
+        return info
+
+    @staticmethod
+    def _called(cs_base: int, ret: int, start: int, bits: int) -> bool:
+        """Is the instruction before *ret* a ``call rel`` to *start*?"""
+        n = 3 if bits == 16 else 5
+        if ret < n:
+            return False
+        try:
+            b = bytes(gdb.selected_inferior().read_memory(cs_base + ret - n, n))
+        except gdb.MemoryError:
+            return False
+        if b[0] != 0xE8:
+            return False
+        rel = int.from_bytes(b[1:], "little", signed=True)
+        return (ret + rel) & ((1 << bits) - 1) == start
+
+
+_INSTANCE: NarrowModeUnwinder | None = None
+
+
+def install() -> NarrowModeUnwinder:
+    global _INSTANCE
+    if _INSTANCE is None:
+        _INSTANCE = NarrowModeUnwinder()
+        gdb.unwinder.register_unwinder(None, _INSTANCE, replace=True)
+    return _INSTANCE

@@ -1,0 +1,133 @@
+"""Address -> symbol lookup from ELF64 symbol tables (pure Python, no ``gdb``).
+
+GDB's Python API can look a symbol up by name but not a *minimal* symbol
+(an assembler label without DWARF) by address. The farjump stages are NASM
+code whose labels exist only in ``.symtab``, so the workbench reads the
+symbol tables of the ELF files GDB has loaded itself.
+
+Only symbols defined in an allocated section (not ABS/UNDEF/COMMON, not
+section/file symbols) are kept: NASM ``equ`` constants are ABS and would
+otherwise shadow real addresses.
+"""
+from __future__ import annotations
+
+import bisect
+import struct
+from dataclasses import dataclass
+
+from .decoders.errors import DecodeError
+
+_SHT_SYMTAB = 2
+_SHF_ALLOC = 0x2
+_STT_SECTION, _STT_FILE = 3, 4
+_SHN_UNDEF, _SHN_LORESERVE = 0, 0xFF00
+
+
+@dataclass(frozen=True)
+class ElfSymbol:
+    addr: int
+    size: int
+    name: str
+    kind: int        # STT_* value
+    global_: bool
+    section_start: int
+    section_end: int
+
+    @property
+    def local_label(self) -> bool:
+        """NASM local labels are named ``parent.label``."""
+        return "." in self.name
+
+
+def read_elf_symbols(data: bytes) -> list[ElfSymbol]:
+    """Defined symbols of an ELF64 little-endian image, sorted by address."""
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        raise DecodeError("not a little-endian ELF64 file")
+    (shoff,) = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+    sections = []
+    for i in range(shnum):
+        sh = struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize)
+        sections.append(sh)
+    out = []
+    for sh in sections:
+        if sh[1] != _SHT_SYMTAB:
+            continue
+        strtab = sections[sh[6]]
+        str_off, str_size = strtab[4], strtab[5]
+        off, size, entsize = sh[4], sh[5], sh[9] or 24
+        for pos in range(off + entsize, off + size, entsize):   # entry 0 is null
+            st_name, st_info, _other, st_shndx, st_value, st_size = \
+                struct.unpack_from("<IBBHQQ", data, pos)
+            kind = st_info & 0xF
+            if kind in (_STT_SECTION, _STT_FILE) or st_shndx == _SHN_UNDEF \
+                    or st_shndx >= _SHN_LORESERVE or st_shndx >= len(sections):
+                continue
+            sec = sections[st_shndx]
+            if not sec[2] & _SHF_ALLOC:
+                continue
+            end = data.index(b"\0", str_off + st_name, str_off + str_size)
+            name = data[str_off + st_name:end].decode("utf-8", "replace")
+            if not name:
+                continue
+            out.append(ElfSymbol(st_value, st_size, name, kind, st_info >> 4 == 1,
+                                 sec[3], sec[3] + sec[5]))
+    out.sort(key=lambda s: (s.addr, s.local_label, not s.global_, s.name))
+    return out
+
+
+class SymbolTable:
+    """Sorted symbols of several ELF files; lookups by address and by name."""
+
+    def __init__(self, symbols=()):
+        self._syms = sorted(symbols, key=lambda s: (s.addr, s.local_label,
+                                                     not s.global_, s.name))
+        self._addrs = [s.addr for s in self._syms]
+        self._by_name = {}
+        for s in self._syms:
+            self._by_name.setdefault(s.name, s)
+
+    def __len__(self) -> int:
+        return len(self._syms)
+
+    def address_of(self, name: str) -> int | None:
+        s = self._by_name.get(name)
+        return None if s is None else s.addr
+
+    def lookup(self, addr: int) -> ElfSymbol | None:
+        """The nearest symbol at or below *addr* in the same section."""
+        i = bisect.bisect_right(self._addrs, addr) - 1
+        if i < 0:
+            return None
+        # several symbols can share an address: prefer global, non-local names
+        best = self._syms[i]
+        j = i
+        while j > 0 and self._syms[j - 1].addr == best.addr:
+            j -= 1
+        cands = self._syms[j:i + 1]
+        best = min(cands, key=lambda s: (s.local_label, not s.global_,
+                                        s.name.startswith("__"), s.kind != 2, s.name))
+        if not best.section_start <= addr < best.section_end:
+            return None
+        return best
+
+    def symbolize(self, addr: int) -> str | None:
+        """'name' or 'name+0x1f' for *addr*, or None."""
+        s = self.lookup(addr)
+        if s is None:
+            return None
+        off = addr - s.addr
+        return s.name if off == 0 else f"{s.name}+0x{off:x}"
+
+    def function_start(self, addr: int) -> ElfSymbol | None:
+        """The nearest non-local label at or below *addr* (NASM ``.x`` labels
+        belong to the label before them)."""
+        i = bisect.bisect_right(self._addrs, addr) - 1
+        while i >= 0:
+            s = self._syms[i]
+            if not s.section_start <= addr < s.section_end:
+                return None
+            if not s.local_label:
+                return s
+            i -= 1
+        return None

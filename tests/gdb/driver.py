@@ -1,0 +1,140 @@
+"""Runs inside GDB (gdb -nx -batch -x driver.py): walks the boot once and dumps JSON.
+
+Environment: FJ_ROOT (repository), FJ_PORT (QEMU gdbstub port), FJ_OUT (result file).
+Every command's output (or its error) is recorded; tests/gdb/test_*.py judge them.
+"""
+import json
+import os
+import re
+import time
+
+import gdb
+
+ROOT = os.environ["FJ_ROOT"]
+R = {"stops": {}, "steps": {}, "errors": {}}
+
+
+def run(cmd):
+    try:
+        return {"out": gdb.execute(cmd, to_string=True)}
+    except gdb.error as e:
+        return {"error": str(e)}
+
+
+def js(cmd):
+    r = run(cmd)
+    if "out" in r:
+        try:
+            r["json"] = json.loads(r["out"])
+        except ValueError as e:
+            r["json_error"] = str(e)
+    return r
+
+
+def line_of(path, pattern, after=0):
+    with open(os.path.join(ROOT, path)) as f:
+        for n, line in enumerate(f, 1):
+            if re.search(pattern, line):
+                return n + after
+    raise RuntimeError(f"{pattern!r} not in {path}")
+
+
+def cur_line():
+    sal = gdb.selected_frame().find_sal()
+    return {"file": sal.symtab.filename if sal.symtab else None, "line": sal.line,
+            "pc": int(gdb.selected_frame().pc())}
+
+
+def collect(name):
+    d = {"mode": js("fj mode --json"), "x3i": run("x/3i $pc"), "x12i": run("x/12i $pc"),
+         "seg": js("fj seg --json"),
+         "gdt": js("fj gdt --json"), "info_registers": run("monitor info registers"),
+         "pt": js("fj pt --json"), "context": js("fj context --json"),
+         "pc": int(gdb.parse_and_eval("$pc"))}
+    if name == "kernel_main":
+        d["info_mem"] = run("monitor info mem")
+        d["pt_addr"] = js("fj pt &kernel_main --json")
+        d["pt_noncanon"] = run("fj pt 0x0000800000000000")
+        d["idt_before_init"] = run("fj idt")
+    R["stops"][name] = d
+
+
+T0 = time.monotonic()
+gdb.execute("set disassembly-flavor intel")
+gdb.execute("set pagination off")
+for name in ("stage1_start", "stage2_start", "pm_entry", "lm_entry", "kernel_main"):
+    gdb.execute(f"break {name}")
+
+# stage 1: real mode, plus source-level stepping over a call
+gdb.execute("continue")
+collect("stage1_start")
+gdb.execute("set disassembly-flavor att")
+R["stops"]["stage1_start"]["x3i_att"] = run("x/3i $pc")
+gdb.execute("set disassembly-flavor intel")
+R["errors"]["pt_real"] = run("fj pt")
+R["errors"]["idt_real"] = run("fj idt")
+R["errors"]["bad_option"] = run("fj mode --bogus")
+call = line_of("boot/stage1.asm", r"^\s*call read_sectors")
+R["steps"]["list"] = run(f"list {call},{call + 1}")
+gdb.execute(f"tbreak boot/stage1.asm:{call}")
+gdb.execute("continue")
+R["steps"]["stage1_before"] = cur_line()
+R["steps"]["stage1_info_line"] = run("info line")
+gdb.execute("next")
+R["steps"]["stage1_after_next"] = cur_line()
+R["steps"]["stage1_call_line"] = call
+rs_bp = gdb.Breakpoint("read_sectors")
+R["steps"]["stage1_step"] = run("step")
+
+for name in ("stage2_start", "pm_entry"):
+    gdb.execute("continue")
+    while cur_line()["file"] and "disk.inc" in cur_line()["file"]:   # read_sectors bp
+        gdb.execute("continue")
+    if name == "stage2_start":
+        rs_bp.delete()
+    collect(name)
+
+# protected mode: next over 'call build_identity_map'
+call = line_of("boot/stage2.asm", r"^\s*call build_identity_map")
+gdb.execute(f"tbreak boot/stage2.asm:{call}")
+gdb.execute("continue")
+R["steps"]["pm_bt"] = run("bt")
+gdb.execute("next")
+R["steps"]["pm_after_next"] = cur_line()
+R["steps"]["pm_call_line"] = call
+
+for name in ("lm_entry", "kernel_main"):
+    gdb.execute("continue")
+    collect(name)
+gdb.execute("next")
+R["steps"]["kernel_next"] = cur_line()
+
+# after Hello World: the line after the kprintf, reached with a bounded continue
+hello = line_of("src/main.c", r'kprintf\("Hello World!')
+gdb.execute(f"tbreak src/main.c:{hello + 1}")
+from fjgdb.commands.flow import continue_with_timeout   # noqa: E402
+R["after_hello_continue"] = continue_with_timeout(10)
+R["vga"] = js("fj vga --json")
+R["vga_text"] = run("fj vga --no-color")
+R["idt"] = js("fj idt --json")
+R["ivt"] = js("fj ivt 0x10 --json")
+from fjgdb.commands.state import STATE   # noqa: E402
+n0 = STATE.monitor_reads
+t = time.monotonic()
+for _ in range(5):
+    gdb.execute("stepi", to_string=True)
+R["stepi_5_seconds"] = time.monotonic() - t
+R["stepi_5_monitor_reads"] = STATE.monitor_reads - n0
+
+# the tour, from a reset, as a scripted regression boot
+gdb.execute("delete")
+R["tour"] = js("fj tour --reset --timeout 10 --json")
+R["tour_standing"] = run("fj tour --timeout 2")   # at kernel_main: only that one
+gdb.execute("stepi", to_string=True)
+t = time.monotonic()
+R["tour_timeout"] = run("fj tour --timeout 1.5")  # nothing left to reach: times out
+R["tour_timeout_seconds"] = time.monotonic() - t
+R["mode_after_timeout"] = js("fj mode --json")
+R["wall"] = time.monotonic() - T0
+with open(os.environ["FJ_OUT"], "w") as f:
+    json.dump(R, f, indent=1)

@@ -1,0 +1,54 @@
+"""Helpers shared by tests/gdb: paths, a resettable QemuVM, batch GDB runs."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+from qemuvm import QemuVM  # noqa: E402
+
+GDB = os.environ.get("GDB", "gdb")
+
+
+class ResettableVM(QemuVM):
+    """QemuVM without -no-reboot, so 'monitor system_reset' (fj tour --reset) resets
+    the guest instead of ending QEMU; the disk is opened without lock, read-only."""
+
+    def command(self):
+        cmd = [a for a in super().command() if a != "-no-reboot"]
+        # The machine is shared: other test runs may boot the same build/disk.img. Do not
+        # take QEMU's image lock and never write to it (the guest's writes go to a
+        # temporary overlay).
+        return [a + ",snapshot=on,file.locking=off" if a.startswith("format=raw,file=")
+                else a for a in cmd]
+
+
+def gdb_args(*cmds, script=None, connect_port=None, symbols=True):
+    args = [GDB, "-nx", "-batch", "-ex", f"source {ROOT / 'gdb' / 'farjump.py'}"]
+    if symbols:
+        args += ["-ex", f"cd {ROOT}", "-ex", "set confirm off",
+                 "-ex", "file build/kernel.elf",
+                 "-ex", "add-symbol-file build/stage1.elf",
+                 "-ex", "add-symbol-file build/stage2.elf"]
+    if connect_port:
+        args += ["-ex", f"target remote 127.0.0.1:{connect_port}"]
+    for c in cmds:
+        args += ["-ex", c]
+    if script:
+        args += ["-x", str(script)]
+    return args
+
+
+def run_gdb(args, timeout=45, env=None):
+    p = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        pytest.fail(f"GDB did not finish in {timeout} s:\n{out[-3000:]}\n{err[-3000:]}")
+    return p.returncode, out, err

@@ -1,0 +1,240 @@
+"""The GDB workbench against a real QEMU: one GDB session (tests/gdb/driver.py) walks
+stage1_start -> stage2_start -> pm_entry -> lm_entry -> kernel_main -> Hello World,
+then runs 'fj tour --reset'. Each test checks one aspect of its recorded output."""
+import re
+
+import pytest
+
+STOPS = ("stage1_start", "stage2_start", "pm_entry", "lm_entry", "kernel_main")
+EXPECTED_MODE = {"stage1_start": ("real", 16), "stage2_start": ("real", 16),
+                 "pm_entry": ("protected", 32), "lm_entry": ("long", 64),
+                 "kernel_main": ("long", 64)}
+
+SEG_RE = re.compile(r"^(ES|CS|SS|DS|FS|GS|LDT|TR)\s*=([0-9a-f]{4}) ([0-9a-f]{8,16}) "
+                    r"([0-9a-f]{8}) ([0-9a-f]{8})", re.M)
+GDT_RE = re.compile(r"^GDT=\s+([0-9a-f]{8,16}) ([0-9a-f]{8})", re.M)
+MEM_RE = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{16}) ([0-9a-f]{16}) ([-u])([-r])([-w])\s*$",
+                    re.M)
+
+
+def ok(r):
+    assert "error" not in r, r.get("error")
+    assert "json" in r, f"not JSON: {r.get('json_error')}: {r.get('out', '')[:300]}"
+    return r["json"]
+
+
+def one_line_error(r, *words):
+    assert "error" in r, f"expected an error, got: {r.get('out', '')[:300]}"
+    msg = r["error"]
+    assert "\n" not in msg.strip() and "Traceback" not in msg, msg
+    for w in words:
+        assert w in msg, msg
+
+
+def qemu_segments(text):
+    return {m.group(1).lower(): (int(m.group(2), 16), int(m.group(3), 16),
+                                 int(m.group(4), 16), int(m.group(5), 16))
+            for m in SEG_RE.finditer(text)}
+
+
+def test_session_clean(walk):
+    assert "Traceback" not in walk["_stdout"] + walk["_stderr"]
+    assert "Python Exception" not in walk["_stdout"] + walk["_stderr"]
+    assert set(walk["stops"]) == set(STOPS)
+
+
+@pytest.mark.parametrize("stop", STOPS)
+def test_mode_at_transition(walk, stop):
+    mode = ok(walk["stops"][stop]["mode"])
+    assert (mode["mode"], mode["bits"]) == EXPECTED_MODE[stop]
+    assert mode["paging"] is (stop in ("lm_entry", "kernel_main"))
+    assert mode["pae"] is (stop in ("lm_entry", "kernel_main"))
+
+
+def test_disassembly_16bit_at_stage1(walk):
+    text = walk["stops"]["stage1_start"]["x3i"]["out"]
+    lines = text.strip().splitlines()
+    assert len(lines) == 3
+    assert re.search(r"xchg\s+bx, bx", lines[0]), text
+    assert re.search(r"ljmp\s+0:0x7c[0-9a-f]{2}", lines[1]), text
+    assert "; 0000:7c00" in lines[0]                       # CS:IP comment in real mode
+    att = walk["stops"]["stage1_start"]["x3i_att"]["out"]
+    assert re.search(r"xchgw?\s+%bx,\s*%bx", att), att       # follows disassembly-flavor
+
+
+def test_disassembly_32bit_at_pm_entry(walk):
+    text = walk["stops"]["pm_entry"]["x12i"]["out"]
+    assert re.search(r"mov\s+ax, 0x10", text), text
+    assert re.search(r"mov\s+ds, eax", text), text
+    assert re.search(r"mov\s+esp, 0x7c00", text), text
+    assert "; 0000:" not in text                            # no CS:IP outside real mode
+
+
+def test_disassembly_64bit_at_lm_entry(walk):
+    # GDB's builtin decoder (Intel flavor: no space after the comma); NASM assembles
+    # 'mov rsp, 0x7c00' as 'mov esp, 0x7c00', so the 64-bit tells are rax/rbp/rsp
+    text = walk["stops"]["lm_entry"]["x12i"]["out"]
+    assert re.search(r"jmp\s+rax", text), text
+    assert "; 0000:" not in text
+    text = walk["stops"]["kernel_main"]["x3i"]["out"]
+    assert re.search(r"push\s+rbp", text) and re.search(r"mov\s+rbp,\s*rsp", text), text
+
+
+@pytest.mark.parametrize("stop", STOPS)
+def test_seg_matches_qemu(walk, stop):
+    d = walk["stops"][stop]
+    seg = ok(d["seg"])
+    raw = qemu_segments(d["info_registers"]["out"])
+    assert set(raw) == {"es", "cs", "ss", "ds", "fs", "gs", "ldt", "tr"}
+    for name, (sel, base, limit, flags) in raw.items():
+        s = seg[name]
+        assert (s["selector"], s["base"], s["limit"], s["flags"]) == \
+            (sel, base, limit, flags), name
+        assert s["db"] == bool(flags >> 22 & 1) and s["long"] == bool(flags >> 21 & 1)
+        assert s["present"] == bool(flags >> 15 & 1) and s["dpl"] == (flags >> 13 & 3)
+    cs = raw["cs"]
+    assert seg["linear_pc"] == cs[1] + d["pc"]
+
+
+@pytest.mark.parametrize("stop", ("pm_entry", "lm_entry", "kernel_main"))
+def test_gdt_matches_qemu(walk, stop):
+    d = walk["stops"][stop]
+    gdt = ok(d["gdt"])
+    text = d["info_registers"]["out"]
+    m = GDT_RE.search(text)
+    assert (gdt["base"], gdt["limit"]) == (int(m.group(1), 16), int(m.group(2), 16))
+    entries = {e["index"]: e for e in gdt["entries"]}
+    assert entries[0]["type"] == "null"
+    assert len(gdt["entries"]) == (gdt["limit"] + 1) // 8
+    for name, (sel, base, limit, flags) in qemu_segments(text).items():
+        if name in ("ldt", "tr") or sel == 0:
+            continue
+        e = entries[sel >> 3]
+        assert name in e["loaded_in"]
+        assert e["type"] == ("code" if name == "cs" else "data")
+        assert e["present"] and e["dpl"] == flags >> 13 & 3
+        assert e["db"] == bool(flags >> 22 & 1), name
+        assert e["long"] == bool(flags >> 21 & 1), name
+        if not (name == "cs" and e["long"]):         # 64-bit CS: base/limit ignored
+            assert (e["base"], e["limit"]) == (base, limit), name
+
+
+def test_gdt_before_lgdt_is_one_line(walk):
+    one_line_error(walk["stops"]["stage1_start"]["gdt"], "fj gdt:", "GDTR limit 0")
+
+
+def _merge(spans):
+    out = []
+    for start, end, attrs in sorted(spans):
+        if out and out[-1][1] == start and out[-1][2] == attrs:
+            out[-1] = (out[-1][0], end, attrs)
+        else:
+            out.append((start, end, attrs))
+    return out
+
+
+def test_pt_matches_info_mem(walk):
+    d = walk["stops"]["kernel_main"]
+    pt = ok(d["pt"])
+    assert pt["cr3"] == ok(d["mode"])["cr3"]
+    assert pt["physical_reads"] is True        # QEMU 7.2's PhyMemMode packet
+    mine = _merge((r["virt"], r["virt"] + r["size"], (r["user"], r["writable"]))
+                  for r in pt["ranges"])
+    qemu = _merge((int(m.group(1), 16), int(m.group(2), 16),
+                   (m.group(4) == "u", m.group(6) == "w"))
+                  for m in MEM_RE.finditer(d["info_mem"]["out"]))
+    assert qemu, d["info_mem"]["out"]
+    assert mine == qemu
+    # the layout the loader promises: 1 GiB identity map, kernel text read-only
+    assert mine[0][:2] == (0, 1 << 30)
+
+
+def test_pt_walk_of_kernel_main(walk):
+    d = walk["stops"]["kernel_main"]
+    w = ok(d["pt_addr"])
+    km = d["pc"]
+    assert w["vaddr"] <= km and w["fault"] is None
+    m = re.search(r"kernel: physical (0x[0-9a-f]+)", walk["_serial"])
+    assert m, walk["_serial"]
+    assert w["phys"] == w["vaddr"] - 0xFFFFFFFF80100000 + int(m.group(1), 16)
+    assert w["page_size"] == 4096 and not w["writable"] and not w["nx"]
+    assert [s["level_name"] for s in w["steps"]][:1] == ["PML4"] or len(w["steps"]) == 4
+
+
+def test_pt_errors_are_one_line(walk):
+    one_line_error(walk["errors"]["pt_real"], "fj pt:", "paging is off")
+    one_line_error(walk["stops"]["kernel_main"]["pt_noncanon"], "fj pt:", "canonical")
+    one_line_error(walk["errors"]["idt_real"], "fj idt:", "fj ivt")
+    one_line_error(walk["errors"]["bad_option"], "fj mode:", "--bogus")
+
+
+def test_vga_after_hello_world(walk):
+    assert walk["after_hello_continue"] == "stopped"
+    v = ok(walk["vga"])
+    assert (v["cols"], v["rows"]) == (80, 25)
+    assert any("Hello World!" in line for line in v["lines"])
+    text = walk["vga_text"]["out"]
+    assert "Hello World!" in text and "\x1b[" not in text
+
+
+def test_idt_and_ivt(walk):
+    idt = ok(walk["idt"])
+    assert idt["long_mode"] is True
+    gates = {g["vector"]: g for g in idt["gates"]}
+    assert gates[14]["present"] and gates[14]["selector"] == 0x18
+    assert gates[14]["symbol"]                          # the kernel's #PF stub has a name
+    ivt = ok(walk["ivt"])
+    assert [e["vector"] for e in ivt["entries"]] == [0x10]
+    assert ivt["entries"][0]["segment"] != 0            # SeaBIOS/VGA BIOS INT 10h
+
+
+def test_source_level_stepping(walk):
+    s = walk["steps"]
+    assert "call read_sectors" in s["list"]["out"]
+    assert "starts at address" in s["stage1_info_line"]["out"]
+    # 'next' over a call in 16-bit code ends on the next line, not inside the callee
+    assert s["stage1_before"]["line"] == s["stage1_call_line"]
+    assert s["stage1_after_next"]["file"].endswith("stage1.asm")
+    assert s["stage1_after_next"]["line"] == s["stage1_call_line"] + 1
+    # the same in 32-bit protected mode
+    assert s["pm_after_next"]["file"].endswith("stage2.asm")
+    assert s["pm_after_next"]["line"] > s["pm_call_line"]
+    assert "#0  pm_entry" in s["pm_bt"]["out"] and "#1" not in s["pm_bt"]["out"]
+    assert s["kernel_next"]["file"].endswith("main.c")
+
+
+def test_stepping_stays_fast(walk):
+    assert walk["stepi_5_seconds"] < 2.0
+    assert walk["stepi_5_monitor_reads"] <= 5       # at most one 'info registers' per stop
+
+
+def test_context_panel(walk):
+    c = ok(walk["stops"]["pm_entry"]["context"])
+    assert (c["mode"], c["bits"]) == ("protected", 32)
+    assert len(c["instructions"]) == 5
+    assert "cr0" in c["changed"] and "gdtr" in c["changed"]   # since stage2_start
+    c = ok(walk["stops"]["lm_entry"]["context"])
+    assert {"cr0", "cr3", "efer"} <= set(c["changed"])
+
+
+def test_tour_from_reset(walk):
+    tour = ok(walk["tour"])
+    assert [t["stop"] for t in tour] == list(STOPS)
+    assert all(t["reached"] for t in tour)
+    for t in tour:
+        assert (t["mode"], t["bits"]) == EXPECTED_MODE[t["stop"]]
+    by = {t["stop"]: t for t in tour}
+    assert by["stage1_start"]["changed"] is None
+    assert not by["stage1_start"]["gdt_loaded"] and by["pm_entry"]["gdt_loaded"]
+    assert {"cr0", "gdtr", "mode"} <= set(by["pm_entry"]["changed"])
+    assert {"cr0", "cr3", "cr4", "efer", "paging"} <= set(by["lm_entry"]["changed"])
+    assert by["lm_entry"]["efer"] & (1 << 10)                     # LMA
+
+
+def test_tour_does_not_hang(walk):
+    text = walk["tour_timeout"]["out"]
+    assert "not reached within 1.5 s" in text, text
+    assert walk["tour_timeout_seconds"] < 6
+    assert "stage1_start" in walk["tour_standing"]["out"]
+    assert "kernel_main: long mode" in walk["tour_standing"]["out"]
+    assert ok(walk["mode_after_timeout"])["halted"] is True      # cli; hlt
