@@ -36,7 +36,7 @@ def free_tcp_port() -> int:
 class QemuVM:
     def __init__(self, image, *, memory: str = "128M", extra=(), gdb: bool = False,
                  workdir=None, cpu: str | None = None, floppy: bool = False,
-                 debugcon: bool = False, blkdebug=None):
+                 debugcon: bool = False, blkdebug=None, reboot: bool = False):
         self.image = Path(image)
         self.memory = memory
         self.extra = list(extra)
@@ -44,6 +44,7 @@ class QemuVM:
         self.cpu = cpu
         self.floppy = floppy
         self.blkdebug = Path(blkdebug) if blkdebug else None
+        self.reboot = reboot
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="fjqemu-")
         self.workdir = Path(workdir or self._tmp.name)
         self.serial_path = self.workdir / "serial.log"
@@ -55,15 +56,20 @@ class QemuVM:
 
     # ---- life cycle -----------------------------------------------------------------
     def command(self) -> list[str]:
-        drive = f"format=raw,file={self.image}"
+        # The machine is shared: other runs may boot the same image. Never take QEMU's
+        # image lock and never write to the image (the guest's writes go to a temporary
+        # overlay).
+        drive = f"format=raw,file={self.image},snapshot=on,file.locking=off"
         if self.blkdebug:
             # blkdebug (QEMU docs/devel/blkdebug.txt) between the raw format and the file.
             drive = (f"driver=raw,file.driver=blkdebug,file.config={self.blkdebug},"
                      f"file.image.filename={self.image}")
         drive += ",if=floppy" if self.floppy else ""
         cmd = [QEMU, "-drive", drive, "-m", self.memory,
-               "-display", "none", "-no-reboot", "-serial", f"file:{self.serial_path}",
+               "-display", "none", "-serial", f"file:{self.serial_path}",
                "-qmp", f"unix:{self.qmp_path},server=on,wait=off", "-monitor", "none"]
+        if not self.reboot:
+            cmd.append("-no-reboot")  # a triple fault ends QEMU instead of looping
         if self.cpu:
             cmd += ["-cpu", self.cpu]
         if self.floppy:

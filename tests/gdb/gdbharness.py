@@ -13,17 +13,10 @@ from qemuvm import QemuVM  # noqa: E402
 GDB = os.environ.get("GDB", "gdb")
 
 
-class ResettableVM(QemuVM):
-    """QemuVM without -no-reboot, so 'monitor system_reset' (fj tour --reset) resets
-    the guest instead of ending QEMU; the disk is opened without lock, read-only."""
-
-    def command(self):
-        cmd = [a for a in super().command() if a != "-no-reboot"]
-        # The machine is shared: other test runs may boot the same build/disk.img. Do not
-        # take QEMU's image lock and never write to it (the guest's writes go to a
-        # temporary overlay).
-        return [a + ",snapshot=on,file.locking=off" if a.startswith("format=raw,file=")
-                else a for a in cmd]
+def ResettableVM(image, **kwargs):
+    """A QemuVM where 'monitor system_reset' (fj tour --reset) resets the guest instead
+    of ending QEMU."""
+    return QemuVM(image, reboot=True, **kwargs)
 
 
 def gdb_args(*cmds, script=None, connect_port=None, symbols=True):
