@@ -58,6 +58,7 @@ help:
 	@echo 'make debug-server QEMU paused with its gdbstub, for "make gdb" in a second terminal'
 	@echo 'make gdb          GDB with farjump loaded, attached to "make debug-server"'
 	@echo 'make bochs        boot in Bochs with its debugger, stopping at every magic breakpoint (docs/bochs.md)'
+	@echo 'make bench        benchmarks, as ratios against references measured in the same run (docs/performance.md)'
 	@echo 'make deps         install the Debian packages farjump needs (apt-get)'
 	@echo 'make clean        remove build/'
 
@@ -174,6 +175,9 @@ run: deps all
 
 test: deps all
 	$(PYTHON) -m pytest tests
+
+bench: deps all
+	$(PYTHON) scripts/bench
 
 clean:
 	rm -rf $(B)
