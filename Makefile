@@ -18,7 +18,7 @@ B       := build
 LAYOUT := \
 	BOOTINFO_ADDR=0x5000 \
 	BOOT_LAYOUT=0x7dae \
-	STACK_TOP=0x7c00 \
+	STACK_TOP=0x7000 \
 	STAGE2_ADDR=0x8000 \
 	STAGE2_END=0x10000 \
 	PT_BASE=0x10000 \
@@ -118,9 +118,12 @@ $(B)/kernel/kernel.linked.elf: $(KERNEL_OBJ) src/kernel.ld
 $(B)/kernel.elf: $(B)/kernel/kernel.linked.elf scripts/ksymtab
 	$(call fill_ksymtab,$<,$@)
 
-# The disk carries the kernel without DWARF; GDB reads the symbols from build/kernel.elf.
-$(B)/kernel.disk.elf: $(B)/kernel.elf
-	$(OBJCOPY) --strip-debug $< $@
+# The disk carries only what the loader reads (scripts/diskelf: ELF and program headers,
+# PT_LOAD bytes packed without page padding or trailing zeros; no DWARF, no section
+# headers): every sector costs boot time (docs/performance.md). GDB reads the symbols
+# from build/kernel.elf.
+$(B)/kernel.disk.elf: $(B)/kernel.elf scripts/diskelf
+	$(PYTHON) scripts/diskelf $< -o $@
 
 # ---- kernel variants that fault on purpose (tests/test_panic.py), built only on demand --
 # make build/fault/NAME.img: the kernel with src/fault.c compiled with -DFJ_FAULT=NAME
@@ -148,8 +151,8 @@ $(FAULTS:%=$(B)/fault/kernel-%.elf): $(B)/fault/kernel-%.elf: $(B)/fault/linked-
 	$(call fill_ksymtab,$<,$@)
 
 $(FAULTS:%=$(B)/fault/%.img): $(B)/fault/%.img: $(B)/stage1.bin $(B)/stage2.bin \
-		$(B)/fault/kernel-%.elf scripts/mkimage
-	$(OBJCOPY) --strip-debug $(B)/fault/kernel-$*.elf $(B)/fault/kernel-$*.disk.elf
+		$(B)/fault/kernel-%.elf scripts/mkimage scripts/diskelf
+	$(PYTHON) scripts/diskelf $(B)/fault/kernel-$*.elf -o $(B)/fault/kernel-$*.disk.elf
 	$(PYTHON) scripts/mkimage --stage1 $(B)/stage1.bin --stage2 $(B)/stage2.bin \
 		--kernel $(B)/fault/kernel-$*.disk.elf -o $@
 

@@ -33,6 +33,10 @@ _Static_assert(offsetof(struct boot_info, e820_count) == 12, "boot_info layout")
 _Static_assert(offsetof(struct boot_info, kernel_phys_start) == 16, "boot_info layout");
 _Static_assert(offsetof(struct boot_info, kernel_entry) == 32, "boot_info layout");
 _Static_assert(offsetof(struct boot_info, e820) == 40, "boot_info layout");
+_Static_assert(offsetof(struct boot_info, timeline_recorded) == 0x628, "boot_info layout");
+_Static_assert(offsetof(struct boot_info, tsc_hz) == 0x630, "boot_info layout");
+_Static_assert(offsetof(struct boot_info, timeline_tsc) == 0x638, "boot_info layout");
+_Static_assert(sizeof(struct boot_info) == 0x678, "boot_info layout");
 _Static_assert(sizeof(struct e820_entry) == 24, "e820 entry");
 
 /* ELF64 (System V gABI; x86-64 psABI for EM_X86_64). */
@@ -345,6 +349,7 @@ uint64_t loader_main(struct boot_info *bi)
     uint64_t size = layout->kernel_bytes;
     struct pt_pool pool = { PT_BASE + 3 * PAGE_SIZE };
 
+    bootinfo_stamp(bi, TL_LM_ENTRY); /* here, not in lm_entry: its code stays as it was */
     console_init(1);
     install_idt();
     kprintf("stage 2: long mode; checking the kernel ELF (%lu bytes)\n", size);
@@ -384,5 +389,6 @@ uint64_t loader_main(struct boot_info *bi)
     bi->kernel_phys_end = hi;
     bi->kernel_entry = eh->e_entry;
     kprintf("stage 2: kernel at physical 0x%lx..0x%lx, entry 0x%lx\n", lo, hi, eh->e_entry);
+    bootinfo_stamp(bi, TL_ELF_LOADED);
     return eh->e_entry;
 }

@@ -22,7 +22,7 @@ normalised:
         mov ds, ax
         mov es, ax
         mov ss, ax
-        mov sp, STACK_TOP               ; grows down from 7C00h, away from this code
+        mov sp, STACK_TOP               ; grows down from 7000h: not in this code's page
         sti
         cld
 

@@ -11,6 +11,26 @@
 
 #define BOOTINFO_MAGIC 0x494a4246u /* "FJBI" in memory order */
 #define BOOTINFO_E820_MAX 64
+#define BOOTINFO_TIMELINE_MAX 8
+
+/* Boot timeline events: where stage 2, the loader and the kernel read the TSC. */
+enum timeline_event {
+    TL_STAGE2_START = 0, /* stage 2's first instructions (real mode) */
+    TL_A20_E820 = 1,     /* A20 on, E820 map read, CPU checked (real mode) */
+    TL_KERNEL_READ = 2,  /* kernel ELF file read from disk with INT 13h (real mode) */
+    TL_PM_ENTRY = 3,     /* first 32-bit instructions (protected mode) */
+    TL_LM_ENTRY = 4,     /* long mode: loader_main's entry, right after lm_entry */
+    TL_ELF_LOADED = 5,   /* loader_main done: segments copied and mapped */
+    TL_KERNEL_MAIN = 6,  /* kernel_main's first statement */
+    TL_HELLO = 7,        /* "Hello World!" printed */
+};
+
+static inline uint64_t bootinfo_rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
 
 /* ACPI 3.0 address range descriptor as INT 15h E820 returns it (24 bytes). */
 struct e820_entry {
@@ -39,6 +59,22 @@ struct boot_info {
     uint64_t kernel_phys_end;   /* one past the highest byte (BSS included) */
     uint64_t kernel_entry;      /* ELF e_entry (higher-half virtual address) */
     struct e820_entry e820[BOOTINFO_E820_MAX];
+    /* Boot timeline (offset 0x628): the TSC (RDTSC) at each transition, in the order of
+     * enum timeline_event. Stage 1 has no room for it (3 bytes free), so the first
+     * stamp is stage 2's. Bit N of timeline_recorded is set once timeline_tsc[N] holds
+     * a stamp. tsc_hz is the TSC rate the kernel measured against the ACPI PM timer
+     * (0 until it has, or when there is no ACPI PM timer). */
+    uint32_t timeline_recorded;
+    uint32_t timeline_reserved;
+    uint64_t tsc_hz;
+    uint64_t timeline_tsc[BOOTINFO_TIMELINE_MAX];
 } __attribute__((packed));
+
+/* Record timeline event `ev` (enum timeline_event) now. */
+static inline void bootinfo_stamp(struct boot_info *bi, unsigned ev)
+{
+    bi->timeline_tsc[ev] = bootinfo_rdtsc();
+    bi->timeline_recorded |= 1u << ev;
+}
 
 #endif

@@ -11,6 +11,7 @@
 #include "idt.h"
 #include "kprintf.h"
 #include "stack.h"
+#include "timeline.h"
 #include "vga.h"
 
 void kernel_main(struct boot_info *bi);
@@ -87,6 +88,7 @@ static void print_boot_info(const struct boot_info *bi)
 void kernel_main(struct boot_info *bi)
 {
     BOCHS_BREAK(); /* the fifth transition stop: stage1, stage2, pm, lm, kernel_main */
+    timeline_kernel_main(bi); /* TSC stamp into boot_info (bi is checked there) */
     console_init(0);
     /* Exceptions first: from here on any fault gets a panic screen, and a stack
      * overflow a #DF on its own stack rather than a triple fault (reset). */
@@ -119,6 +121,8 @@ void kernel_main(struct boot_info *bi)
     vga_set_color(VGA_LIGHT_GREEN, VGA_BLACK);
     kprintf("Hello World!\n");
     vga_set_color(VGA_LIGHT_GREY, VGA_BLACK);
+    timeline_hello(bi);
+    timeline_print(bi);
 
     BOCHS_BREAK();
     halt_forever();

@@ -23,14 +23,15 @@ def install() -> bool:
     for cls in (cmds.FjMode, cmds.FjSeg, cmds.FjIvt, cmds.FjGdt, cmds.FjIdt, cmds.FjPt,
                 cmds.FjVga, flow.FjContext, flow.FjTransitions, flow.FjTour, flow.FjReset):
         cls()
+    from . import timeline; timeline.FjTimeline()   # noqa: E702 - fj timeline (scripts/bench owner)
     flow.TimeoutParam()
     context = flow.ContextParam()
     disasm.install()
     unwind.install()
 
     # The cache is dropped before anything else sees the stop.
-    gdb.events.cont.connect(STATE.invalidate)
-    gdb.events.stop.connect(STATE.invalidate)
+    gdb.events.cont.connect(STATE.on_cont)
+    gdb.events.stop.connect(STATE.on_stop)
     gdb.events.register_changed.connect(STATE.invalidate)
     gdb.events.memory_changed.connect(STATE.invalidate)
     gdb.events.inferior_call.connect(STATE.invalidate)

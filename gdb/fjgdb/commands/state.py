@@ -5,8 +5,9 @@ caches, GDTR/IDTR, A20, and the authoritative CR0/CR4/EFER) comes from one
 ``monitor info registers`` per stop, parsed by :mod:`fjgdb.decoders.qemuregs`.
 It is read the first time something needs it and dropped on every
 ``gdb.events.cont`` (each resume, also the internal ones of ``next``/``step``),
-``stop``, ``register_changed``, ``memory_changed`` and on objfile/connection
-changes. Stepping without the disassembler or the context panel costs nothing.
+``stop`` (unless it was read after the last resume, i.e. for this stop),
+``register_changed``, ``memory_changed`` and on objfile/connection changes.
+Stepping without the disassembler or the context panel costs nothing.
 
 Physical memory is read through QEMU's gdbstub physical-memory mode
 (``Qqemu.PhyMemMode:1``, QEMU >= 4.1, present in 7.2); without it, reads fall back to
@@ -43,9 +44,25 @@ class State:
         self._ram: dict[int, int | None] = {}
         self._symbols: SymbolTable | None = None
         self.monitor_reads = 0                         # for tests/benchmarks
+        self._resumed = False                          # a cont event since the last stop
         self.scan_cache: dict = {}                     # unwinder scratch, per stop
 
     # ---- invalidation ------------------------------------------------------------------
+    def on_cont(self, *_args) -> None:
+        """gdb.events.cont (every resume): drop the cache, remember that the guest ran."""
+        self.invalidate()
+        self._resumed = True
+
+    def on_stop(self, *_args) -> None:
+        """gdb.events.stop: keep what was read since the last resume (the unwinder and the
+        disassembler read while GDB handles this very stop, with the guest already
+        stopped), so that the context panel does not ask QEMU a second time; drop
+        anything else (a stop that no resume announced)."""
+        keep = self._resumed and self._qemu is not None
+        self._resumed = False
+        if not keep:
+            self.invalidate()
+
     def invalidate(self, *_args) -> None:
         if self._qemu is not None:
             self.previous = self._qemu

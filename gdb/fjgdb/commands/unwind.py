@@ -66,6 +66,8 @@ class NarrowModeUnwinder(Unwinder):
     def _unwind(self, pf):
         if capstone is None:
             return None
+        if int(pf.read_register("rip")) > 0xFFFFFFFF:
+            return None   # 16/32-bit code never runs above 4 GiB: 64-bit, no need to ask QEMU
         bits = STATE.code_bits_or_none()
         if bits not in (16, 32):
             return None
