@@ -40,9 +40,20 @@ class ElfSymbol:
 
 
 def read_elf_symbols(data: bytes) -> list[ElfSymbol]:
-    """Defined symbols of an ELF64 little-endian image, sorted by address."""
-    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+    """Defined symbols of an ELF64 little-endian image, sorted by address.
+
+    Anything that is not a well-formed ELF64 file (truncated, offsets out of
+    range) raises DecodeError."""
+    data = bytes(data)
+    if data[:4] != b"\x7fELF" or data[4:6] != b"\x02\x01":
         raise DecodeError("not a little-endian ELF64 file")
+    try:
+        return _read_symbols(data)
+    except (struct.error, IndexError, ValueError, OverflowError) as exc:
+        raise DecodeError(f"malformed ELF64 file: {exc}") from None
+
+
+def _read_symbols(data: bytes) -> list[ElfSymbol]:
     (shoff,) = struct.unpack_from("<Q", data, 0x28)
     shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
     sections = []

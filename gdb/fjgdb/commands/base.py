@@ -23,6 +23,23 @@ class _Parser(argparse.ArgumentParser):
         raise _ArgError(message or "bad arguments")
 
 
+def one_line(msg) -> str:
+    """*msg* as a single line (GDB and QEMU messages sometimes span several)."""
+    parts = [p.strip() for p in str(msg).splitlines() if p.strip()]
+    return "; ".join(parts)
+
+
+def error_line(where: str, exc: BaseException) -> str:
+    """The one line shown for *exc* raised by command *where* ("fj pt")."""
+    if isinstance(exc, (FjError, DecodeError, gdb.error, gdb.GdbError)):
+        msg = one_line(exc)
+        return msg if msg.startswith("fj ") else f"{where}: {msg}"
+    if isinstance(exc, KeyboardInterrupt):
+        return f"{where}: interrupted"
+    first = one_line(exc)
+    return f"{where}: internal error: {type(exc).__name__}: {first}".rstrip(": ")
+
+
 def emit_json(doc) -> None:
     gdb.write(json.dumps(doc, sort_keys=False) + "\n", gdb.STDOUT)
     gdb.flush()
@@ -77,21 +94,12 @@ class FjCommand(gdb.Command):
                 return
             opts = self.parser.parse_args(argv)
             self.run(opts, from_tty)
-        except gdb.GdbError as e:
-            msg = str(e)
-            raise gdb.GdbError(msg if msg.startswith("fj ") else f"{where}: {msg}")
         except _ArgError as e:
-            raise gdb.GdbError(f"{where}: {e} (see 'help fj {self.name}')")
-        except (FjError, DecodeError) as e:
-            raise gdb.GdbError(f"{where}: {e}")
-        except KeyboardInterrupt:
-            raise gdb.GdbError(f"{where}: interrupted")
-        except gdb.error as e:
-            raise gdb.GdbError(f"{where}: {e}")
+            raise gdb.GdbError(f"{where}: {one_line(e)} (see 'help fj {self.name}')")
+        except (gdb.GdbError, FjError, DecodeError, gdb.error, KeyboardInterrupt) as e:
+            raise gdb.GdbError(error_line(where, e))
         except Exception as e:  # noqa: BLE001 - never a traceback at the prompt
-            first = str(e).splitlines()[0] if str(e) else ""
-            raise gdb.GdbError(f"{where}: internal error: {type(e).__name__}: {first}"
-                               .rstrip(": "))
+            raise gdb.GdbError(error_line(where, e))
 
 
 def color_default() -> bool:

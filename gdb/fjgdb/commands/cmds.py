@@ -5,11 +5,11 @@ import gdb
 
 from ..decoders.descriptors import decode_gdt, format_gdt, format_segments
 from ..decoders.idt import decode_idt, format_idt
-from ..decoders.paging import format_ranges, format_walk, ranges, walk
+from ..decoders.paging import canonical, format_ranges, format_walk, ranges, walk
 from ..decoders.realmode import decode_ivt, format_ivt
 from ..decoders.vga import decode_text, render_png
 from .base import FjCommand, color_default, emit_json, out
-from .state import STATE, FjError
+from .state import STATE, FjError, NotConnected
 
 EFER_LMA = 1 << 10
 
@@ -63,6 +63,20 @@ def csip_text(q, m) -> str:
     if m.mode in ("real", "virtual-8086"):
         return f"CS:IP {q.cs.selector:04x}:{q.rip & 0xFFFF:04x}"
     return f"CS:EIP {q.cs.selector:04x}:{q.rip & 0xFFFFFFFF:08x}"
+
+
+def read_table(what: str, base: int, size: int) -> bytes:
+    """The GDT/IDT bytes at linear *base*, or one line saying they cannot be read."""
+    try:
+        return STATE.read_linear(base, size)
+    except NotConnected:
+        raise
+    except FjError:
+        hint = ""
+        if STATE.mode().paging:
+            hint = f" (not mapped? see 'fj pt 0x{base:x}')"
+        raise FjError(f"cannot read the {what} at 0x{base:x} (0x{size:x} bytes): "
+                      f"guest memory unreadable{hint}") from None
 
 
 # ---- fj mode -------------------------------------------------------------------------------
@@ -188,12 +202,18 @@ JSON: {"base", "limit", "long_mode", "entries": [{"index", "selector", "type":
 
     def run(self, opts, from_tty):
         q = STATE.qemu()
-        if q.gdt_limit == 0:
-            raise FjError(f"GDTR limit 0 (base 0x{q.gdt_base:x}): no GDT loaded yet")
-        long_mode = bool(q.efer & EFER_LMA)
-        data = STATE.read_linear(q.gdt_base, q.gdt_limit + 1)
-        table = decode_gdt(data, q.gdt_base, q.gdt_limit, long_mode)
         real = STATE.mode().mode == "real"
+        reset_value = q.gdt_base == 0 and q.gdt_limit == 0xFFFF
+        if real and reset_value:
+            raise FjError("GDTR limit 0xffff at base 0x0 is the reset value: no GDT loaded "
+                          "yet (real mode)")
+        if q.gdt_limit == 0:
+            raise FjError(f"GDTR limit 0 (base 0x{q.gdt_base:x}): no GDT loaded yet"
+                          + (" (real mode)" if real else
+                             "; loading any selector but 0 faults"))
+        long_mode = bool(q.efer & EFER_LMA)
+        data = read_table("GDT", q.gdt_base, q.gdt_limit + 1)
+        table = decode_gdt(data, q.gdt_base, q.gdt_limit, long_mode)
         loaded = {}
         if not real:
             for name, seg in q.segments.items():
@@ -206,6 +226,14 @@ JSON: {"base", "limit", "long_mode", "entries": [{"index", "selector", "type":
                 e["loaded_in"] = loaded.get(e["index"], [])
             emit_json(doc)
             return
+        if reset_value:
+            out("note: GDTR still holds its reset value (base 0, limit 0xffff): no GDT "
+                "was loaded before CR0.PE was set")
+        elif real:
+            out("note: real mode: the CPU does not use this GDT until CR0.PE=1")
+        if table.entries and table.entries[0].raw != 0:
+            out(f"note: entry 0 is not the null descriptor (0x{table.entries[0].raw:x}): "
+                "GDTR probably does not point at a GDT")
         out(format_gdt(table))
         if long_mode:
             out("(EFER.LMA=1: TSS/LDT/call-gate descriptors are 16 bytes)")
@@ -237,9 +265,10 @@ JSON: {"base", "limit", "long_mode", "gates": [{"vector", "selector", "offset",
             raise FjError(f"real mode: IDTR (base 0x{q.idt_base:x}, limit 0x{q.idt_limit:x})"
                           " locates the IVT; use 'fj ivt'")
         if q.idt_limit == 0:
-            raise FjError(f"IDTR limit 0 (base 0x{q.idt_base:x}): no IDT loaded")
+            raise FjError(f"IDTR limit 0 (base 0x{q.idt_base:x}): no IDT loaded; any "
+                          "interrupt or exception now shuts the CPU down")
         long_mode = bool(q.efer & EFER_LMA)
-        data = STATE.read_linear(q.idt_base, q.idt_limit + 1)
+        data = read_table("IDT", q.idt_base, q.idt_limit + 1)
         table = decode_idt(data, q.idt_base, q.idt_limit, long_mode)
         if opts.json:
             doc = table.to_dict()
@@ -249,9 +278,14 @@ JSON: {"base", "limit", "long_mode", "gates": [{"vector", "selector", "offset",
                     if g["gate_type"] in ("interrupt", "trap", "call") else None
             emit_json(doc)
             return
-        if q.idt_base == 0 and q.idt_limit == 0x3FF:
-            out("note: IDTR still holds the real-mode IVT (base 0, limit 0x3ff); no IDT "
-                "has been loaded, so these are IVT far pointers read as gates")
+        ivt = q.idt_base == 0 and q.idt_limit in (0x3FF, 0xFFFF)
+        if ivt:
+            out(f"note: IDTR still holds the real-mode IVT (base 0, limit 0x{q.idt_limit:x});"
+                " no IDT has been loaded, so these are IVT far pointers read as gates")
+        bad = sum(1 for g in table.gates if g.note)
+        if bad and not ivt:
+            out(f"note: {bad} of {len(table.gates)} gates are malformed (!! below): IDTR may "
+                "not point at an IDT, or the table was overwritten")
         out(format_idt(table, symbolize=STATE.symbolize, show_empty=opts.all))
 
 
@@ -287,26 +321,39 @@ or for ADDR: {"vaddr", "cr3", "phys", "page_size", "writable", "user", "nx", "fa
         if m.la57:
             raise FjError("5-level paging (CR4.LA57) is not decoded")
         cr3 = q.cr3 & 0x000FFFFFFFFFF000
+        vaddr = eval_address(" ".join(opts.addr)) if opts.addr else None
+        if vaddr is not None and not canonical(vaddr):
+            raise FjError(f"0x{vaddr:x} is not a canonical address (bits 63:47 must all be "
+                          "equal)")
         ram = STATE.ram_size()
         low_ram = ram if ram is not None and ram <= 0xB0000000 else None
         if low_ram is not None and cr3 + 4096 > low_ram:
-            raise FjError(f"CR3 0x{q.cr3:x}: the PML4 is outside guest RAM "
-                          f"(0x{low_ram:x} bytes)")
+            raise FjError(f"CR3 0x{q.cr3:x} points outside guest RAM (which ends at "
+                          f"0x{low_ram:x}): cannot read the PML4")
         inf = gdb.selected_inferior()
         count = [0]
+        tables: dict[int, bytes] = {}
 
-        def read_table(phys: int) -> bytes:
-            if low_ram is not None and phys + 4096 > low_ram:
-                raise FjError(f"0x{phys:x} is outside guest RAM")
-            count[0] += 1
-            return inf.read_memory(phys, 4096).tobytes()
+        def read_pt(phys: int) -> bytes:
+            if phys not in tables:
+                if low_ram is not None and phys + 4096 > low_ram:
+                    raise FjError(f"outside guest RAM (which ends at 0x{low_ram:x})")
+                count[0] += 1
+                try:
+                    tables[phys] = inf.read_memory(phys, 4096).tobytes()
+                except gdb.MemoryError:
+                    raise FjError("guest memory unreadable") from None
+            return tables[phys]
 
-        vaddr = eval_address(" ".join(opts.addr)) if opts.addr else None
         with STATE.physical() as physical:
+            try:
+                read_pt(cr3)
+            except FjError as e:
+                raise FjError(f"CR3 0x{q.cr3:x}: cannot read the PML4 at 0x{cr3:x}: {e}")
             if vaddr is not None:
-                result = walk(read_table, cr3, vaddr, nxe=m.nxe)
+                result = walk(read_pt, cr3, vaddr, nxe=m.nxe, unreadable="fault")
             else:
-                result = ranges(read_table, cr3, nxe=m.nxe)
+                result = ranges(read_pt, cr3, nxe=m.nxe)
         if opts.json:
             doc = result.to_dict()
             doc["physical_reads"] = physical
@@ -343,9 +390,19 @@ JSON: {"cols", "rows", "lines": [...], "text", "png": FILE|null}"""
         g.add_argument("--no-color", dest="color", action="store_false")
 
     def run(self, opts, from_tty):
-        screen = decode_text(STATE.read_phys(0xB8000, 80 * 25 * 2))
+        try:
+            data = STATE.read_phys(0xB8000, 80 * 25 * 2)
+        except NotConnected:
+            raise
+        except FjError:
+            raise FjError("cannot read the VGA text buffer at physical 0xb8000: guest "
+                          "memory unreadable") from None
+        screen = decode_text(data)
         if opts.png:
-            render_png(screen, opts.png)
+            try:
+                render_png(screen, opts.png)
+            except OSError as e:
+                raise FjError(f"cannot write {opts.png}: {e.strerror or e}") from None
         if opts.json:
             emit_json({"cols": screen.cols, "rows": screen.rows, "lines": screen.lines(),
                        "text": screen.text(), "png": opts.png})

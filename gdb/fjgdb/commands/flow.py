@@ -8,9 +8,9 @@ import threading
 
 import gdb
 
-from .base import FjCommand, emit_json, out
+from .base import FjCommand, emit_json, error_line, one_line, out
 from .cmds import bit_change, csip_text
-from .state import STATE
+from .state import STATE, FjError
 
 TRANSITIONS = ("stage1_start", "stage2_start", "pm_entry", "lm_entry", "kernel_main")
 WATCHED = ("cr0", "cr3", "cr4", "efer")
@@ -125,14 +125,18 @@ class Panel:
         sym = STATE.symbolize(lin)
         insns = []
         frame = gdb.newest_frame()
-        try:
-            for d in frame.architecture().disassemble(int(frame.pc()), count=count):
-                s = STATE.symbolize(d["addr"])
-                insns.append({"addr": d["addr"], "length": d["length"], "asm": d["asm"],
-                              "symbol": s})
-        except gdb.error as e:
-            insns.append({"addr": int(frame.pc()), "length": 0,
-                          "asm": f"(cannot disassemble: {e})", "symbol": None})
+        arch = frame.architecture()
+        addr = int(frame.pc())
+        for _ in range(count):     # one at a time: unreadable memory ends the list there
+            try:
+                d = arch.disassemble(addr)[0]
+            except gdb.error as e:
+                insns.append({"addr": addr, "length": 0, "symbol": None,
+                              "asm": f"(cannot disassemble: {one_line(e)})"})
+                break
+            insns.append({"addr": d["addr"], "length": d["length"], "asm": d["asm"],
+                          "symbol": STATE.symbolize(d["addr"])})
+            addr = d["addr"] + max(1, d["length"])
         now = snapshot_of(q)
         first = self.last is None
         ch = changes(self.last, now)
@@ -186,7 +190,10 @@ def on_stop_panel(param: ContextParam):
             text, _ = PANEL.render()
             out(text)
         except Exception as e:   # noqa: BLE001 - never a traceback from an event
-            out(f"fj context: {e}")
+            try:
+                out(error_line("fj context", e))
+            except Exception:   # noqa: BLE001
+                pass
     return handler
 
 
@@ -283,8 +290,21 @@ def _interrupt():
 
 
 def reset_guest():
-    STATE.monitor("system_reset")
-    gdb.execute("maintenance flush register-cache", to_string=True)
+    gone = FjError("QEMU exited instead of resetting the guest (started with -no-reboot?); "
+                   "restart it and reconnect, e.g. 'make debug'")
+    STATE.require_connected()
+    try:
+        STATE.monitor("system_reset")
+        gdb.execute("maintenance flush register-cache", to_string=True)
+        gdb.selected_frame()           # re-reads the registers: fails if QEMU is gone
+    except (FjError, gdb.error):
+        if not STATE.connected():
+            STATE.forget_connection()
+            raise gone from None
+        raise
+    if not STATE.connected():
+        STATE.forget_connection()
+        raise gone
     STATE.invalidate()
     PANEL.last = None
 

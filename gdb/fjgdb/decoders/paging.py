@@ -210,17 +210,23 @@ class Walk:
 
 
 def walk(read_table: ReadTable, cr3: int, vaddr: int, nxe: bool = True,
-         maxphyaddr: int = 52) -> Walk:
+         maxphyaddr: int = 52, unreadable: str = "raise") -> Walk:
     """Translate *vaddr* through the tables rooted at *cr3*.
 
     ``read_table(phys)`` must return the 4096 bytes of the table at *phys*;
     its exceptions become DecodeError("cannot read PD at 0x...: ...").
     Each table is read at most once. A not-present entry or one with
     reserved bits set ends the walk with ``fault`` set (no exception);
-    a non-canonical *vaddr* raises NonCanonicalError.
+    a non-canonical *vaddr* raises NonCanonicalError. With
+    ``unreadable="fault"`` a PDPT/PD/PT that cannot be read also ends the
+    walk with ``fault`` (the steps show the entry that points at it); the
+    PML4 itself must always be readable.
     """
+    if unreadable not in ("raise", "fault"):
+        raise DecodeError(f"unreadable={unreadable!r}: must be 'raise' or 'fault'")
     if not canonical(vaddr):
-        raise NonCanonicalError(f"0x{vaddr:x} is not a canonical address")
+        raise NonCanonicalError(f"0x{vaddr:x} is not a canonical address "
+                                "(bits 63:47 must all be equal)")
     if not 0 <= cr3 <= _U64:
         raise DecodeError(f"CR3 0x{cr3:x} is not a 64-bit value")
     read = _table_reader(read_table)
@@ -230,7 +236,14 @@ def walk(read_table: ReadTable, cr3: int, vaddr: int, nxe: bool = True,
     writable = user = True
     nx = False
     for level, index in zip((4, 3, 2, 1), indices):
-        table = read(table_addr, level)
+        try:
+            table = read(table_addr, level)
+        except DecodeError as exc:
+            if unreadable == "raise" or not steps:
+                raise
+            return Walk(vaddr, cr3, steps, None, None, writable, user, nx,
+                        f"{exc}; {steps[-1].level_name} entry {steps[-1].index} "
+                        "points there")
         entry = decode_entry(_entry_at(table, index), level, maxphyaddr, nxe)
         name = LEVEL_NAMES[level]
         steps.append(WalkStep(name, index, table_addr, table_addr + index * 8,

@@ -1,0 +1,256 @@
+"""Property-based tests (hypothesis) for the pure parts the other unit tests do not fuzz:
+mode classification, segment caches, real-mode addresses, the paging helpers and the
+walk's unreadable="fault" mode, PSF fonts, ELF symbol tables and the stack scan.
+
+Each must either give a result (that formats and serialises) or raise DecodeError, the
+decoders' own error type, never another exception. The other decoders' random-input
+tests live beside their unit tests: test_descriptors.py (descriptors, GDTs), test_idt.py
+(gates, IDTs), test_realmode.py (IVT), test_paging.py (entries, walks and ranges over
+random tables), test_qemuregs.py (random text), test_vga.py (text screens).
+"""
+import json
+import os
+import struct
+import tempfile
+
+from hypothesis import given, settings, strategies as st
+from test_elfsyms import make_elf
+
+from fjgdb.decoders.descriptors import (
+    format_segments, real_mode_segment, segment_from_cache)
+from fjgdb.decoders.errors import DecodeError
+from fjgdb.decoders.idt import decode_idt, format_idt
+from fjgdb.decoders.mode import cpu_mode
+from fjgdb.decoders.paging import (
+    canonical, format_walk, sign_extend, split, walk)
+from fjgdb.decoders.realmode import decode_ivt, format_ivt, format_segoff, linear
+from fjgdb.decoders.vga import load_psf, PSF1_MAGIC, PSF2_MAGIC
+from fjgdb.elfsyms import SymbolTable, read_elf_symbols
+from fjgdb.stackscan import stack_delta
+
+U64 = st.integers(0, 2**64 - 1)
+ANY_INT = st.one_of(st.integers(-2**70, 2**70), U64, st.integers(-5, 0x20000))
+
+
+# ---- mode and segment caches -----------------------------------------------------------
+@st.composite
+def segment(draw):
+    return segment_from_cache(draw(st.sampled_from(["cs", "CS", "ds", "tr"])),
+                              draw(st.integers(0, 0xFFFF)), draw(U64),
+                              draw(st.integers(0, 0xFFFFFFFF)),
+                              draw(st.integers(0, 0xFFFFFFFF)), draw(st.booleans()))
+
+
+@settings(max_examples=300, deadline=None)
+@given(U64, U64, U64, st.one_of(st.none(), segment()), U64)
+def test_cpu_mode_random(cr0, cr4, efer, cs, eflags):
+    m = cpu_mode(cr0, cr4, efer, cs, eflags)
+    assert m.mode in ("real", "protected", "long", "virtual-8086")
+    assert m.bits in (16, 32, 64, None)
+    assert (m.bits is None) == (cs is None and m.mode in ("protected", "long"))
+    assert m.pe == bool(cr0 & 1)
+    str(m)
+    json.dumps(m.to_dict())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=5), ANY_INT, ANY_INT, ANY_INT, ANY_INT, st.booleans())
+def test_segment_from_cache_random(name, selector, base, limit, flags, long_mode):
+    try:
+        s = segment_from_cache(name, selector, base, limit, flags, long_mode)
+    except DecodeError:
+        return
+    format_segments([s])
+    json.dumps(s.to_dict())
+    s.type_name, s.rpl, s.index, s.present   # noqa: B018 - properties must not raise
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(["es", "cs", "ss", "ds", "fs", "gs", "ldt", "tr"]), ANY_INT)
+def test_real_mode_segment_random(name, selector):
+    try:
+        s = real_mode_segment(name, selector)
+    except DecodeError:
+        return
+    assert s.base == selector << 4
+    format_segments({name: s})
+
+
+# ---- real mode ----------------------------------------------------------------------------
+@settings(max_examples=300, deadline=None)
+@given(ANY_INT, ANY_INT, st.booleans())
+def test_real_mode_addresses_random(seg, off, a20):
+    try:
+        lin = linear(seg, off, a20)
+    except DecodeError:
+        assert not (0 <= seg <= 0xFFFF and 0 <= off <= 0xFFFF)
+        return
+    assert 0 <= lin <= 0x10FFEF
+    assert len(format_segoff(seg, off)) == 9
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=1100))
+def test_ivt_random_formats(data):
+    try:
+        entries = decode_ivt(data)
+    except DecodeError:
+        return
+    format_ivt(entries, symbolize=lambda a: None, show_zero=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(min_size=0, max_size=600), st.integers(-1, 0x300), st.booleans(),
+       st.booleans())
+def test_idt_random_formats(table, limit, long_mode, show_empty):
+    try:
+        t = decode_idt(table, 0xB000, limit, long_mode)
+    except DecodeError:
+        return
+    format_idt(t, symbolize=lambda a: "sym" if a & 1 else None, show_empty=show_empty)
+    json.dumps(t.to_dict())
+
+
+# ---- paging helpers and the walk's unreadable="fault" mode ---------------------------------
+@settings(max_examples=300, deadline=None)
+@given(st.integers(-2**65, 2**65))
+def test_canonical_split_sign_extend_random(vaddr):
+    try:
+        c = canonical(vaddr)
+        parts = split(vaddr)
+    except DecodeError:
+        assert not 0 <= vaddr < 2**64
+        return
+    assert canonical(sign_extend(vaddr))
+    assert c == (sign_extend(vaddr) == vaddr)
+    assert all(0 <= p < 512 for p in parts[:4]) and 0 <= parts[4] < 4096
+
+
+class FlakyReader:
+    """Tables from *mem*; other addresses raise an arbitrary exception type, or return a
+    wrong length, like a broken guest-memory reader."""
+
+    ERRORS = (OSError("I/O"), ValueError("bad"), RuntimeError("gone"), KeyError(1),
+              MemoryError(), b"short", b"")
+
+    def __init__(self, mem, how):
+        self.mem, self.how = mem, how
+
+    def __call__(self, addr):
+        if addr in self.mem:
+            return self.mem[addr]
+        e = self.ERRORS[self.how % len(self.ERRORS)]
+        if isinstance(e, bytes):
+            return e
+        raise e
+
+
+@st.composite
+def tables(draw):
+    addrs = [0x1000 * i for i in range(1, 5)]
+    mem = {}
+    for addr in addrs:
+        data = bytearray(4096)
+        for index, value in draw(st.dictionaries(
+                st.integers(0, 511),
+                st.one_of(U64, st.builds(lambda a, f: a | f,
+                                         st.sampled_from(addrs + [0x9000, 0x7FF00000]),
+                                         st.integers(0, 0x1FF))),
+                max_size=6)).items():
+            struct.pack_into("<Q", data, index * 8, value)
+        mem[addr] = bytes(data)
+    return mem
+
+
+@settings(max_examples=200, deadline=None)
+@given(tables(), st.integers(0, 6), st.sampled_from([0x1000, 0x2000, 0x9000]), U64,
+       st.booleans(), st.sampled_from(["raise", "fault", "bogus"]))
+def test_walk_unreadable_modes_random(mem, how, cr3, vaddr, nxe, unreadable):
+    try:
+        w = walk(FlakyReader(mem, how), cr3, vaddr, nxe=nxe, unreadable=unreadable)
+    except DecodeError:
+        return
+    assert unreadable in ("raise", "fault")
+    assert (w.phys is None) == (w.fault is not None)
+    assert 1 <= len(w.steps) <= 4
+    format_walk(w)
+    json.dumps(w.to_dict())
+
+
+# ---- PSF console fonts ----------------------------------------------------------------------
+@st.composite
+def font_bytes(draw):
+    kind = draw(st.sampled_from(["psf1", "psf2", "raw"]))
+    if kind == "psf1":
+        head = PSF1_MAGIC + bytes([draw(st.integers(0, 7)), draw(st.integers(0, 20))])
+    elif kind == "psf2":
+        head = PSF2_MAGIC + struct.pack(
+            "<7I", 0, draw(st.sampled_from([0, 1, 32, 40, 2**32 - 1])),
+            draw(st.integers(0, 3)), draw(st.integers(0, 300)),
+            draw(st.integers(0, 40)), draw(st.integers(0, 20)),
+            draw(st.integers(0, 17)))
+    else:
+        head = b""
+    return head + draw(st.binary(max_size=draw(st.sampled_from([64, 5000]))))
+
+
+@settings(max_examples=200, deadline=None)
+@given(font_bytes(), st.booleans())
+def test_load_psf_random(data, gz):
+    import gzip
+    if gz:
+        data = gzip.compress(data) if data[:1] != b"\0" else b"\x1f\x8b" + data
+    fd, path = tempfile.mkstemp(prefix="fjfont-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        try:
+            font = load_psf(path)
+        except DecodeError:      # FontError is a DecodeError
+            return
+    finally:
+        os.unlink(path)
+    for byte in range(256):
+        idx = font.glyph_index(byte)
+        assert 0 <= idx < len(font.glyphs) or idx == 0
+        if idx < len(font.glyphs):
+            assert len(font.pixel_rows(idx)) == font.height
+
+
+# ---- ELF symbol tables ------------------------------------------------------------------------
+ELF = make_elf([("stage1_start", 0x7C00, 0x10, 1), ("print", 0x7C50, 0x00, 1),
+                ("print.loop", 0x7C51, 0x00, 1), ("ABS", 5, 0x10, 0xFFF1)])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(
+    st.binary(max_size=300),
+    st.builds(lambda b: b"\x7fELF\x02\x01" + b, st.binary(max_size=300)),
+    # a valid file with some bytes overwritten, or cut short
+    st.builds(lambda pos, junk: ELF[:pos] + junk + ELF[pos + len(junk):],
+              st.integers(0, len(ELF)), st.binary(min_size=1, max_size=12)),
+    st.builds(lambda n: ELF[:n], st.integers(0, len(ELF)))),
+    st.lists(U64, max_size=5))
+def test_read_elf_symbols_random(data, addrs):
+    try:
+        syms = read_elf_symbols(data)
+    except DecodeError:
+        return
+    table = SymbolTable(syms)
+    for a in addrs + [s.addr for s in syms]:
+        table.lookup(a)
+        table.symbolize(a)
+        table.function_start(a)
+    for s in syms:
+        assert table.address_of(s.name) is not None
+
+
+# ---- stack depth scan --------------------------------------------------------------------------
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64), st.integers(0, 0xFFFF), st.integers(0, 80),
+       st.sampled_from([16, 32]))
+def test_stack_delta_random(code, start, off, bits):
+    d = stack_delta(code, start, start + off, bits)
+    assert d is None or isinstance(d, int)
+    if off == 0:
+        assert d == 0
