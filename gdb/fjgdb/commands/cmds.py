@@ -117,7 +117,8 @@ class FjSeg(FjCommand):
 Usage: fj seg [--json]
 Selector, base, limit and attributes of ES CS SS DS FS GS LDT TR as QEMU's descriptor
 cache holds them (what the CPU really uses). In real mode base = selector*16 unless
-the cache says otherwise ("unreal" mode is flagged).
+the cache says otherwise: the reset state (CS base 0xffff0000) and "unreal" mode (a base
+loaded in protected mode) are pointed out.
 JSON: {"cs": {"selector", "base", "limit", "flags", "type", "dpl", "present", "long",
 "db", ...}, "ds": {...}, ..., "pc": IP/EIP/RIP, "linear_pc": int, "mode": str}"""
 
@@ -133,9 +134,16 @@ JSON: {"cs": {"selector", "base", "limit", "flags", "type", "dpl", "present", "l
             d = seg.to_dict()
             if real and name not in ("ldt", "tr"):
                 d["real_mode_base"] = seg.selector * 16
-                if seg.base != seg.selector * 16:
+                if name == "cs" and seg.selector == 0xF000 and seg.base == 0xFFFF0000:
+                    # SDM Vol 3A §9.1.4: the reset value of the CS cache, kept until the
+                    # first far jump or call reloads CS.
+                    notes.append("CS: base 0xffff0000 is the reset state (SDM Vol 3A §9.1.4): "
+                                 "until the first far jump, code comes from 0xffff0000 + IP, "
+                                 "so the first fetch is at 0xfffffff0")
+                elif seg.base != seg.selector * 16:
                     notes.append(f"{name.upper()}: cached base 0x{seg.base:x} != selector*16 "
-                                 f"0x{seg.selector * 16:x} (loaded in protected mode: unreal)")
+                                 f"0x{seg.selector * 16:x}: the cache keeps a base loaded in "
+                                 f"protected mode ('unreal' mode)")
             doc[name] = d
         doc.update(pc=q.rip, linear_pc=STATE.linear_pc(), mode=m.mode, bits=m.bits)
         if real:

@@ -1,0 +1,194 @@
+"""docs/walkthrough.md against a fresh capture (scripts/walkthrough), and proof that the
+check can fail: an altered output line, a command that no longer works."""
+import importlib.machinery
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "walkthrough"
+DOC = ROOT / "docs" / "walkthrough.md"
+
+
+def load_walkthrough():
+    loader = importlib.machinery.SourceFileLoader("fj_walkthrough", str(SCRIPT))
+    spec = importlib.util.spec_from_loader("fj_walkthrough", loader)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["fj_walkthrough"] = mod
+    loader.exec_module(mod)
+    return mod
+
+
+wt = load_walkthrough()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def built():
+    """The image, the ELF files and build/bochs.sym, for the --no-build runs below."""
+    r = subprocess.run(["make", "-s", "all", "build/bochs.sym"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        pytest.fail(f"make failed:\n{r.stdout}\n{r.stderr}")
+
+
+def run(*args, timeout=240):
+    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def block(name):
+    for b in wt.parse(DOC.read_text()):
+        if b.name == name:
+            return b
+    raise AssertionError(f"no block {name!r} in {DOC}")
+
+
+# ---- the real thing -------------------------------------------------------------------------
+def test_doc_matches_a_fresh_capture():
+    p = run("--check")
+    assert p.returncode == 0, f"{p.stdout}\n{p.stderr}"
+    assert "match a fresh capture" in p.stdout
+
+
+def test_doc_covers_every_step():
+    blocks = wt.parse(DOC.read_text())
+    kinds = {b.kind for b in blocks}
+    assert kinds == {"gdb", "bochs", "qmp", "sh"}
+    cmds = [c for b in blocks for c in b.cmds]
+    for c in ("fj mode", "fj seg", "fj gdt", "fj pt", "fj pt _start", "fj ivt 0x13",
+              "fj vga --png docs/img/fj-vga.png", "x/i $pc", "sreg", "creg", "info tab"):
+        assert c in cmds, c
+    text = DOC.read_text()
+    for img in ("img/fj-vga.png", "img/qemu-screen.png"):
+        assert f"]({img})" in text
+        assert (ROOT / "docs" / img).stat().st_size > 1000
+
+
+# ---- the check can fail ------------------------------------------------------------------------
+def test_compare_reports_an_altered_output_line():
+    b = block("to-pm")
+    body = list(b.body)
+    i = next(n for n, ln in enumerate(body) if "CR0=0x11 " in ln)
+    altered = body[:i] + [body[i].replace("CR0=0x11 ", "CR0=0x13 ")] + body[i + 1:]
+    diff = wt.compare(body, altered)
+    assert any(d.startswith("- ") and "CR0=0x11" in d for d in diff), diff
+    assert any(d.startswith("+ ") and "CR0=0x13" in d for d in diff), diff
+    assert wt.compare(body, body) == []
+    # a missing line and an extra line are mismatches too
+    assert wt.compare(body, body[:-1])
+    assert wt.compare(body, body + ["extra"])
+
+
+def test_compare_tolerates_what_moves_with_code_size():
+    doc = ["=> 0x8722 <pm_entry>:   xchg   bx, bx",
+           "Temporary breakpoint 5, pm_entry () at /home/me/fj/boot/stage2.asm:409",
+           "409             xchg bx, bx",
+           "Next at t=16420174",
+           "(0) [0x000000008725] 0008:0000000000008725 (pm_entry+3): mov ax, 0x0010 ; 66b81000",
+           "0xffffffff80100000  0xffffffff80102fff  0x0000000000100000     12K    4K  r-x s ---",
+           "kernel: physical 0x100000-0x112098, entry 0xffffffff80100000"]
+    now = ["=> 0x878a <pm_entry>:   xchg   bx, bx",
+           "Temporary breakpoint 5, pm_entry () at /work/main/boot/stage2.asm:463",
+           "463             xchg bx, bx",
+           "Next at t=16455992",
+           "(0) [0x00000000878d] 0008:000000000000878d (pm_entry+3): mov ax, 0x0010 ; 66b81000",
+           "0xffffffff80100000  0xffffffff80103fff  0x0000000000100000     16K    4K  r-x s ---",
+           "kernel: physical 0x100000-0x1130a8, entry 0xffffffff80100000"]
+    assert wt.compare(doc, now) == []
+    # ...but not what must not change: a register value, a symbol, the mode, a selector
+    for a, b in (("CR0=0x11 CR3=0x0", "CR0=0x13 CR3=0x0"),
+                 ("=> 0x8722 <pm_entry>:", "=> 0x8722 <lm_entry>:"),
+                 ("mode     protected, 32-bit code", "mode     real, 16-bit code"),
+                 ("cs   0x0008     1", "cs   0x0010     2"),
+                 ("GDT base=0x8758 limit=0x27 (5 slots)", "GDT base=0x8758 limit=0x2f (6 slots)")):
+        assert wt.compare([a], [b]), (a, b)
+
+
+def test_loose_blocks_ignore_numbers_only():
+    assert wt.compare(["  hello  5325658 cycles  2051 us"], ["  hello  7325658 cycles  51 us"],
+                      loose=True) == []
+    assert wt.compare(["  hello  5325658 cycles"], ["  bye  5325658 cycles"], loose=True)
+
+
+def test_check_fails_on_a_doc_with_an_altered_line(tmp_path):
+    text = DOC.read_text()
+    old = "pc       CS:EIP 0008:"
+    assert old in text
+    doc = tmp_path / "walkthrough.md"
+    doc.write_text(text.replace(old, "pc       CS:EIP 0010:", 1))
+    p = run("--check", "--no-build", "--doc", str(doc))
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "- pc       CS:EIP 0010:" in p.stdout
+    assert "+ pc       CS:EIP 0008:" in p.stdout
+    assert "gdb to-pm" in p.stdout
+    assert "out of date" in p.stderr
+
+
+BROKEN = """\
+<!-- capture: gdb start -->
+```
+(gdb) fj mode
+(gdb) {cmd}
+```
+"""
+
+
+@pytest.mark.parametrize("cmd", ["fj nosuchcommand", "fj gdt --bogus", "x/i nosuchsymbol"])
+def test_check_fails_when_a_gdb_command_fails(tmp_path, cmd):
+    doc = tmp_path / "broken.md"
+    doc.write_text(BROKEN.format(cmd=cmd))
+    p = run("--check", "--no-build", "--doc", str(doc))
+    assert p.returncode == 1
+    assert f"'{cmd}' failed" in p.stderr, p.stderr
+
+
+def test_check_fails_when_an_expected_failure_works(tmp_path):
+    doc = tmp_path / "broken.md"
+    doc.write_text('<!-- capture: gdb start fails="fj mode" -->\n```\n(gdb) fj mode\n```\n')
+    p = run("--check", "--no-build", "--doc", str(doc))
+    assert p.returncode == 1
+    assert "expected to fail" in p.stderr
+
+
+def test_check_fails_when_a_shell_command_fails(tmp_path):
+    doc = tmp_path / "broken.md"
+    doc.write_text("<!-- capture: sh s -->\n```\n$ ls build/no-such-file\n```\n")
+    p = run("--check", "--no-build", "--doc", str(doc))
+    assert p.returncode == 1
+    assert "exited with status" in p.stderr
+
+
+def test_check_fails_when_a_bochs_command_is_unknown(tmp_path):
+    doc = tmp_path / "broken.md"
+    doc.write_text("<!-- capture: bochs b -->\n```\n<bochs:1> c\n<bochs:2> frobnicate\n"
+                   "<bochs:3> quit\n```\n")
+    p = run("--check", "--no-build", "--doc", str(doc))
+    assert p.returncode == 1, p.stdout + p.stderr
+
+
+def test_write_fills_a_template(tmp_path):
+    doc = tmp_path / "t.md"
+    doc.write_text("intro\n\n<!-- capture: gdb start -->\n```\n(gdb) fj mode\n```\n\nend\n")
+    p = run("--write", "--no-build", "--doc", str(doc))
+    assert p.returncode == 0, p.stdout + p.stderr
+    text = doc.read_text()
+    assert re.search(r"\(gdb\) fj mode\nmode +real, 16-bit code", text), text
+    assert text.startswith("intro\n") and text.endswith("\nend\n")
+    # a second --check of what was written passes
+    p = run("--check", "--no-build", "--doc", str(doc))
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_bad_markers_are_reported(tmp_path):
+    for text in ("<!-- capture: gdb x -->\nno fence\n",
+                 "<!-- capture: nosuchkind x -->\n```\n```\n",
+                 "<!-- capture: gdb x -->\n```\nno commands\n```\n"):
+        doc = tmp_path / "bad.md"
+        doc.write_text(text)
+        p = run("--check", "--no-build", "--doc", str(doc))
+        assert p.returncode != 0
+        assert "walkthrough:" in p.stderr
