@@ -35,7 +35,7 @@ NASMFLAGS := -f elf64 -g -F dwarf -w+all $(LAYOUT_DEFS) -I boot/
 CFLAGS_BASE := -std=c11 -ffreestanding -fno-builtin -nostdlib -fno-pic -fno-pie \
 	-fno-stack-protector -fcf-protection=none -mno-red-zone -mgeneral-regs-only \
 	-fno-asynchronous-unwind-tables -fno-omit-frame-pointer \
-	-Wall -Wextra -Werror -g -O2 -MMD -MP -I src $(LAYOUT_DEFS)
+	-Wall -Wextra -Werror -g -Os -MMD -MP -I src $(LAYOUT_DEFS)
 KERNEL_CFLAGS := $(CFLAGS_BASE) -mcmodel=kernel
 LOADER_CFLAGS := $(CFLAGS_BASE) -mcmodel=small
 LDFLAGS := -m elf_x86_64 -nostdlib -z max-page-size=0x1000 -z noexecstack --build-id=none

@@ -1,5 +1,6 @@
-"""docs/walkthrough.md against a fresh capture (scripts/walkthrough), and proof that the
-check can fail: an altered output line, a command that no longer works."""
+"""The docs' session outputs (docs/walkthrough.md, docs/gdb.md, docs/bochs.md, README.md)
+against a fresh capture (scripts/walkthrough), and proof that the check can fail: an altered
+output line, a command that no longer works."""
 import importlib.machinery
 import importlib.util
 import re
@@ -12,6 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "walkthrough"
 DOC = ROOT / "docs" / "walkthrough.md"
+DOCS = {"docs/walkthrough.md": DOC, "docs/gdb.md": ROOT / "docs" / "gdb.md",
+        "docs/bochs.md": ROOT / "docs" / "bochs.md", "README.md": ROOT / "README.md"}
 
 
 def load_walkthrough():
@@ -40,18 +43,98 @@ def run(*args, timeout=240):
                           capture_output=True, text=True, timeout=timeout)
 
 
-def block(name):
-    for b in wt.parse(DOC.read_text()):
+def block(name, doc=DOC):
+    for b in wt.parse(doc.read_text(), str(doc)):
         if b.name == name:
             return b
-    raise AssertionError(f"no block {name!r} in {DOC}")
+    raise AssertionError(f"no block {name!r} in {doc}")
+
+
+def commands(doc):
+    return [c for b in wt.parse(doc.read_text(), str(doc)) for c in b.cmds]
 
 
 # ---- the real thing -------------------------------------------------------------------------
-def test_doc_matches_a_fresh_capture():
+def test_docs_match_a_fresh_capture():
+    """All four docs, by default, in one run."""
+    assert [wt.shown_name(d) for d in wt.DOCS] == list(DOCS)
     p = run("--check")
     assert p.returncode == 0, f"{p.stdout}\n{p.stderr}"
-    assert "match a fresh capture" in p.stdout
+    for shown in DOCS:
+        assert re.search(rf"^walkthrough: {re.escape(shown)}: \d+ blocks match a fresh "
+                         rf"capture$", p.stdout, re.M), (shown, p.stdout)
+
+
+FENCE = re.compile(r"^```")
+PROMPT_LINE = re.compile(r"^(\(gdb\) |\$ |<bochs:\d+> |-> )")
+BOCHS_OUTPUT = re.compile(r"^(Next at t=|\(0\)|<bochs:|\d{11}: )")
+
+
+def unmarked_transcripts(text):
+    """Fenced blocks that are not capture blocks but show a session: a prompt line and some
+    output, or Bochs's output. (Blocks of commands only, e.g. what to type, are fine.)"""
+    lines, found, i = text.split("\n"), [], 0
+    while i < len(lines):
+        if not FENCE.match(lines[i]):
+            i += 1
+            continue
+        end = i + 1
+        while end < len(lines) and not FENCE.match(lines[end]):
+            end += 1
+        body = lines[i + 1:end]
+        marked = i > 0 and lines[i - 1].startswith("<!-- capture:")
+        prompts = [ln for ln in body if PROMPT_LINE.match(ln)]
+        output = [ln for ln in body if ln.strip() and not PROMPT_LINE.match(ln)]
+        if not marked and ((prompts and output) or any(BOCHS_OUTPUT.match(ln) for ln in body)):
+            found.append(f"line {i + 1}: {body[:3]}")
+        i = end + 1
+    return found
+
+
+@pytest.mark.parametrize("shown", list(DOCS))
+def test_every_session_output_is_a_capture_block(shown):
+    assert unmarked_transcripts(DOCS[shown].read_text()) == []
+    assert wt.parse(DOCS[shown].read_text(), shown)
+
+
+def test_unmarked_transcripts_are_found():
+    text = "```\n(gdb) fj mode\nmode     real\n```\n```\n(gdb) source x\n```\n"
+    assert len(unmarked_transcripts(text)) == 1
+    assert unmarked_transcripts("<!-- capture: gdb x -->\n" + text.split("```\n```")[0]
+                                + "```\n") == []
+    assert unmarked_transcripts("```\nc\n(0) Magic breakpoint\n```\n")
+
+
+def test_gdb_doc_covers_every_command():
+    doc = DOCS["docs/gdb.md"]
+    cmds = commands(doc)
+    for c in ("help fj", "fj transitions", "fj mode", "fj seg", "fj ivt", "fj gdt", "fj idt",
+              "fj pt", "fj pt &kernel_main", "fj context", "set fj-context on", "bt", "finish",
+              "next", "fj vga --png build/walkthrough/fj-vga.png", "fj mode --json",
+              "fj tour --reset", "fj tour --timeout 2 --json", "fj timeline",
+              "fj timeline --json"):
+        assert c in cmds, c
+    # help fj lists every fj command, and each one appears in the doc
+    helped = re.findall(r"^fj (\w+) -- ", "\n".join(block("help", doc).body), re.M)
+    assert "timeline" in helped
+    for name in helped:
+        assert any(c.split()[:2] == ["fj", name] for c in cmds), name
+    assert block("timeline", doc).loose
+    assert "### fj timeline" in doc.read_text()
+
+
+def test_bochs_doc_and_readme_are_captured():
+    bochs = wt.parse(DOCS["docs/bochs.md"].read_text(), "docs/bochs.md")
+    assert {b.kind for b in bochs} == {"bochs", "sh"}
+    cmds = [c for b in bochs for c in b.cmds]
+    for c in ("show mode", "info ivt 0x10 0x13", "sreg", "info gdt", "creg", "page 0x7c00",
+              "info idt 0 2", "info tab", "xp /16bx 0xb8000", "quit"):
+        assert c in cmds, c
+    assert cmds.count("c") == 6                 # the six magic breakpoints
+    assert bochs[0].cmds == [] and bochs[0].body[0] == "Next at t=0"
+    readme = wt.parse(DOCS["README.md"].read_text(), "README.md")
+    assert [b.kind for b in readme] == ["gdb"] and readme[0].session_start
+    assert readme[0].cmds == ["fj mode", "break pm_entry", "continue", "x/3i $pc", "next"]
 
 
 def test_doc_covers_every_step():
@@ -108,6 +191,25 @@ def test_compare_tolerates_what_moves_with_code_size():
         assert wt.compare([a], [b]), (a, b)
 
 
+def test_compare_tolerates_addresses_printed_in_decimal():
+    """JSON prints addresses as decimal numbers: kernel addresses in 16-20 digits."""
+    doc = '{"cr0": 2147549201, "cs_selector": 24, "linear_pc": 18446744071563121231}'
+    now = '{"cr0": 2147549201, "cs_selector": 24, "linear_pc": 18446744071563127344}'
+    assert wt.compare([doc], [now]) == []
+    assert wt.compare([doc], [now.replace("2147549201", "2147549203")])
+    assert wt.compare([doc], [now.replace('"cs_selector": 24', '"cs_selector": 16')])
+
+
+def test_cut_shows_the_first_lines():
+    b = wt.parse('<!-- capture: gdb x cut="fj ivt=2" -->\n```\n(gdb) fj ivt\n'
+                 '(gdb) fj mode\n```\n')[0]
+    assert b.cut == {"fj ivt": 2}
+    lines = [f"l{i}" for i in range(10)]
+    assert wt.cut_lines(b, "fj ivt", lines) == ["l0", "l1", "[... 8 more lines ...]"]
+    assert wt.cut_lines(b, "fj mode", lines) == lines
+    assert wt.cut_lines(b, "fj ivt", lines[:3]) == lines[:3]    # never '1 more line'
+
+
 def test_loose_blocks_ignore_numbers_only():
     assert wt.compare(["  hello  5325658 cycles  2051 us"], ["  hello  7325658 cycles  51 us"],
                       loose=True) == []
@@ -115,17 +217,28 @@ def test_loose_blocks_ignore_numbers_only():
 
 
 def test_check_fails_on_a_doc_with_an_altered_line(tmp_path):
+    """Three docs in one run: two altered (each reported), one intact (still matches)."""
     text = DOC.read_text()
     old = "pc       CS:EIP 0008:"
     assert old in text
     doc = tmp_path / "walkthrough.md"
     doc.write_text(text.replace(old, "pc       CS:EIP 0010:", 1))
-    p = run("--check", "--no-build", "--doc", str(doc))
+    readme = tmp_path / "README.md"
+    rtext = DOCS["README.md"].read_text()
+    assert "mode     real, 16-bit code" in rtext
+    readme.write_text(rtext.replace("mode     real, 16-bit code", "mode     long, 64-bit code"))
+    bochs = tmp_path / "bochs.md"
+    bochs.write_text(DOCS["docs/bochs.md"].read_text())
+    p = run("--check", "--no-build", "--doc", str(doc), "--doc", str(readme), "--doc", str(bochs))
     assert p.returncode == 1, p.stdout + p.stderr
     assert "- pc       CS:EIP 0010:" in p.stdout
     assert "+ pc       CS:EIP 0008:" in p.stdout
     assert "gdb to-pm" in p.stdout
-    assert "out of date" in p.stderr
+    assert "- mode     long, 64-bit code" in p.stdout
+    assert "gdb brief" in p.stdout
+    assert f"{doc} is out of date" in p.stderr
+    assert f"{readme} is out of date" in p.stderr
+    assert f"{bochs}: 7 blocks match a fresh capture" in p.stdout
 
 
 BROKEN = """\
@@ -186,7 +299,9 @@ def test_write_fills_a_template(tmp_path):
 def test_bad_markers_are_reported(tmp_path):
     for text in ("<!-- capture: gdb x -->\nno fence\n",
                  "<!-- capture: nosuchkind x -->\n```\n```\n",
-                 "<!-- capture: gdb x -->\n```\nno commands\n```\n"):
+                 "<!-- capture: gdb x -->\n```\nno commands\n```\n",
+                 '<!-- capture: gdb x cut="fj ivt=3" -->\n```\n(gdb) fj mode\n```\n',
+                 '<!-- capture: gdb x cut="fj mode" -->\n```\n(gdb) fj mode\n```\n'):
         doc = tmp_path / "bad.md"
         doc.write_text(text)
         p = run("--check", "--no-build", "--doc", str(doc))

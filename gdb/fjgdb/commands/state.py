@@ -57,11 +57,26 @@ class State:
         """gdb.events.stop: keep what was read since the last resume (the unwinder and the
         disassembler read while GDB handles this very stop, with the guest already
         stopped), so that the context panel does not ask QEMU a second time; drop
-        anything else (a stop that no resume announced)."""
-        keep = self._resumed and self._qemu is not None
+        anything else (a stop that no resume announced).
+
+        `next` and `step` stop and resume internally (into a callee, then back) without
+        a stop event for each, so what was read may belong to an earlier internal stop:
+        keep it only when its RIP and RSP are the registers GDB holds for this stop."""
+        keep = self._resumed and self._qemu is not None and self._matches_gdb_registers()
         self._resumed = False
         if not keep:
             self.invalidate()
+
+    def _matches_gdb_registers(self) -> bool:
+        q = self._qemu
+        mask = (1 << 64) - 1 if q.long_format else 0xFFFFFFFF
+        try:
+            frame = gdb.newest_frame()
+            pc = int(frame.read_register("rip")) & mask
+            sp = int(frame.read_register("rsp")) & mask
+        except (gdb.error, ValueError):
+            return False
+        return pc == q.rip & mask and sp == q.reg("rsp") & mask
 
     def invalidate(self, *_args) -> None:
         if self._qemu is not None:
