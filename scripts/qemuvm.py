@@ -51,6 +51,7 @@ class QemuVM:
         self.qmp_path = self.workdir / "qmp.sock"
         self.debugcon_path = self.workdir / "debugcon.log" if debugcon else None
         self.proc: subprocess.Popen | None = None
+        self.log_path = self.workdir / "qemu.log"
         self._qmp: socket.socket | None = None
         self._qmp_buf = b""
 
@@ -86,15 +87,26 @@ class QemuVM:
         self.serial_path.write_bytes(b"")
         if self.debugcon_path:
             self.debugcon_path.write_bytes(b"")
-        self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        # QEMU's own messages go to a file: a pipe nobody reads would block a chatty QEMU.
+        self.log_path = self.workdir / "qemu.log"
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=subprocess.STDOUT)
+        try:
+            self._connect_qmp(timeout)
+        except BaseException:
+            self.close()      # never leave a half-started QEMU behind
+            raise
+        return self
+
+    def _connect_qmp(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                out = self.proc.stdout.read().decode(errors="replace")
-                raise QemuError(f"QEMU exited at start (status {self.proc.returncode}): {out}")
+                raise QemuError(f"QEMU exited at start (status {self.proc.returncode}): "
+                                f"{self.log_path.read_text(errors='replace')}")
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 s.connect(str(self.qmp_path))
                 break
             except OSError:
@@ -106,27 +118,36 @@ class QemuVM:
         self._qmp = s
         self._qmp_read()  # greeting
         self.qmp("qmp_capabilities")
-        return self
 
     def close(self) -> None:
         if self.proc and self.proc.poll() is None:
-            try:
-                self.qmp("quit")
-            except (QemuError, OSError):
-                pass
+            if self._qmp:
+                try:
+                    self.qmp("quit")
+                except (QemuError, OSError, ValueError):
+                    pass
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-                self.proc.wait()
+                self.proc.wait(timeout=5)
         if self._qmp:
             self._qmp.close()
             self._qmp = None
-        if self.proc and self.proc.stdout:
-            self.proc.stdout.close()
         if self._tmp:
             self._tmp.cleanup()
             self._tmp = None
+
+    def wait_halted(self, timeout: float = 10.0) -> str:
+        """Wait until the CPU sits in HLT (`info registers` says HLT=1); return that text."""
+        deadline = time.monotonic() + timeout
+        while True:
+            regs = self.hmp("info registers")
+            if "HLT=1" in regs:
+                return regs
+            if time.monotonic() > deadline:
+                raise QemuError(f"the CPU did not halt within {timeout:.0f} s")
+            time.sleep(0.02)
 
     def __enter__(self) -> "QemuVM":
         return self.start()

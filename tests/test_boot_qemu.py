@@ -23,14 +23,12 @@ def vga_screen(vm):
 
 
 def boot(image, memory):
-    vm = QemuVM(image, memory=memory)
-    vm.start()
-    try:
-        serial = vm.wait_serial("Hello World!", timeout=BOOT_TIMEOUT)
+    with QemuVM(image, memory=memory) as vm:
+        vm.wait_serial("Hello World!", timeout=BOOT_TIMEOUT)
+        # The kernel still prints its timeline after Hello World!, then halts.
+        regs = vm.wait_halted(timeout=BOOT_TIMEOUT)
+        serial = vm.serial()
         lines, attrs = vga_screen(vm)
-        regs = vm.hmp("info registers")
-    finally:
-        vm.close()
     return serial, lines, attrs, regs
 
 
@@ -91,7 +89,7 @@ def test_floppy_boot_uses_chs_reads(build, tmp_path):
     img = tmp_path / "floppy.img"
     subprocess.run(["/usr/bin/python3", str(ROOT / "scripts/mkimage"), "--floppy",
                     "--stage1", str(build / "stage1.bin"), "--stage2", str(build / "stage2.bin"),
-                    "--kernel", str(build / "kernel.disk.elf"), "-o", str(img)], check=True)
+                    "--kernel", str(build / "kernel.disk.elf"), "-o", str(img)], check=True, timeout=120)
     with QemuVM(img, floppy=True) as vm:
         serial = vm.wait_serial("Hello World!", timeout=BOOT_TIMEOUT)
     assert "AH=02h (CHS, no extensions)" in serial

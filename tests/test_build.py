@@ -18,7 +18,7 @@ STAGE_SYMBOLS = [
 
 
 def symbols(elf):
-    out = subprocess.run(["nm", str(elf)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["nm", str(elf)], capture_output=True, text=True, check=True, timeout=120).stdout
     syms = {}
     for line in out.splitlines():
         parts = line.split()
@@ -29,7 +29,7 @@ def symbols(elf):
 
 def addr2line(elf, addr):
     out = subprocess.run(["addr2line", "-e", str(elf), hex(addr)], capture_output=True,
-                         text=True, check=True).stdout.strip()
+                         text=True, check=True, timeout=120).stdout.strip()
     path, _, line = out.rpartition(":")
     return path, int(line)
 
@@ -101,7 +101,7 @@ def test_disk_layout_table_matches_the_files(build):
 def test_disk_kernel_has_no_dwarf_but_kernel_elf_has(build):
     def sections(elf):
         out = subprocess.run(["readelf", "-SW", str(elf)], capture_output=True, text=True,
-                             check=True).stdout
+                             check=True, timeout=120).stdout
         return set(re.findall(r"\]\s+(\.\S+)", out))
     assert ".debug_line" in sections(build / "kernel.elf")
     assert ".debug_line" not in sections(build / "kernel.disk.elf")
@@ -109,7 +109,7 @@ def test_disk_kernel_has_no_dwarf_but_kernel_elf_has(build):
 
 def test_kernel_segments_have_section_permissions(build):
     out = subprocess.run(["readelf", "-lW", str(build / "kernel.elf")], capture_output=True,
-                         text=True, check=True).stdout
+                         text=True, check=True, timeout=120).stdout
     loads = [l.split() for l in out.splitlines() if l.strip().startswith("LOAD")]
     # Type Offset VirtAddr PhysAddr FileSiz MemSiz Flg... Align
     flags = ["".join(l[6:-1]) for l in loads]
@@ -125,6 +125,6 @@ def test_mkimage_rejects_a_bad_stage1(build, tmp_path):
     r = subprocess.run(["/usr/bin/python3", str(ROOT / "scripts/mkimage"), "--stage1", str(bad),
                         "--stage2", str(build / "stage2.bin"), "--kernel",
                         str(build / "kernel.disk.elf"), "-o", str(tmp_path / "x.img")],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, timeout=120)
     assert r.returncode == 1
     assert "55 aa" in r.stderr and "Traceback" not in r.stderr

@@ -68,7 +68,7 @@ def mkimage(build: Path, out: Path, kernel: bytes) -> Path:
     kpath.write_bytes(kernel)
     subprocess.run([PYTHON, str(ROOT / "scripts/mkimage"), "--stage1", str(build / "stage1.bin"),
                     "--stage2", str(build / "stage2.bin"), "--kernel", str(kpath),
-                    "-o", str(out)], check=True, capture_output=True)
+                    "-o", str(out)], check=True, capture_output=True, timeout=120)
     return out
 
 

@@ -32,7 +32,7 @@ FAULTS = ["divide", "invalid-opcode", "pf-unmapped", "pf-rodata", "pf-nx",
 def nm(elf):
     """{name: (address, size)} of a kernel ELF."""
     out = subprocess.run(["nm", "-S", "--defined-only", str(elf)], capture_output=True,
-                         text=True, check=True).stdout
+                         text=True, check=True, timeout=120).stdout
     syms = {}
     for line in out.splitlines():
         p = line.split()
@@ -123,7 +123,7 @@ def panics(build):
 def ksymtab(elf):
     """{name: (address, size)} from the table the kernel carries (see src/symbols.c)."""
     out = subprocess.run(["objcopy", "-O", "binary", "--only-section=.ksymtab", str(elf),
-                          "/dev/stdout"], capture_output=True, check=True).stdout
+                          "/dev/stdout"], capture_output=True, check=True, timeout=120).stdout
     magic, count, strings, used = struct.unpack_from("<4sIII", out)
     assert magic == b"FJSY" and used <= len(out)
     table = {}
@@ -143,14 +143,14 @@ def test_symbol_table_filled_without_moving_anything(build):
     assert "_start.halt" not in table          # NASM local labels fold into their parent
     # The table sits in the read-only segment, not in the writable one.
     out = subprocess.run(["readelf", "-SW", str(final)], capture_output=True, text=True,
-                         check=True).stdout
+                         check=True, timeout=120).stdout
     flags = re.search(r"\.ksymtab\s+PROGBITS\s+\S+\s+\S+\s+\S+\s+\S+\s+(\S+)", out).group(1)
     assert flags == "A"
 
 
 def test_normal_build_does_not_build_fault_kernels():
     # -B: print every command `make all` runs from scratch, not just the stale ones.
-    r = subprocess.run(["make", "-n", "-B", "all"], cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run(["make", "-n", "-B", "all"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "scripts/ksymtab" in r.stdout
     assert "FJ_FAULT" not in r.stdout and "build/fault" not in r.stdout
 

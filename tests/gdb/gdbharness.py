@@ -1,5 +1,6 @@
 """Helpers shared by tests/gdb: paths, a resettable QemuVM, batch GDB runs."""
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -41,7 +42,7 @@ def run_gdb(args, timeout=45, env=None):
     try:
         out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        p.kill()
-        out, err = p.communicate()
+        os.killpg(p.pid, signal.SIGKILL)   # GDB and anything it started
+        out, err = p.communicate(timeout=10)
         pytest.fail(f"GDB did not finish in {timeout} s:\n{out[-3000:]}\n{err[-3000:]}")
     return p.returncode, out, err

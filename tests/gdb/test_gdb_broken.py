@@ -67,7 +67,6 @@ def ok(r, key, *words):
 def test_whole_session_has_no_traceback(broken):
     clean(broken["_stdout"] + broken["_stderr"])
     assert broken["kernel_reached"], "the repaired boot did not reach kernel_main"
-    assert broken["wall"] < 20, broken["wall"]
 
 
 def test_reset_state(broken):

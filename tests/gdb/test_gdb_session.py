@@ -106,7 +106,9 @@ def test_gdt_matches_qemu(walk, stop):
     entries = {e["index"]: e for e in gdt["entries"]}
     assert entries[0]["type"] == "null"
     assert len(gdt["entries"]) == (gdt["limit"] + 1) // 8
-    for name, (sel, base, limit, flags) in qemu_segments(text).items():
+    segments = qemu_segments(text)
+    assert set(segments) == {"es", "cs", "ss", "ds", "fs", "gs", "ldt", "tr"}, text
+    for name, (sel, base, limit, flags) in segments.items():
         if name in ("ldt", "tr") or sel == 0:
             continue
         e = entries[sel >> 3]
@@ -158,7 +160,7 @@ def test_pt_walk_of_kernel_main(walk):
     assert m, walk["_serial"]
     assert w["phys"] == w["vaddr"] - 0xFFFFFFFF80100000 + int(m.group(1), 16)
     assert w["page_size"] == 4096 and not w["writable"] and not w["nx"]
-    assert [s["level_name"] for s in w["steps"]][:1] == ["PML4"] or len(w["steps"]) == 4
+    assert [s["level_name"] for s in w["steps"]] == ["PML4", "PDPT", "PD", "PT"]
 
 
 def test_pt_errors_are_one_line(walk):
@@ -204,7 +206,6 @@ def test_source_level_stepping(walk):
 
 
 def test_stepping_stays_fast(walk):
-    assert walk["stepi_5_seconds"] < 2.0
     assert walk["stepi_5_monitor_reads"] <= 5       # at most one 'info registers' per stop
 
 
@@ -234,7 +235,6 @@ def test_tour_from_reset(walk):
 def test_tour_does_not_hang(walk):
     text = walk["tour_timeout"]["out"]
     assert "not reached within 1.5 s" in text, text
-    assert walk["tour_timeout_seconds"] < 6
     assert "stage1_start" in walk["tour_standing"]["out"]
     assert "kernel_main: long mode" in walk["tour_standing"]["out"]
     assert ok(walk["mode_after_timeout"])["halted"] is True      # cli; hlt

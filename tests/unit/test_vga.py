@@ -124,7 +124,8 @@ def test_render_png_default_font(tmp_path):
     try:
         default_font_path()
     except FontError:
-        pytest.skip("no console font installed")
+        pytest.fail("no console font installed (scripts/install-deps installs "
+                    "console-setup-linux)")
     buf = screen_bytes({(1, 1): (b"Hello World!", 0x0A)}, attr=0x17)
     out = tmp_path / "hello.png"
     render_png(decode_text(buf), out, scale=2)
