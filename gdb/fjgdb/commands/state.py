@@ -4,9 +4,10 @@ Everything the workbench knows about the CPU beyond GDB's register set (descript
 caches, GDTR/IDTR, A20, and the authoritative CR0/CR4/EFER) comes from one
 ``monitor info registers`` per stop, parsed by :mod:`fjgdb.decoders.qemuregs`.
 It is read the first time something needs it and dropped on every
-``gdb.events.cont`` (each resume, also the internal ones of ``next``/``step``),
-``stop`` (unless it was read after the last resume, i.e. for this stop),
-``register_changed``, ``memory_changed`` and on objfile/connection changes.
+``gdb.events.cont``, ``register_changed``, ``memory_changed`` and on objfile/connection
+changes. At a ``stop`` it is kept only when it was read after the last resume and its
+RIP and RSP are this stop's: ``next``/``step`` stop and resume internally (e.g. in a
+callee) without an event for each, and what was read there must not outlive them.
 Stepping without the disassembler or the context panel costs nothing.
 
 Physical memory is read through QEMU's gdbstub physical-memory mode
