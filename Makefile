@@ -47,8 +47,18 @@ KERNEL_OBJ := $(KERNEL_ASM:src/%.asm=$(B)/kernel/%.o) $(KERNEL_C:src/%.c=$(B)/ke
 LOADER_SHARED := console vga serial kprintf string
 LOADER_OBJ := $(B)/boot/stage2.o $(B)/boot/loader.o $(LOADER_SHARED:%=$(B)/boot/%.o)
 
-.PHONY: all deps run debug debug-server gdb test bench bochs clean help
+.PHONY: all deps run debug debug-server gdb test bench bochs clean help FORCE
 all: $(B)/disk.img
+
+# A recipe that fails leaves no half-written target behind.
+.DELETE_ON_ERROR:
+
+# Every object depends on the flags and layout it was built with: $(B)/flags changes
+# (and so rebuilds them) only when those do. Recursive (=): the kernel section adds flags.
+BUILD_FLAGS = $(NASMFLAGS) | $(LOADER_CFLAGS) | $(KERNEL_CFLAGS) | $(LDFLAGS)
+$(B)/flags: FORCE
+	@mkdir -p $(B)
+	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' > $@
 
 help:
 	@echo 'make              build build/disk.img (stage1/stage2/kernel ELFs with DWARF beside it)'
@@ -168,6 +178,9 @@ $(B)/%.bin: $(B)/%.elf
 $(B)/disk.img: $(B)/stage1.bin $(B)/stage2.bin $(B)/kernel.disk.elf scripts/mkimage
 	$(PYTHON) scripts/mkimage --stage1 $(B)/stage1.bin --stage2 $(B)/stage2.bin \
 		--kernel $(B)/kernel.disk.elf -o $@
+
+$(B)/boot/stage1.o $(LOADER_OBJ) $(KERNEL_OBJ) $(B)/kernel/kernel.linked.elf \
+		$(FAULTS:%=$(B)/fault/fault-%.o): $(B)/flags
 
 $(B)/boot $(B)/kernel:
 	@mkdir -p $@

@@ -29,6 +29,8 @@ struct boot_layout {
 
 /* struc boot_info in boot/common.inc must match src/bootinfo.h. */
 _Static_assert(offsetof(struct boot_info, boot_drive) == 8, "boot_info layout");
+_Static_assert(offsetof(struct boot_info, a20_method) == 9, "boot_info layout");
+_Static_assert(offsetof(struct boot_info, nx) == 10, "boot_info layout");
 _Static_assert(offsetof(struct boot_info, e820_count) == 12, "boot_info layout");
 _Static_assert(offsetof(struct boot_info, kernel_phys_start) == 16, "boot_info layout");
 _Static_assert(offsetof(struct boot_info, kernel_entry) == 32, "boot_info layout");
@@ -131,8 +133,24 @@ static const char *const exception_names[32] = {
 };
 
 /* frame: vector, error code, then what the CPU pushed: RIP, CS, RFLAGS, RSP, SS. */
+/* Set on the first exception: a fault while reporting one (e.g. in kprintf) must not
+ * recurse down the stack into a triple fault. */
+static struct {
+    int reporting;
+} loader_fault;
+
 __attribute__((noreturn, used)) void loader_exception(const uint64_t *frame)
 {
+    if (loader_fault.reporting) {
+        static const char msg[] = "\nloader: CPU exception while reporting an exception; halted\n";
+        for (const char *p = msg; *p; p++) {
+            __asm__ volatile("outb %0, $0xe9" ::"a"(*p));               /* debug console */
+            __asm__ volatile("outb %0, %1" ::"a"(*p), "Nd"((uint16_t)0x3f8)); /* COM1 */
+        }
+        for (;;)
+            __asm__ volatile("cli; hlt");
+    }
+    loader_fault.reporting = 1;
     uint64_t cr2;
     __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
     uint64_t v = frame[0];
@@ -348,6 +366,10 @@ uint64_t loader_main(struct boot_info *bi)
     const uint8_t *file = (const uint8_t *)KERNEL_BUF;
     uint64_t size = layout->kernel_bytes;
     struct pt_pool pool = { PT_BASE + 3 * PAGE_SIZE };
+
+    /* memset/memcpy use REP string instructions, and ten BIOS calls ran since stage 2's
+     * CLD: clear DF here rather than trust them (the kernel's _start does the same). */
+    __asm__ volatile("cld" ::: "memory");
 
     bootinfo_stamp(bi, TL_LM_ENTRY); /* here, not in lm_entry: its code stays as it was */
     console_init(1);

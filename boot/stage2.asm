@@ -14,8 +14,8 @@ extern loader_main
 COM1            equ 0x3f8
 
 ; TIMELINE_STAMP event: boot_info.timeline_tsc[event] = TSC, and its bit in
-; timeline_recorded (struct boot_info, src/bootinfo.h). Clobbers EAX and EDX; the same
-; bytes work in real, protected and long mode (absolute addresses below 64 KiB).
+; timeline_recorded (struct boot_info, src/bootinfo.h). Clobbers EAX and EDX; usable in
+; real and protected mode (absolute addresses below 64 KiB).
 %macro TIMELINE_STAMP 1
         rdtsc
         mov [BOOTINFO_ADDR + boot_info.timeline_tsc + 8 * %1], eax
@@ -35,7 +35,7 @@ stage2_start:
         dd STAGE2_MAGIC                 ; at offset 4, checked by stage 1
 
 stage2_main:
-        ; Stage 1 left DS = ES = SS = 0 and the stack below 7C00h; keep both.
+        ; Stage 1 left DS = ES = SS = 0 and SP = STACK_TOP; keep both.
         cld
         mov [boot_drive], dl
         rdtsc                           ; the first timeline stamp (stage 1 has no room)
@@ -497,6 +497,9 @@ pm_entry:
 ; build_identity_map: PML4 at PT_BASE, PDPT at +1000h, PD at +2000h mapping virtual =
 ; physical for 0..IDENTITY_MAP_END with 2 MiB pages (PDE.PS, SDM Vol 3A §4.5.4). The C
 ; loader takes further tables from PT_BASE+3000h..PT_END.
+%if IDENTITY_MAP_END > 0x40000000
+%error "IDENTITY_MAP_END: one PD maps 1 GiB; a larger identity map needs more PDs"
+%endif
 build_identity_map:
         mov edi, PT_BASE
         mov ecx, 3 * 4096 / 4

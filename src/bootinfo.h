@@ -2,7 +2,7 @@
  *
  * Stage 2 fills it at BOOTINFO_ADDR (real mode: boot drive, A20, E820; long mode:
  * kernel range and entry) and passes its address to the kernel in RDI. The NASM
- * side writes it through `struc boot_info` in boot/stage2.asm; boot/loader.c
+ * side writes it through `struc boot_info` in boot/common.inc; boot/loader.c
  * checks with _Static_assert that both agree on the offsets. */
 #ifndef FARJUMP_BOOTINFO_H
 #define FARJUMP_BOOTINFO_H

@@ -23,6 +23,7 @@
 #define MCR_LOOPBACK 0x10
 #define LSR_DATA_READY 0x01
 #define LSR_THRE 0x20 /* transmit holding register empty */
+#define LSR_TEMT 0x40 /* transmitter empty: holding and shift register */
 
 /* Enough iterations for one character at 115200 baud (~87 us) even on a fast
  * CPU, since every INB costs about a microsecond; bounded so that a missing UART
@@ -31,6 +32,11 @@
 
 void serial_init(void)
 {
+    /* The previous stage may still be sending its last bytes: reprogramming the divisor
+     * and the FCR write (which clears the transmit FIFO) would cut them off on real
+     * hardware. Bounded: a missing UART reads 0xFF (TEMT set) or never sets it. */
+    for (int i = 0; i < THRE_SPIN_LIMIT && !(inb(COM1 + UART_LSR) & LSR_TEMT); i++)
+        ;
     outb(COM1 + UART_IER, 0x00); /* polled: no UART interrupts */
     outb(COM1 + UART_LCR, LCR_DLAB);
     outb(COM1 + UART_DATA, 1);   /* divisor 1: 115200 = 1.8432 MHz / 16 / 1 */
