@@ -47,7 +47,7 @@ KERNEL_OBJ := $(KERNEL_ASM:src/%.asm=$(B)/kernel/%.o) $(KERNEL_C:src/%.c=$(B)/ke
 LOADER_SHARED := console vga serial kprintf string
 LOADER_OBJ := $(B)/boot/stage2.o $(B)/boot/loader.o $(LOADER_SHARED:%=$(B)/boot/%.o)
 
-.PHONY: all deps run debug debug-server gdb test bench bochs clean help FORCE
+.PHONY: all deps clean help FORCE
 all: $(B)/disk.img
 
 # A recipe that fails leaves no half-written target behind.
@@ -64,6 +64,7 @@ help:
 	@echo 'make              build build/disk.img (stage1/stage2/kernel ELFs with DWARF beside it)'
 	@echo 'make run          install missing packages, build, boot in QEMU (window with $$DISPLAY, curses otherwise)'
 	@echo 'make test         install missing packages, build, run the pytest suite'
+	@echo 'make unit         the pure tests only (decoders, host tools; no emulator, a few seconds)'
 	@echo 'make debug        QEMU paused + GDB attached with farjump loaded, stopped at stage1_start'
 	@echo 'make debug-server QEMU paused with its gdbstub, for "make gdb" in a second terminal'
 	@echo 'make gdb          GDB with farjump loaded, attached to "make debug-server"'
@@ -185,22 +186,10 @@ $(B)/boot/stage1.o $(LOADER_OBJ) $(KERNEL_OBJ) $(B)/kernel/kernel.linked.elf \
 $(B)/boot $(B)/kernel:
 	@mkdir -p $@
 
-# ---- running -----------------------------------------------------------------------------
-run: deps all
-	@scripts/run-qemu $(B)/disk.img
-
-test: deps all
-	$(PYTHON) -m pytest tests
-
-bench: deps all
-	$(PYTHON) scripts/bench
-
 clean:
 	rm -rf $(B)
 
 -include $(wildcard $(B)/boot/*.d $(B)/kernel/*.d)
 
-# make debug / debug-server / gdb live beside the GDB extension.
-include gdb/debug.mk
-# make bochs lives beside the Bochs scripts.
-include scripts/bochs.mk
+# run, test, unit, bench, debug, debug-server, gdb, bochs: beside the host side they drive.
+include qemu/qemu.mk

@@ -1,14 +1,34 @@
-"""Shared fixtures: the build (made once per session) and the QEMU harness."""
+"""Shared fixtures (the build, made once per session) and the test tiers.
+
+Every test gets the marker of its tier (pytest.ini lists them) from where it lives, unless
+it carries one itself: tests/unit -> unit, tests/gdb -> gdb, tests/bochs -> bochs, and the
+top-level files as TIERS says.
+"""
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
-sys.path.insert(0, str(ROOT / "scripts"))
-sys.path.insert(0, str(ROOT / "gdb"))
+TIERS = {"unit": "unit", "gdb": "gdb", "bochs": "bochs",
+         "test_build.py": "build", "test_kprintf_host.py": "unit",
+         "test_boot_qemu.py": "qemu", "test_loader_errors.py": "qemu",
+         "test_panic.py": "qemu", "test_timeline.py": "qemu",
+         "test_walkthrough.py": "docs"}
+MARKERS = frozenset(TIERS.values())
+
+
+def pytest_collection_modifyitems(config, items):
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        if any(m.name in MARKERS for m in item.iter_markers()):
+            continue
+        rel = Path(str(item.fspath)).resolve().relative_to(tests)
+        tier = TIERS.get(rel.parts[0])
+        if tier is None:
+            raise pytest.UsageError(f"{rel}: no test tier (add it to TIERS in tests/conftest.py)")
+        item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from qemuvm import QemuVM
+from fjqemu.vm import QemuVM
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOT_TIMEOUT = 30   # seconds; a TCG boot takes about 1 s here

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from qemuvm import QemuError, QemuVM
+from fjqemu.vm import QemuError, QemuVM
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = "/usr/bin/python3"

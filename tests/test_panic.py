@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from qemuvm import QemuError, QemuVM
+from fjqemu.vm import QemuError, QemuVM
 
 ROOT = Path(__file__).resolve().parent.parent
 VGA, COLS, ROWS = 0xB8000, 80, 25

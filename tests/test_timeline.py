@@ -7,17 +7,15 @@ Nothing here is timed: the numbers are only checked for presence, order and agre
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from qemuvm import QemuVM
 from fjgdb.decoders.timeline import BOOTINFO_ADDR, BOOTINFO_SIZE, EVENTS, decode_timeline
+from fjqemu.gdbrun import run_driver
+from fjqemu.vm import QemuVM
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "gdb"))
-from gdbharness import gdb_args, run_gdb  # noqa: E402
 
 STEP_LINE = re.compile(r"^  (\w+)\s+(\d+) cycles\s+(\d+) us  (.*)$", re.M)
 
@@ -86,16 +84,12 @@ def gdb_session(build, tmp_path_factory):
     line = next(i for i, l in enumerate(main_c, 1) if "timeline_print(bi);" in l) + 1
     script = tmp / "drive.py"
     script.write_text(GDB_SCRIPT % {"line": line})
-    out = tmp / "out.json"
     with QemuVM(build / "disk.img", gdb=True) as vm:
-        import os
-        env = dict(os.environ, FJ_OUT=str(out))
-        rc, stdout, stderr = run_gdb(gdb_args(script=script, connect_port=vm.gdb_port),
-                                     env=env)
-        assert out.exists(), f"GDB status {rc}\n{stdout[-3000:]}\n{stderr[-3000:]}"
+        run = run_driver(script, port=vm.gdb_port)
+        assert run.result is not None, f"GDB {run.tail()}"
         # GDB detached; the kernel is halted and the timeline final: read it through QMP.
         raw = vm.read_phys(BOOTINFO_ADDR, BOOTINFO_SIZE)
-    return json.loads(out.read_text()), decode_timeline(raw)
+    return run.result, decode_timeline(raw)
 
 
 def test_fj_timeline_json_agrees_with_guest_memory(gdb_session):
@@ -130,7 +124,7 @@ def test_fj_timeline_text_help_and_one_line_errors(gdb_session):
 def test_bench_smoke_sizes(build, tmp_path):
     """scripts/bench runs (one run, sizes only: nothing is timed here)."""
     out = tmp_path / "bench.json"
-    r = subprocess.run(["/usr/bin/python3", str(ROOT / "scripts/bench"), "--runs", "1",
+    r = subprocess.run([str(ROOT / "scripts/bench"), "--runs", "1",
                         "--only", "sizes", "--json", str(out)], cwd=ROOT,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr

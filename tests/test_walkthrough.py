@@ -1,32 +1,19 @@
 """The docs' session outputs (docs/walkthrough.md, docs/gdb.md, docs/bochs.md, README.md)
 against a fresh capture (scripts/walkthrough), and proof that the check can fail: an altered
 output line, a command that no longer works."""
-import importlib.machinery
-import importlib.util
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from fjqemu import walkthrough as wt
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "walkthrough"
 DOC = ROOT / "docs" / "walkthrough.md"
 DOCS = {"docs/walkthrough.md": DOC, "docs/gdb.md": ROOT / "docs" / "gdb.md",
         "docs/bochs.md": ROOT / "docs" / "bochs.md", "README.md": ROOT / "README.md"}
-
-
-def load_walkthrough():
-    loader = importlib.machinery.SourceFileLoader("fj_walkthrough", str(SCRIPT))
-    spec = importlib.util.spec_from_loader("fj_walkthrough", loader)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["fj_walkthrough"] = mod
-    loader.exec_module(mod)
-    return mod
-
-
-wt = load_walkthrough()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -39,7 +26,7 @@ def built():
 
 
 def run(*args, timeout=240):
-    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=ROOT,
+    return subprocess.run([str(SCRIPT), *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -10,7 +10,6 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,8 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build"
-sys.path.insert(0, str(ROOT / "gdb"))
-# bochs_output is importable because pytest (import mode "prepend") puts this directory on
+# fjgdb comes from pytest.ini's pythonpath. bochs_output is importable because pytest
+# (import mode "prepend") puts this directory on
 # sys.path when it loads this conftest.
 
 import bochs_output as bo  # noqa: E402
@@ -195,7 +194,7 @@ def bochs_boot(build, tmp_path_factory):
     rc = outdir / "boot.rc"
     rc.write_text("\n".join(cmds) + "\n")
     run = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bochs-run"), "-q", "-rc", str(rc),
+        [str(ROOT / "scripts" / "bochs-run"), "-q", "-rc", str(rc),
          "-o", str(outdir / "boot.log"), "--symbols", str(BUILD / "bochs.sym"),
          "--timeout", str(BOOT_TIMEOUT)],
         cwd=ROOT, capture_output=True, text=True, timeout=BOOT_TIMEOUT + 30)

@@ -5,14 +5,13 @@ import pty
 import select
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-RUN = [sys.executable, str(ROOT / "scripts" / "bochs-run")]
+RUN = [str(ROOT / "scripts" / "bochs-run")]
 
 
 def run(args, timeout=90, **kw):

@@ -1,7 +1,7 @@
 """Runs inside GDB (gdb -nx -batch -x broken_driver.py): creates broken CPU states for real
 in a booting guest and records what every fj command says in each. Dumps JSON.
 
-Environment: FJ_ROOT (repository), FJ_OUT (result file). The session is connected to a
+Protocol (qemu/fjqemu/gdbrun.py): $FJ_IN (JSON: root, port), $FJ_OUT (result file). The session is connected to a
 QEMU started with -no-reboot (tests/gdb/test_gdb_broken.py judges the results).
 Order: reset state, stage1_start, stage2_start, stage 2's lgdt with a garbage and then an
 unreadable GDTR (repaired afterwards so the boot goes on), kernel_main with a garbage
@@ -15,7 +15,8 @@ import time
 
 import gdb
 
-ROOT = os.environ["FJ_ROOT"]
+CFG = json.load(open(os.environ["FJ_IN"]))
+ROOT = CFG["root"]
 R = {}
 INF = gdb.selected_inferior()
 

@@ -1,28 +1,22 @@
 """GDB + QEMU fixtures: one batch GDB session walks the whole boot (module scope)."""
-import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gdbharness import ROOT, ResettableVM, gdb_args, run_gdb  # noqa: E402
+from fjqemu.gdbrun import run_driver
+from fjqemu.vm import QemuVM
 
 
 @pytest.fixture(scope="module")
-def walk(build, tmp_path_factory):
+def walk(build):
     """Results of tests/gdb/driver.py: one GDB session through every transition."""
-    out_file = tmp_path_factory.mktemp("fjgdb") / "walk.json"
-    with ResettableVM(build / "disk.img", gdb=True) as vm:
-        env = dict(os.environ, FJ_ROOT=str(ROOT), FJ_PORT=str(vm.gdb_port),
-                   FJ_OUT=str(out_file))
-        rc, out, err = run_gdb(gdb_args(connect_port=vm.gdb_port,
-                                        script=Path(__file__).with_name("driver.py")),
-                               timeout=50, env=env)
+    # reboot=True: 'monitor system_reset' (fj tour --reset) resets the guest instead of
+    # ending QEMU.
+    with QemuVM(build / "disk.img", gdb=True, reboot=True) as vm:
+        run = run_driver(Path(__file__).with_name("driver.py"), port=vm.gdb_port, timeout=50)
         serial = vm.serial()
-    if not out_file.exists():
-        pytest.fail(f"driver wrote no results (rc {rc}):\n{out[-4000:]}\n{err[-4000:]}")
-    r = json.loads(out_file.read_text())
-    r["_stdout"], r["_stderr"], r["_serial"] = out, err, serial
+    if run.result is None:
+        pytest.fail(f"driver wrote no results {run.tail(4000)}")
+    r = run.result
+    r["_stdout"], r["_stderr"], r["_serial"] = run.stdout, run.stderr, serial
     return r

@@ -1,6 +1,6 @@
 """Runs inside GDB (gdb -nx -batch -x driver.py): walks the boot once and dumps JSON.
 
-Environment: FJ_ROOT (repository), FJ_PORT (QEMU gdbstub port), FJ_OUT (result file).
+Protocol (qemu/fjqemu/gdbrun.py): $FJ_IN (JSON: root, port), $FJ_OUT (result file).
 Every command's output (or its error) is recorded; tests/gdb/test_*.py judge them.
 """
 import json
@@ -10,7 +10,8 @@ import time
 
 import gdb
 
-ROOT = os.environ["FJ_ROOT"]
+CFG = json.load(open(os.environ["FJ_IN"]))
+ROOT = CFG["root"]
 R = {"stops": {}, "steps": {}, "errors": {}}
 
 

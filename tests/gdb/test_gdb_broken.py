@@ -10,28 +10,26 @@ entry and a PDE, an unreadable IDTR loaded by idt_init's own lidt, and 'fj reset
 QEMU started with -no-reboot.
 """
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
-from gdbharness import ROOT, QemuVM, gdb_args, run_gdb
+
+from fjqemu.gdbrun import gdb_command, run_batch, run_driver
+from fjqemu.vm import QemuVM
 
 BAD = ("Traceback", "Python Exception", "internal error", "Error occurred in Python")
 
 
 @pytest.fixture(scope="module")
-def broken(build, tmp_path_factory):
-    out_file = tmp_path_factory.mktemp("fjbroken") / "broken.json"
+def broken(build):
     with QemuVM(build / "disk.img", gdb=True) as vm:     # -no-reboot: fj reset ends it
-        env = dict(os.environ, FJ_ROOT=str(ROOT), FJ_OUT=str(out_file))
-        rc, out, err = run_gdb(gdb_args(connect_port=vm.gdb_port,
-                                        script=Path(__file__).with_name("broken_driver.py")),
-                               timeout=40, env=env)
-    if not out_file.exists():
-        pytest.fail(f"broken_driver wrote no results (rc {rc}):\n{out[-4000:]}\n{err[-4000:]}")
-    r = json.loads(out_file.read_text())
-    r["_stdout"], r["_stderr"] = out, err
+        run = run_driver(Path(__file__).with_name("broken_driver.py"), port=vm.gdb_port,
+                         timeout=40)
+    if run.result is None:
+        pytest.fail(f"broken_driver wrote no results {run.tail(4000)}")
+    r = run.result
+    r["_stdout"], r["_stderr"] = run.stdout, run.stderr
     return r
 
 
@@ -223,8 +221,8 @@ def test_errors_reach_stderr_as_one_line_each(build):
     cmds = ["fj gdt", "fj pt", "fj pt 0x800000000000", "fj idt", "fj ivt 300",
             "fj gdt --bogus", "fj vga --png /nonexistent/dir/x.png", "fj mode"]
     with QemuVM(build / "disk.img", gdb=True) as vm:
-        rc, out, err = run_gdb(gdb_args("set python print-stack full", *cmds,
-                                        connect_port=vm.gdb_port), timeout=30)
+        rc, out, err = run_batch(gdb_command("set python print-stack full", *cmds,
+                                             port=vm.gdb_port), timeout=30)
     clean(out + err)
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert lines == [
@@ -251,7 +249,7 @@ def test_not_connected_everything(build):
              "x/2i stage1_start", "set fj-disassembler 32", "x/2i pm_entry",
              "set fj-disassembler auto", "x/2i stage1_start", "set fj-show-csip off",
              "info registers rip", "echo still-alive\\n"]
-    rc, out, err = run_gdb(gdb_args(*cmds), timeout=30)
+    rc, out, err = run_batch(gdb_command(*cmds), timeout=30)
     clean(out + err)
     errors = [ln for ln in err.splitlines() if ln.startswith("fj ")]
     assert len(errors) == 15, err

@@ -1,7 +1,8 @@
 """fj without a QEMU: loading, help, and the one-line errors before 'target remote'."""
 import re
 
-from gdbharness import ROOT, gdb_args, run_gdb
+from fjqemu import ROOT
+from fjqemu.gdbrun import gdb_command, run_batch
 
 COMMANDS = ("mode", "seg", "ivt", "gdt", "idt", "pt", "vga", "context", "transitions",
             "tour", "reset")
@@ -17,7 +18,7 @@ def test_help_and_not_connected_errors(build):
     cmds += ["fj pt --json &kernel_main", "fj nosuch", "x/2i stage1_start",
              "show fj-show-csip", "set fj-context on", "show fj-context",
              "show fj-timeout", "show fj-disassembler"]
-    rc, out, err = run_gdb(gdb_args(*cmds), timeout=30)
+    rc, out, err = run_batch(gdb_command(*cmds), timeout=30)
     both = out + err
     assert "Traceback" not in both and "Python Exception" not in both, both
     assert out.count("farjump: 'fj' commands loaded") == 1

@@ -1,13 +1,6 @@
-"""Unit tests of the pure decoders: put /work/main/gdb on sys.path."""
+"""Unit tests of the pure decoders (fjgdb comes from pytest.ini's pythonpath)."""
 
 import os
-import sys
-
-GDB_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                       os.pardir, os.pardir, "gdb")
-GDB_DIR = os.path.normpath(GDB_DIR)
-if GDB_DIR not in sys.path:
-    sys.path.insert(0, GDB_DIR)
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                         "fixtures")

@@ -12,14 +12,14 @@ Every wait has a timeout, and leaving the `with` block always ends the process.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
+from .cmdline import QEMU, qemu_command
+from .procs import kill_group
 
 
 class QemuError(RuntimeError):
@@ -57,29 +57,12 @@ class QemuVM:
 
     # ---- life cycle -----------------------------------------------------------------
     def command(self) -> list[str]:
-        # The machine is shared: other runs may boot the same image. Never take QEMU's
-        # image lock and never write to the image (the guest's writes go to a temporary
-        # overlay).
-        drive = f"format=raw,file={self.image},snapshot=on,file.locking=off"
-        if self.blkdebug:
-            # blkdebug (QEMU docs/devel/blkdebug.txt) between the raw format and the file.
-            drive = (f"driver=raw,file.driver=blkdebug,file.config={self.blkdebug},"
-                     f"file.image.filename={self.image}")
-        drive += ",if=floppy" if self.floppy else ""
-        cmd = [QEMU, "-drive", drive, "-m", self.memory,
-               "-display", "none", "-serial", f"file:{self.serial_path}",
-               "-qmp", f"unix:{self.qmp_path},server=on,wait=off", "-monitor", "none"]
-        if not self.reboot:
-            cmd.append("-no-reboot")  # a triple fault ends QEMU instead of looping
-        if self.cpu:
-            cmd += ["-cpu", self.cpu]
-        if self.floppy:
-            cmd += ["-boot", "a"]
-        if self.gdb_port is not None:
-            cmd += ["-S", "-gdb", f"tcp:127.0.0.1:{self.gdb_port}"]
-        if self.debugcon_path:
-            cmd += ["-debugcon", f"file:{self.debugcon_path}"]
-        return cmd + self.extra
+        return qemu_command(self.image, memory=self.memory, display="none",
+                            serial=f"file:{self.serial_path}", qmp=self.qmp_path,
+                            monitor="none", reboot=self.reboot, cpu=self.cpu,
+                            floppy=self.floppy, blkdebug=self.blkdebug,
+                            gdb_port=self.gdb_port, debugcon=self.debugcon_path,
+                            extra=self.extra)
 
     def start(self, timeout: float = 10.0) -> "QemuVM":
         if not self.image.exists():
@@ -90,8 +73,13 @@ class QemuVM:
         # QEMU's own messages go to a file: a pipe nobody reads would block a chatty QEMU.
         self.log_path = self.workdir / "qemu.log"
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=subprocess.STDOUT)
+            try:
+                self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
+                                             stdout=log, stderr=subprocess.STDOUT,
+                                             start_new_session=True)
+            except FileNotFoundError:
+                raise QemuError(f"'{QEMU}' not found (set QEMU=..., or 'make deps' "
+                                "installs qemu-system-x86)") from None
         try:
             self._connect_qmp(timeout)
         except BaseException:
@@ -129,8 +117,7 @@ class QemuVM:
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+                kill_group(self.proc)
         if self._qmp:
             self._qmp.close()
             self._qmp = None

@@ -1,10 +1,10 @@
-"""Runs inside GDB for scripts/walkthrough: types the walkthrough's GDB commands, records
-what each one printed.
+"""Runs inside GDB for scripts/walkthrough (capture.py): types the walkthrough's GDB
+commands, records what each one printed.
 
-    gdb -nx -batch -x gdb/farjump.gdb -ex 'target remote ...' ... -x walkthrough-gdb.py
+    gdb -nx -batch -x gdb/farjump.gdb -ex "target remote ..." ... -x gdb_driver.py
 
-Environment: FJ_WT_IN (JSON: {"blocks": [{"name", "cmds": [...]}], "subst": {shown: real},
-"timeout": seconds per 'continue'}), FJ_WT_OUT (result JSON: {"errors": {"B:I": message}}).
+Protocol (fjqemu.gdbrun): $FJ_IN (JSON: {"blocks": [{"name", "cmds": [...]}], "subst": {shown: real},
+"timeout": seconds per 'continue', "mark"}), $FJ_OUT (result JSON: {"errors": {"B:I": message}}).
 Before command I of block B it prints the line MARK + "B:I" to GDB's standard output and
 then runs the command as typed, so that everything it prints, including what GDB prints
 asynchronously when the guest stops, lands in order after its marker; the caller splits
@@ -20,7 +20,7 @@ import traceback
 
 import gdb
 
-CFG = json.load(open(os.environ["FJ_WT_IN"]))
+CFG = json.load(open(os.environ["FJ_IN"]))
 SUBST = CFG.get("subst", {})
 TIMEOUT = float(CFG.get("timeout", 10))
 
@@ -87,5 +87,5 @@ for b, block in enumerate(CFG["blocks"]):
             errors[f"{b}:{i}"] = err
 gdb.write(f"{MARK}end\n")
 gdb.flush()
-with open(os.environ["FJ_WT_OUT"], "w") as f:
+with open(os.environ["FJ_OUT"], "w") as f:
     json.dump({"errors": errors}, f)

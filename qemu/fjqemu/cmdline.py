@@ -1,0 +1,69 @@
+"""THE one QEMU command line: every caller (make run, make debug, the QemuVM harness of the
+tests and the doc capture, the benchmarks) builds its qemu-system-x86_64 arguments here,
+so the disk, memory and reset options cannot drift apart.
+
+The disk is always opened with snapshot=on and without QEMU's image lock: the machine is
+shared, other runs may boot the same image at the same time, and the guest's writes go to a
+temporary overlay, never to build/disk.img.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
+MEMORY = "128M"
+
+
+def qemu_opt(value) -> str:
+    """A value inside a QEMU option list: commas doubled (QEMU's escape)."""
+    return str(value).replace(",", ",,")
+
+
+def drive_option(image, *, floppy: bool = False, blkdebug=None) -> str:
+    if blkdebug:
+        # blkdebug (QEMU docs/devel/blkdebug.txt) between the raw format and the file: it
+        # fails the reads its config file names (error injection).
+        drive = (f"driver=raw,file.driver=blkdebug,file.config={qemu_opt(blkdebug)},"
+                 f"file.image.filename={qemu_opt(image)},snapshot=on")
+    else:
+        drive = f"format=raw,file={qemu_opt(image)},snapshot=on,file.locking=off"
+    return drive + (",if=floppy" if floppy else "")
+
+
+def qemu_command(image, *, memory: str = MEMORY, display: str | None = "none",
+                 serial: str | None = None, monitor: str | None = "none",
+                 qmp: Path | None = None, reboot: bool = False, cpu: str | None = None,
+                 floppy: bool = False, blkdebug=None, gdb_port: int | None = None,
+                 debugcon: Path | None = None, extra=()) -> list[str]:
+    """The argument list for one QEMU boot of `image`.
+
+    display: "none", "curses", or None for QEMU's default (a window).
+    serial: a QEMU chardev for COM1 ("stdio", "file:PATH"), None for QEMU's default.
+    monitor: "none" or None (QEMU's default: on the window's console).
+    qmp: a Unix socket path for QMP (server, not waiting).
+    reboot: False adds -no-reboot (a triple fault or reset ends QEMU instead of looping).
+    gdb_port: start paused (-S) with a gdbstub on 127.0.0.1:PORT.
+    debugcon: port E9h written to this file.
+    """
+    cmd = [QEMU, "-drive", drive_option(image, floppy=floppy, blkdebug=blkdebug),
+           "-m", memory]
+    if display is not None:
+        cmd += ["-display", display]
+    if serial is not None:
+        cmd += ["-serial", serial]
+    if qmp is not None:
+        cmd += ["-qmp", f"unix:{qemu_opt(qmp)},server=on,wait=off"]
+    if monitor is not None:
+        cmd += ["-monitor", monitor]
+    if not reboot:
+        cmd.append("-no-reboot")
+    if cpu:
+        cmd += ["-cpu", cpu]
+    if floppy:
+        cmd += ["-boot", "a"]
+    if gdb_port is not None:
+        cmd += ["-S", "-gdb", f"tcp:127.0.0.1:{gdb_port}"]
+    if debugcon is not None:
+        cmd += ["-debugcon", f"file:{qemu_opt(debugcon)}"]
+    return cmd + list(extra)

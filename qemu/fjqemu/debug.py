@@ -1,0 +1,199 @@
+"""QEMU paused with a gdbstub, and GDB attached with farjump loaded (python3 -m fjqemu.debug,
+or scripts/debug).
+
+  scripts/debug            (make debug) QEMU + GDB, stopped at stage1_start; quitting GDB
+                           ends QEMU
+  scripts/debug --server   (make debug-server) QEMU only; prints the port, writes it to
+                           build/gdb-port and waits (Ctrl-C ends QEMU)
+  scripts/debug --attach   (make gdb) GDB only, attached to a running debug-server; runs
+                           to stage1_start if the guest is still at the reset vector, else
+                           stays where the guest stopped (an earlier GDB ran it)
+
+Port: $GDBPORT, else 1234 if free (else any free port) for --server; --attach uses
+$GDBPORT, else build/gdb-port, else 1234. Without $DISPLAY QEMU runs with
+'-display none'; COM1 always goes to build/serial.log, QEMU's own output to
+build/qemu.log.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import BUILD, ROOT
+from .cmdline import QEMU, qemu_command
+from .gdbrun import GDB, gdb_command
+from .procs import end_group
+
+PORT_FILE = BUILD / "gdb-port"
+ATTACH = Path(__file__).with_name("gdb_attach.py")   # run inside GDB by 'make gdb'
+QEMU_PROC: subprocess.Popen | None = None   # set as soon as QEMU starts; stopped on the way out
+
+
+def fail(msg: str) -> "NoReturn":  # noqa: F821
+    print(f"debug: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def read_port(text: str, source: str) -> int:
+    """A TCP port number from $GDBPORT or build/gdb-port; a clear error otherwise."""
+    words = text.split()
+    if len(words) == 1 and words[0].isdigit() and 1 <= int(words[0]) <= 65535:
+        return int(words[0])
+    if not words:
+        fail(f"{source} is empty; want a port number (1-65535)")
+    fail(f"{source} holds {text.strip()[:40]!r}, not a port number (1-65535)")
+
+
+def env_port() -> int | None:
+    if os.environ.get("GDBPORT"):
+        return read_port(os.environ["GDBPORT"], "$GDBPORT")
+    return None
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def pick_port() -> int:
+    port = env_port()
+    if port is not None:
+        return port
+    if port_free(1234):
+        return 1234
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_qemu(image: Path, port: int) -> subprocess.Popen:
+    global QEMU_PROC
+    if not image.exists():
+        fail(f"no disk image at {image} (run 'make')")
+    # A reset resets (no -no-reboot): 'fj tour --reset' and 'monitor system_reset' work.
+    # Without $DISPLAY: no window and no monitor; with it, QEMU's window and its monitor.
+    headless = not os.environ.get("DISPLAY")
+    cmd = qemu_command(image, display="none" if headless else None,
+                       monitor="none" if headless else None,
+                       serial=f"file:{BUILD / 'serial.log'}", reboot=True, gdb_port=port)
+    log_path = BUILD / "qemu.log"
+    try:
+        with open(log_path, "wb") as log:
+            QEMU_PROC = proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                start_new_session=True)   # Ctrl-C in GDB must not reach QEMU
+    except FileNotFoundError:
+        fail(f"'{QEMU}' not found (set QEMU=..., or 'make deps' installs qemu-system-x86)")
+    deadline = time.monotonic() + 10
+    while port_free(port):
+        if proc.poll() is not None:
+            lines = log_path.read_text(errors="replace").strip().splitlines()
+            fail(f"QEMU exited at start (status {proc.returncode})"
+                 + (f": {lines[-1].strip()}" if lines else "") + f"; see {log_path}")
+        if time.monotonic() > deadline:
+            fail(f"QEMU's gdbstub did not open port {port}; see {log_path}")
+        time.sleep(0.05)
+    return proc
+
+
+def gdb_args(port: int, stop_at_stage1, extra: list[str]) -> list[str]:
+    if stop_at_stage1 == "if-at-reset":
+        return gdb_command(batch=False, port=port, scripts=[ATTACH], extra=extra)
+    cmds = ["tbreak stage1_start", "continue"] if stop_at_stage1 else []
+    return gdb_command(*cmds, batch=False, port=port, extra=extra)
+
+
+def run_gdb(port: int, stop_at_stage1, extra: list[str]) -> int:
+    # GDB owns the terminal and Ctrl-C; this process only waits for it.
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return subprocess.call(gdb_args(port, stop_at_stage1, extra), cwd=ROOT)
+    except FileNotFoundError:
+        fail(f"'{GDB}' not found (set GDB=..., or 'make deps' installs gdb)")
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(prog="scripts/debug", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="Arguments after '--' go to GDB, e.g. "
+                                        "scripts/debug -- -tui")
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--server", action="store_true",
+                   help="start QEMU only (make debug-server); Ctrl-C ends it")
+    g.add_argument("--attach", action="store_true",
+                   help="start GDB only, attached to a running debug-server (make gdb)")
+    ap.add_argument("--image", default=str(BUILD / "disk.img"),
+                    help="disk image to boot (default: build/disk.img)")
+    argv = sys.argv[1:]
+    extra = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, extra = argv[:i], argv[i + 1:]
+    args = ap.parse_args(argv)
+    BUILD.mkdir(exist_ok=True)
+
+    if args.attach:
+        port = env_port()
+        if port is None and PORT_FILE.exists():
+            try:
+                text = PORT_FILE.read_text(errors="replace")
+            except OSError as e:
+                fail(f"cannot read {PORT_FILE}: {e.strerror}")
+            port = read_port(text, str(PORT_FILE))
+        if port is None:
+            port = 1234
+        if port_free(port):
+            fail(f"nothing listens on port {port}; start 'make debug-server' first")
+        return run_gdb(port, "if-at-reset", extra)
+
+    port = pick_port()
+    if not port_free(port):
+        fail(f"port {port} is in use (set GDBPORT=...)")
+
+    def on_signal(signum, _frame):
+        # Only unwind here: the finally below stops QEMU. (Waiting for QEMU inside the
+        # handler could deadlock with an interrupted Popen.wait().)
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    try:
+        start_qemu(Path(args.image), port)
+        if args.server:
+            PORT_FILE.write_text(f"{port}\n")
+            print(f"debug-server: QEMU paused with its gdbstub on 127.0.0.1:{port} "
+                  f"(also in {PORT_FILE}).")
+            print("debug-server: run 'make gdb' in another terminal; Ctrl-C here ends QEMU.",
+                  flush=True)
+            try:
+                QEMU_PROC.wait()
+            except KeyboardInterrupt:
+                pass        # the documented way to end the server
+            return 0
+        return run_gdb(port, True, extra)
+    except KeyboardInterrupt:
+        print("debug: interrupted; QEMU stopped", file=sys.stderr)
+        return 130
+    finally:
+        # Ignore further Ctrl-C/SIGTERM while QEMU is being stopped.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        end_group(QEMU_PROC)
+        if args.server and PORT_FILE.exists():
+            PORT_FILE.unlink()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+"""Run inside GDB by 'make gdb' (gdb -x): go to stage1_start only if the guest still sits
+at the reset vector (CS:IP f000:fff0). A guest that an earlier GDB already ran on is left
+where it is: 'tbreak stage1_start; continue' would then wait for ever."""
+import gdb
+
+pc = int(gdb.parse_and_eval("$pc"))
+try:
+    cs = int(gdb.parse_and_eval("$cs"))
+except gdb.error:
+    cs = 0xf000
+if pc == 0xfff0 and cs == 0xf000:
+    gdb.execute("tbreak stage1_start")
+    gdb.execute("continue")
+else:
+    try:
+        where = gdb.execute("info symbol $pc", to_string=True).strip()
+    except gdb.error:
+        where = "no symbol"
+    print(f"debug: the guest is past the reset vector (an earlier GDB ran it); attached "
+          f"where it stopped, pc=0x{pc:x} ({where}). Not running to stage1_start.")

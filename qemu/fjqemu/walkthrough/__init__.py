@@ -1,0 +1,60 @@
+"""Capture the session outputs shown in the docs from the current build, and write or check them.
+
+    scripts/walkthrough --write     re-capture; rewrite the docs' capture blocks and docs/img/*.png
+    scripts/walkthrough --check     re-capture; compare with the docs (exit 1 and a diff on mismatch)
+    ... [--doc FILE]...             only these docs (default: docs/walkthrough.md, docs/gdb.md,
+                                    docs/bochs.md and README.md)
+
+Each doc is a template: prose by hand, and blocks marked
+
+    <!-- capture: KIND NAME [fails="CMD|CMD"] [cut="CMD=N|CMD=N"] [loose] -->
+    ```
+    (the commands, and what they printed)
+    ```
+
+whose commands are read back from the block itself, run for real, and the block refilled.
+The docs are captured independently and at the same time (each with its own QEMU, GDB
+session and Bochs run); within one doc:
+
+  gdb    lines '(gdb) CMD'. All gdb blocks of the doc, in doc order, are one GDB session
+         against one QEMU, started as 'make debug' starts it (QEMU paused at the reset
+         vector, GDB with gdb/farjump.gdb, 'tbreak stage1_start', 'continue'). A block
+         whose first line is '$ make debug' gets what GDB printed before the first command
+         (it may have no command).
+  bochs  lines '<bochs:N> CMD'. All bochs blocks of the doc are one scripts/bochs-run boot
+         (the transcript is split at the commands); the first block also gets what Bochs
+         printed before its first prompt, and may have no command (only that).
+  qmp    lines '-> {JSON}': sent to the same QEMU over QMP after the GDB session ended
+         (the guest has then printed Hello World! and halted); '<- ' is the reply.
+  sh     lines '$ CMD': run with bash in the repository root ('timeout N CMD' may end
+         with status 124: that is the timeout it asked for), after the doc's Bochs run (so
+         they can read what it wrote).
+
+cut="CMD=N" shows only the first N lines of what CMD printed (each time the block runs it),
+then a line '[... K more lines ...]'.
+
+Every command must work: a GDB command that raises an error (unless the marker lists it in
+fails="...", one entry per occurrence; it must then fail), a non-zero exit status, a Bochs
+run that stops early or a QMP error makes both --write and --check fail (for that doc;
+the others are still written or checked). Every QEMU, GDB, Bochs and shell run is
+bounded by a timeout.
+
+--check compares after normalising what legitimately varies between builds and machines:
+addresses inside stage 2, the kernel's virtual range and its physical range (any value in
+the same range matches; also 16- to 20-digit decimal numbers, as JSON prints addresses),
+symbol+offset offsets, source line numbers, Bochs tick counts,
+sizes like '12K', the instruction bytes Bochs prints after ';', the repository's
+absolute path and the gdbstub port. In a block marked
+'loose' every number matches any number (for sizes and sector counts). Images: --write
+renders docs/img/fj-vga.png (fj vga --png) and docs/img/qemu-screen.png (QMP screendump,
+PPM converted with Pillow); --check renders them into a temporary directory and checks
+that they are sane 720x400 images.
+"""
+# The package: config (paths, limits), template (the doc's capture blocks), capture (running
+# the commands: QEMU, GDB, Bochs, shell), check (comparison and images), __main__ (the CLI).
+from .check import compare, normalise
+from .config import DOC, DOCS, CaptureError, shown_name
+from .template import Block, clean, cut_lines, parse, render
+
+__all__ = ["Block", "CaptureError", "DOC", "DOCS", "clean", "compare", "cut_lines",
+           "normalise", "parse", "render", "shown_name"]

@@ -1,0 +1,114 @@
+"""The doc as a template: prose by hand, and capture blocks (a marker line and a fence)
+whose commands are read back, run, and refilled."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+MARKER_RE = re.compile(r"^<!-- capture: (\w+) ([\w.-]+)((?:\s+[^>]*?)?)\s*-->\s*$")
+FENCE_RE = re.compile(r"^```")
+PROMPT = {"gdb": re.compile(r"^\(gdb\) (.*)$"),
+          "bochs": re.compile(r"^<bochs:\d+> (.*)$"),
+          "qmp": re.compile(r"^-> (.*)$"),
+          "sh": re.compile(r"^\$ (.*)$")}
+
+
+@dataclass
+class Block:
+    kind: str
+    name: str
+    fails: list                 # commands that must fail: each entry is one occurrence
+    loose: bool
+    cut: dict                   # command -> how many output lines to show
+    marker_line: int            # 0-based index in the doc
+    doc: str
+    body_start: int             # first line inside the fence
+    body_end: int               # the closing fence
+    body: list
+    cmds: list = field(default_factory=list)
+    session_start: bool = False  # '$ make debug' first line of a gdb block
+    out: list | None = None     # the fresh capture
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.name} ({self.doc}:{self.marker_line + 1})"
+
+
+def parse(text: str, doc: str = "docs/walkthrough.md") -> list[Block]:
+    lines = text.split("\n")
+    blocks, i = [], 0
+    while i < len(lines):
+        m = MARKER_RE.match(lines[i])
+        if not m and lines[i].startswith("<!-- capture:"):
+            raise SystemExit(f"walkthrough: {doc}:{i + 1}: bad capture marker "
+                             f"(want '<!-- capture: KIND NAME [options] -->')")
+        if not m:
+            i += 1
+            continue
+        kind, name, opts = m.group(1), m.group(2), m.group(3) or ""
+        if kind not in PROMPT:
+            raise SystemExit(f"walkthrough: {doc}:{i + 1}: unknown kind {kind!r}")
+        if i + 1 >= len(lines) or not FENCE_RE.match(lines[i + 1]):
+            raise SystemExit(f"walkthrough: {doc}:{i + 1}: the capture marker "
+                             f"must be followed by a ``` fence")
+        end = i + 2
+        while end < len(lines) and not FENCE_RE.match(lines[end]):
+            end += 1
+        if end >= len(lines):
+            raise SystemExit(f"walkthrough: {doc}:{i + 1}: unclosed fence")
+        fm = re.search(r'fails="([^"]*)"', opts)
+        cut = {}
+        cm = re.search(r'cut="([^"]*)"', opts)
+        for entry in cm.group(1).split("|") if cm else ():
+            c, eq, n = entry.rpartition("=")
+            if not eq or not n.strip().isdigit() or not c.strip():
+                raise SystemExit(f"walkthrough: {doc}:{i + 1}: bad cut entry {entry!r} "
+                                 f"(want CMD=N)")
+            cut[c.strip()] = int(n)
+        b = Block(kind, name, [c.strip() for c in fm.group(1).split("|")] if fm else [],
+                  bool(re.search(r"\bloose\b", opts)), cut, i, doc, i + 2, end,
+                  lines[i + 2:end])
+        b.cmds = [pm.group(1) for ln in b.body if (pm := PROMPT[kind].match(ln))]
+        if kind == "gdb" and b.body and b.body[0].strip() == "$ make debug":
+            b.session_start = True
+        if not b.cmds and not b.session_start and kind != "bochs":
+            raise SystemExit(f"walkthrough: {b.label}: no commands in the block")
+        for c in cut:
+            if c not in b.cmds:
+                raise SystemExit(f"walkthrough: {b.label}: cut=... names '{c}', which the "
+                                 f"block does not run")
+        if any(n.name == name and n.kind == kind for n in blocks):
+            raise SystemExit(f"walkthrough: {b.label}: duplicate block name")
+        blocks.append(b)
+        i = end + 1
+    return blocks
+
+
+def render(text: str, blocks: list[Block]) -> str:
+    lines = text.split("\n")
+    for b in sorted(blocks, key=lambda b: b.body_start, reverse=True):
+        lines[b.body_start:b.body_end] = b.out
+    return "\n".join(lines)
+
+
+def cut_lines(b: Block, cmd: str, lines: list[str]) -> list[str]:
+    """What the doc shows of one command's output: all of it, or the first N lines if the
+    block's marker says cut="CMD=N"."""
+    n = b.cut.get(cmd)
+    if n is None or len(lines) <= n + 1:
+        return lines
+    return lines[:n] + [f"[... {len(lines) - n} more lines ...]"]
+
+
+def clean(text: str) -> list[str]:
+    """Output text as doc lines: tabs expanded, no trailing blanks, no ``` fences."""
+    out = []
+    for ln in text.replace("\r", "").split("\n"):
+        ln = ln.expandtabs(8).rstrip()
+        out.append(("\u200b" + ln) if ln.startswith("```") else ln)
+    while out and not out[-1]:
+        out.pop()
+    return out
+
+
