@@ -28,7 +28,7 @@ from pathlib import Path
 from . import BUILD, ROOT
 from .cmdline import QEMU, qemu_command
 from .gdbrun import GDB, gdb_command
-from .procs import end_group
+from .procs import die_with_parent, end_group
 
 PORT_FILE = BUILD / "gdb-port"
 ATTACH = Path(__file__).with_name("gdb_attach.py")   # run inside GDB by 'make gdb'
@@ -89,9 +89,11 @@ def start_qemu(image: Path, port: int) -> subprocess.Popen:
     log_path = BUILD / "qemu.log"
     try:
         with open(log_path, "wb") as log:
+            # Its own session: Ctrl-C in GDB must not reach QEMU. die_with_parent: QEMU
+            # ends when this process dies, even by SIGKILL.
             QEMU_PROC = proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                start_new_session=True)   # Ctrl-C in GDB must not reach QEMU
+                start_new_session=True, preexec_fn=die_with_parent)
     except FileNotFoundError:
         fail(f"'{QEMU}' not found (set QEMU=..., or 'make deps' installs qemu-system-x86)")
     deadline = time.monotonic() + 10
@@ -167,7 +169,9 @@ def main() -> int:
         # handler could deadlock with an interrupted Popen.wait().)
         raise SystemExit(128 + signum)
 
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    # SIGQUIT (Ctrl-\\ at the GDB prompt) too: it would otherwise end this process without
+    # the finally below.
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, on_signal)
     try:
         start_qemu(Path(args.image), port)
@@ -188,7 +192,7 @@ def main() -> int:
         return 130
     finally:
         # Ignore further Ctrl-C/SIGTERM while QEMU is being stopped.
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
             signal.signal(sig, signal.SIG_IGN)
         end_group(QEMU_PROC)
         if args.server and PORT_FILE.exists():

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from .cmdline import QEMU, qemu_command
-from .procs import kill_group
+from .procs import die_with_parent, kill_group
 
 
 class QemuError(RuntimeError):
@@ -76,7 +76,8 @@ class QemuVM:
             try:
                 self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                              stdout=log, stderr=subprocess.STDOUT,
-                                             start_new_session=True)
+                                             start_new_session=True,
+                                             preexec_fn=die_with_parent)
             except FileNotFoundError:
                 raise QemuError(f"'{QEMU}' not found (set QEMU=..., or 'make deps' "
                                 "installs qemu-system-x86)") from None
