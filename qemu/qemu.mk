@@ -2,7 +2,8 @@
 # Included by the top-level Makefile, which defines B, PYTHON and the targets all and deps.
 # Each recipe runs a module of the host package qemu/fjqemu (python3 -m fjqemu.X).
 #
-#   make run            boot in QEMU for a person (window with $DISPLAY, curses otherwise)
+#   make run            boot in QEMU: a window with $DISPLAY, curses on a terminal, else a
+#                       headless run that ends by itself (IMAGE=..., TIMEOUT=...)
 #   make test           the whole pytest suite (pytest.ini: markers, paths)
 #   make unit           the pure tests only (decoders, host tools): no emulator, seconds
 #   make bench          benchmarks (docs/performance.md); BENCH_ARGS='--runs 3 --only sizes'
@@ -18,8 +19,9 @@
 HOSTPY ?= PYTHONPATH=$(CURDIR)/qemu:$(CURDIR)/gdb:$(CURDIR)/$(B)/gen $(PYTHON) -m
 CONTRACTS_PY := $(B)/gen/farjump_contracts.py
 
+# IMAGE=...: boot another image; TIMEOUT=...: seconds a headless (scripted) run may take.
 run: deps all
-	@$(HOSTPY) fjqemu.run $(B)/disk.img
+	@$(HOSTPY) fjqemu.run $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(or $(IMAGE),$(B)/disk.img)
 
 test: deps all $(CONTRACTS_PY)
 	$(PYTHON) -m pytest

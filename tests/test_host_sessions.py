@@ -85,3 +85,67 @@ def test_sigquit_ends_debug_like_sigterm(debug_server, sig):
     assert gone(qemu, 5), "QEMU still runs"
     assert not (ROOT / "build" / "gdb-port").exists() or \
         (ROOT / "build" / "gdb-port").read_text().strip() != str(port)
+
+
+# ---- make run without a terminal: a scripted boot that ends by itself ----------------------
+def boot_sector(tmp_path: Path, name: str, body: str) -> Path:
+    """A disk image whose boot sector is `body` (NASM, 16-bit, at 0x7c00)."""
+    src = tmp_path / f"{name}.asm"
+    src.write_text("bits 16\norg 0x7c00\n" + body +
+                   "\ntimes 510 - ($ - $$) db 0\ndw 0xaa55\n")
+    img = tmp_path / f"{name}.img"
+    subprocess.run(["nasm", "-f", "bin", "-o", str(img), str(src)], check=True, timeout=30)
+    img.write_bytes(img.read_bytes().ljust(64 * 512, b"\0"))
+    return img
+
+
+def run_module(*args, timeout=60):
+    env = dict(os.environ, PYTHONPATH=f"{ROOT / 'qemu'}")
+    env.pop("DISPLAY", None)
+    return subprocess.run(["/usr/bin/python3", "-m", "fjqemu.run", *args], cwd=ROOT, env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def test_make_run_without_a_terminal_ends_at_the_halt(build):
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    r = subprocess.run(["make", "-s", "run"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "Hello World!" in r.stdout                     # COM1 on standard output
+    assert last_line(r.stderr).startswith(
+        "run: the guest halted with interrupts off after "), r.stderr
+
+
+def test_headless_run_says_the_guest_reset(build, tmp_path):
+    """A triple fault (an interrupt with an empty IVT) ends QEMU under -no-reboot."""
+    img = boot_sector(tmp_path, "triple", "cli\nlidt [idtr]\nint3\nidtr: dw 0\ndd 0")
+    r = run_module("--timeout", "20", str(img))
+    assert r.returncode == 1, r.stderr
+    assert last_line(r.stderr).startswith("run: the guest reset (triple fault?) after "), \
+        r.stderr
+    assert "fj transitions" in last_line(r.stderr)
+
+
+def test_headless_run_times_out(build, tmp_path):
+    img = boot_sector(tmp_path, "spin", "spin: jmp spin")
+    t0 = time.monotonic()
+    r = run_module("--timeout", "1", str(img))
+    assert r.returncode == 124, r.stderr
+    assert last_line(r.stderr).startswith("run: TIMEOUT: the guest still ran after 1 s"), \
+        r.stderr
+    assert time.monotonic() - t0 < 20
+
+
+def test_run_rejects_a_missing_image_and_unknown_options(build, tmp_path):
+    r = run_module(str(tmp_path / "nope.img"))
+    assert r.returncode == 1
+    assert r.stderr.strip() == f"run: no disk image at {tmp_path / 'nope.img'} (run 'make' first)"
+    r = run_module("--bogus")
+    assert r.returncode == 2 and "unrecognized arguments: --bogus" in r.stderr
+    assert "Traceback" not in r.stderr

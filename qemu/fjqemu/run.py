@@ -1,63 +1,187 @@
-"""make run (python3 -m fjqemu.run): boot a farjump disk image in QEMU for a person to watch.
+"""make run (python3 -m fjqemu.run): boot a farjump disk image in QEMU.
 
-With $DISPLAY: a window, COM1 on this terminal. Without: the VGA text screen drawn in this
-terminal (curses), COM1 in the image's directory's serial.log.
+For a person: with $DISPLAY a window and COM1 on this terminal; without, the VGA text
+screen drawn in this terminal (curses) and COM1 in the image's directory's serial.log.
+When QEMU ends, the last line says how (you quit it, or the guest reset: a triple fault?).
 
-    python3 -m fjqemu.run [IMAGE] [extra QEMU options...]
+Scripted (no $DISPLAY and standard input or output not a terminal, or --headless): no
+display, COM1 on standard output, and the run ends by itself. The last line says how:
+  - the CPU halted with interrupts off (a clean end; status 0, or 1 after a kernel panic),
+  - the guest reset or triple-faulted (-no-reboot ends QEMU; status 1),
+  - the guest powered off (status 0),
+  - the time limit passed (--timeout, default 30 s, `make run TIMEOUT=...`; status 124).
+
+    python3 -m fjqemu.run [--headless] [--timeout S] [IMAGE] [-- extra QEMU options...]
 """
 from __future__ import annotations
 
+import argparse
 import os
+import re
+import signal
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from . import IMAGE
 from .cmdline import QEMU, qemu_command
+from .vm import QemuError, QemuVM
 
 PROG = "run"
+EXPLAIN = ("make debug, then 'fj transitions' and 'fj context', show where it stopped "
+           "(docs/troubleshooting.md)")
 
 
-def fail(msg: str, *more: str) -> int:
-    print(f"{PROG}: {msg}", file=sys.stderr)
-    for line in more:
-        print(f"     {line}", file=sys.stderr)
-    return 1
+def say(msg: str) -> None:
+    print(f"{PROG}: {msg}", file=sys.stderr, flush=True)
 
 
-def exec_qemu(cmd: list[str]) -> int:
-    sys.stdout.flush()
-    try:
-        os.execvp(cmd[0], cmd)
-    except OSError as e:
-        return fail(f"cannot start '{QEMU}': {e.strerror} (set QEMU=..., or 'make deps' "
-                    "installs qemu-system-x86)")
+def halted_with_interrupts_off(regs: str) -> bool:
+    """`info registers` of a CPU that sits in HLT with EFLAGS.IF clear: it stays there."""
+    m = re.search(r"\b[ER]FL=([0-9a-fA-F]+)", regs)      # 32-bit EFL, 64-bit RFL
+    return "HLT=1" in regs and m is not None and not int(m.group(1), 16) & 0x200
+
+
+def ended_by_guest(reason: str | None, what: str, serial: str) -> tuple[str, int]:
+    """The last line and exit status for a QEMU that ended without being asked to."""
+    if reason == "guest-shutdown":
+        return f"the guest powered off after {what}", 0
+    return (f"the guest reset (triple fault?) after {what}; QEMU ended (-no-reboot). "
+            f"COM1: {serial}. {EXPLAIN}", 1)
+
+
+def headless(image: Path, timeout: float, extra: list[str]) -> int:
+    """Boot with no display, COM1 copied to standard output, until the guest ends."""
+    out = sys.stdout.buffer
+    with tempfile.TemporaryDirectory(prefix="fjrun-") as tmp:
+        vm = QemuVM(image, workdir=tmp, extra=extra)
+        try:
+            vm.start()
+        except QemuError as e:
+            say(str(e).strip().splitlines()[-1] if str(e).strip() else "QEMU did not start")
+            return 1
+        t0, sent = time.monotonic(), 0
+        try:
+            while True:
+                data = vm.serial_path.read_bytes()
+                if len(data) > sent:
+                    out.write(data[sent:])
+                    out.flush()
+                    sent = len(data)
+                took = f"{time.monotonic() - t0:.1f} s"
+                if vm.proc.poll() is not None:
+                    vm.drain_events()
+                    msg, status = ended_by_guest(vm.shutdown_reason(), took, "above")
+                    break
+                try:
+                    regs = vm.hmp("info registers")
+                except QemuError:
+                    continue            # QEMU is going: the next round sees it gone
+                if halted_with_interrupts_off(regs):
+                    text = vm.serial_path.read_bytes()
+                    out.write(text[sent:])
+                    if b" KERNEL PANIC:" in text:
+                        msg, status = (f"the kernel panicked and halted after {took} "
+                                       f"(COM1 above). {EXPLAIN}", 1)
+                    else:
+                        msg, status = (f"the guest halted with interrupts off after {took} "
+                                       "(a clean end)", 0)
+                    break
+                if time.monotonic() - t0 > timeout:
+                    msg, status = (f"TIMEOUT: the guest still ran after {timeout:g} s "
+                                   "(TIMEOUT=... allows more); QEMU stopped", 124)
+                    break
+                time.sleep(0.05)
+        finally:
+            vm.close()
+    out.flush()
+    say(msg)
+    return status
+
+
+def interactive(image: Path, display: str | None, serial: str, extra: list[str]) -> int:
+    """QEMU in a window or on the terminal; afterwards, say how it ended."""
+    with tempfile.TemporaryDirectory(prefix="fjrun-") as tmp:
+        qmp = Path(tmp) / "qmp.sock"
+        cmd = qemu_command(image, display=display, monitor=None, serial=serial, qmp=qmp,
+                           extra=extra)
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C belongs to QEMU
+        try:
+            proc = subprocess.Popen(cmd)
+        except OSError as e:
+            signal.signal(signal.SIGINT, old)
+            say(f"cannot start '{QEMU}': {e.strerror} (set QEMU=..., or 'make deps' "
+                "installs qemu-system-x86)")
+            return 1
+        vm = QemuVM(image, workdir=tmp)         # only its QMP client, on QEMU's socket
+        vm.proc = proc
+        try:
+            vm._connect_qmp(10)
+        except (QemuError, OSError):
+            pass
+        t0 = time.monotonic()
+        try:
+            status = proc.wait()
+        finally:
+            signal.signal(signal.SIGINT, old)
+        vm.drain_events()
+        reason = vm.shutdown_reason()
+        took = f"{time.monotonic() - t0:.0f} s"
+        if vm._qmp:
+            vm._qmp.close()
+    if status != 0:
+        say(f"QEMU exited with status {status} after {took}; its message is above")
+        return 1
+    if reason in ("guest-reset", "guest-shutdown"):
+        msg, code = ended_by_guest(reason, took, serial.removeprefix("file:")
+                                   if serial.startswith("file:") else "above")
+        say(msg)
+        return code
+    say(f"QEMU ended after {took} (you quit it)")
+    return 0
 
 
 def main(argv=None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] in ("-h", "--help"):
-        print(__doc__.strip())
-        return 0
-    image = Path(args.pop(0)) if args else IMAGE
+    ap = argparse.ArgumentParser(prog="make run", description=__doc__.split("\n\n")[0],
+                                 epilog="See the module docstring (qemu/fjqemu/run.py).")
+    ap.add_argument("image", nargs="?", default=str(IMAGE),
+                    help="disk image (default: build/disk.img)")
+    ap.add_argument("--headless", action="store_true",
+                    help="no display, COM1 on standard output, end by itself")
+    ap.add_argument("--timeout", type=float, default=float(os.environ.get("TIMEOUT") or 30),
+                    help="seconds a headless run may take (default: $TIMEOUT or 30)")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, extra = argv[:i], argv[i + 1:]
+    args = ap.parse_args(argv)
+    if args.timeout <= 0:
+        ap.error("--timeout must be positive")
+    image = Path(args.image)
     if not image.is_file():
-        return fail(f"no disk image at {image} (run 'make' first)")
+        say(f"no disk image at {image} (run 'make' first)")
+        return 1
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
+    if args.headless or (not os.environ.get("DISPLAY") and not tty):
+        say(f"booting {image} headless (no $DISPLAY or no terminal); COM1 follows, the run "
+            f"ends when the guest halts or resets, or after {args.timeout:g} s")
+        return headless(image, args.timeout, extra)
     if os.environ.get("DISPLAY"):
-        print(f"{PROG}: booting {image} in a QEMU window; COM1 follows here. "
-              "Close the window to quit.")
-        return exec_qemu(qemu_command(image, display=None, monitor=None, serial="stdio",
-                                      extra=args))
-    if not sys.stdout.isatty():
-        return fail("no $DISPLAY and no terminal for the curses display; use 'make test'",
-                    "for a headless boot, or run this from a terminal.")
+        say(f"booting {image} in a QEMU window; COM1 follows here. Close the window to quit.")
+        return interactive(image, None, "stdio", extra)
     log = image.parent / "serial.log"
-    print(f"{PROG}: booting {image} with the curses display; COM1 goes to {log}.")
-    print("     To quit: Esc then 2 for the QEMU monitor, type 'quit' and Enter.")
-    sys.stdout.flush()
+    say(f"booting {image} with the curses display; COM1 goes to {log}.")
+    say("To quit: Esc then 2 for the QEMU monitor, type 'quit' and Enter.")
     time.sleep(2)
-    return exec_qemu(qemu_command(image, display="curses", monitor=None,
-                                  serial=f"file:{log}", extra=args))
+    return interactive(image, "curses", f"file:{log}", extra)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        say("interrupted; QEMU stopped")
+        sys.exit(130)

@@ -54,6 +54,7 @@ class QemuVM:
         self.log_path = self.workdir / "qemu.log"
         self._qmp: socket.socket | None = None
         self._qmp_buf = b""
+        self.events: list[dict] = []    # QMP events seen so far (SHUTDOWN, RESET, ...)
 
     # ---- life cycle -----------------------------------------------------------------
     def command(self) -> list[str]:
@@ -164,10 +165,34 @@ class QemuVM:
         while True:
             reply = self._qmp_read()
             if "event" in reply:
+                self.events.append(reply)
                 continue
             if "error" in reply:
                 raise QemuError(f"QMP {execute}: {reply['error'].get('desc')}")
             return reply.get("return")
+
+    def drain_events(self, timeout: float = 2.0) -> list[dict]:
+        """After QEMU has exited: read what is left on the QMP socket (QEMU sends SHUTDOWN
+        before it goes); return every event seen."""
+        if self._qmp is None:
+            return self.events
+        self._qmp.settimeout(timeout)
+        try:
+            while True:
+                reply = self._qmp_read()
+                if "event" in reply:
+                    self.events.append(reply)
+        except (QemuError, OSError, ValueError):
+            pass
+        return self.events
+
+    def shutdown_reason(self) -> str | None:
+        """The reason of QEMU's SHUTDOWN event ("guest-reset", "guest-shutdown",
+        "host-qmp-quit", ...), None if there was none."""
+        for e in self.events:
+            if e.get("event") == "SHUTDOWN":
+                return e.get("data", {}).get("reason")
+        return None
 
     def hmp(self, command_line: str) -> str:
         """A monitor command (as typed at the (qemu) prompt) and its text output."""
