@@ -1,6 +1,7 @@
 """The host tools' sessions (qemu/fjqemu): QEMU never outlives the tool that started it,
 whatever ends that tool."""
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -149,3 +150,36 @@ def test_run_rejects_a_missing_image_and_unknown_options(build, tmp_path):
     r = run_module("--bogus")
     assert r.returncode == 2 and "unrecognized arguments: --bogus" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+# ---- sessions side by side ------------------------------------------------------------------
+def test_a_second_debug_server_leaves_the_first_ones_logs_alone(debug_server, tmp_path):
+    first, _qemu, port = debug_server
+    serial = ROOT / "build" / "serial.log"
+    with open(serial, "a") as f:             # the first QEMU is paused: nothing else writes
+        f.write("first session's COM1\n")
+    assert (ROOT / "build" / "gdb-port").read_text().strip() == str(port)
+    port2 = free_port()
+    p = subprocess.Popen([str(ROOT / "scripts" / "debug"), "--server"], cwd=ROOT,
+                         env=dict(os.environ, GDBPORT=str(port2)), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        note = p.stdout.readline()
+        own = ROOT / "build" / f"session-{p.pid}"
+        assert note.startswith("debug: another session uses build/serial.log; this one's "
+                               f"COM1 goes to {own / 'serial.log'}"), note + p.stderr.read()
+        line = p.stdout.readline()
+        assert line.startswith(f"debug-server: QEMU paused with its gdbstub on "
+                               f"127.0.0.1:{port2} (GDBPORT={port2} make gdb"), line
+        assert (own / "serial.log").exists()
+        assert serial.read_text() == "first session's COM1\n"
+        assert (ROOT / "build" / "gdb-port").read_text().strip() == str(port)
+        os.kill(p.pid, signal.SIGTERM)
+        assert p.wait(timeout=15) == 128 + signal.SIGTERM
+        assert (ROOT / "build" / "gdb-port").read_text().strip() == str(port)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=10)
+        shutil.rmtree(ROOT / "build" / f"session-{p.pid}", ignore_errors=True)

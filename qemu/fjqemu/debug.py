@@ -11,8 +11,9 @@ or scripts/debug).
 
 Port: $GDBPORT, else 1234 if free (else any free port) for --server; --attach uses
 $GDBPORT, else build/gdb-port, else 1234. Without $DISPLAY QEMU runs with
-'-display none'; COM1 always goes to build/serial.log, QEMU's own output to
-build/qemu.log.
+'-display none'; COM1 goes to build/serial.log, QEMU's own output to build/qemu.log (a
+session started while another runs: build/session-PID/, and only the first writes
+build/gdb-port).
 """
 from __future__ import annotations
 
@@ -25,10 +26,11 @@ import sys
 import time
 from pathlib import Path
 
-from . import BUILD, ROOT
+from . import BUILD, ROOT, FjError
 from .cmdline import QEMU, qemu_command
 from .gdbrun import GDB, gdb_command
 from .procs import die_with_parent, end_group
+from .sessions import SessionLogs, session_logs
 
 PORT_FILE = BUILD / "gdb-port"
 ATTACH = Path(__file__).with_name("gdb_attach.py")   # run inside GDB by 'make gdb'
@@ -76,17 +78,20 @@ def pick_port() -> int:
         return s.getsockname()[1]
 
 
-def start_qemu(image: Path, port: int) -> subprocess.Popen:
+def start_qemu(image: Path, port: int, logs: SessionLogs) -> subprocess.Popen:
     global QEMU_PROC
     if not image.exists():
         fail(f"no disk image at {image} (run 'make')")
+    if logs.own_dir:
+        print(f"debug: another session uses build/serial.log; this one's COM1 goes to "
+              f"{logs.serial}, QEMU's output to {logs.qemu}", flush=True)
     # A reset resets (no -no-reboot): 'fj tour --reset' and 'monitor system_reset' work.
     # Without $DISPLAY: no window and no monitor; with it, QEMU's window and its monitor.
     headless = not os.environ.get("DISPLAY")
     cmd = qemu_command(image, display="none" if headless else None,
                        monitor="none" if headless else None,
-                       serial=f"file:{BUILD / 'serial.log'}", reboot=True, gdb_port=port)
-    log_path = BUILD / "qemu.log"
+                       serial=f"file:{logs.serial}", reboot=True, gdb_port=port)
+    log_path = logs.qemu
     try:
         with open(log_path, "wb") as log:
             # Its own session: Ctrl-C in GDB must not reach QEMU. die_with_parent: QEMU
@@ -96,6 +101,8 @@ def start_qemu(image: Path, port: int) -> subprocess.Popen:
                 start_new_session=True, preexec_fn=die_with_parent)
     except FileNotFoundError:
         fail(f"'{QEMU}' not found (set QEMU=..., or 'make deps' installs qemu-system-x86)")
+    except OSError as e:
+        fail(f"cannot write {log_path}: {e.strerror}")
     deadline = time.monotonic() + 10
     while port_free(port):
         if proc.poll() is not None:
@@ -144,7 +151,6 @@ def main() -> int:
         i = argv.index("--")
         argv, extra = argv[:i], argv[i + 1:]
     args = ap.parse_args(argv)
-    BUILD.mkdir(exist_ok=True)
 
     if args.attach:
         port = env_port()
@@ -174,11 +180,24 @@ def main() -> int:
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, on_signal)
     try:
-        start_qemu(Path(args.image), port)
+        logs = session_logs()
+    except FjError as e:
+        fail(str(e))
+    wrote_port = False
+    try:
+        start_qemu(Path(args.image), port, logs)
         if args.server:
-            PORT_FILE.write_text(f"{port}\n")
+            where = f"also in {PORT_FILE}"
+            if logs.own_dir:
+                where = f"GDBPORT={port} make gdb: build/gdb-port is another session's"
+            else:
+                try:
+                    PORT_FILE.write_text(f"{port}\n")
+                    wrote_port = True
+                except OSError as e:
+                    where = f"cannot write {PORT_FILE}: {e.strerror}; use GDBPORT={port}"
             print(f"debug-server: QEMU paused with its gdbstub on 127.0.0.1:{port} "
-                  f"(also in {PORT_FILE}).")
+                  f"({where}).")
             print("debug-server: run 'make gdb' in another terminal; Ctrl-C here ends QEMU.",
                   flush=True)
             try:
@@ -195,8 +214,8 @@ def main() -> int:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
             signal.signal(sig, signal.SIG_IGN)
         end_group(QEMU_PROC)
-        if args.server and PORT_FILE.exists():
-            PORT_FILE.unlink()
+        if wrote_port:
+            PORT_FILE.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

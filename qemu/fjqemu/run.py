@@ -25,8 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import IMAGE
+from . import IMAGE, FjError
 from .cmdline import QEMU, qemu_command
+from .sessions import session_logs
 from .vm import QemuError, QemuVM
 
 PROG = "run"
@@ -172,7 +173,14 @@ def main(argv=None) -> int:
     if os.environ.get("DISPLAY"):
         say(f"booting {image} in a QEMU window; COM1 follows here. Close the window to quit.")
         return interactive(image, None, "stdio", extra)
-    log = image.parent / "serial.log"
+    try:
+        logs = session_logs(image.parent)   # held until QEMU ends
+    except FjError as e:
+        say(str(e))
+        return 1
+    log = logs.serial
+    if logs.own_dir:
+        say(f"another session uses {image.parent / 'serial.log'}; this one has its own.")
     say(f"booting {image} with the curses display; COM1 goes to {log}.")
     say("To quit: Esc then 2 for the QEMU monitor, type 'quit' and Enter.")
     time.sleep(2)
