@@ -183,3 +183,39 @@ def test_a_second_debug_server_leaves_the_first_ones_logs_alone(debug_server, tm
             os.killpg(p.pid, signal.SIGKILL)
             p.wait(timeout=10)
         shutil.rmtree(ROOT / "build" / f"session-{p.pid}", ignore_errors=True)
+
+
+def test_make_gdb_says_when_a_gdb_is_already_attached(debug_server):
+    _p, _qemu, port = debug_server
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as first:
+        first.sendall(b"+$?#3f")             # the first "GDB": served by the stub
+        assert first.recv(64)
+        t0 = time.monotonic()
+        r = subprocess.run([str(ROOT / "scripts" / "debug"), "--attach"], cwd=ROOT,
+                           env=dict(os.environ, GDBPORT=str(port)), stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert r.stderr.startswith(f"debug: port {port} does not answer: a GDB is already "
+                               "attached"), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert time.monotonic() - t0 < 10
+
+
+def test_make_gdb_attaches_to_a_free_server(debug_server):
+    """The probe must not disturb a free server: GDB then runs to stage1_start."""
+    _p, _qemu, port = debug_server
+    r = subprocess.run([str(ROOT / "scripts" / "debug"), "--attach", "--", "-batch",
+                        "-ex", "info symbol $pc"], cwd=ROOT,
+                       env=dict(os.environ, GDBPORT=str(port)), stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "stage1_start" in r.stdout, r.stdout
+
+
+def test_gdb_side_scripts_say_where_they_run():
+    for script in ("qemu/fjqemu/gdb_attach.py", "qemu/fjqemu/bench/gdb_driver.py",
+                   "qemu/fjqemu/walkthrough/gdb_driver.py"):
+        r = subprocess.run(["/usr/bin/python3", str(ROOT / script)], capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+        assert "runs inside GDB" in r.stderr

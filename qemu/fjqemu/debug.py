@@ -67,6 +67,21 @@ def port_free(port: int) -> bool:
             return False
 
 
+def stub_busy(port: int, wait: float = 2.0) -> bool:
+    """True when the listener on `port` does not answer a GDB packet within `wait` s: QEMU's
+    gdbstub serves one GDB at a time and leaves a second connection unanswered. (A free
+    stub answers; the probe's disconnect leaves the guest as it was.)"""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=wait) as s:
+            s.sendall(b"+$?#3f")            # ack, then "why did you stop?"
+            s.recv(64)
+            return False
+    except socket.timeout:
+        return True
+    except OSError:
+        return False                        # refused or reset: GDB itself will say
+
+
 def pick_port() -> int:
     port = env_port()
     if port is not None:
@@ -164,6 +179,10 @@ def main() -> int:
             port = 1234
         if port_free(port):
             fail(f"nothing listens on port {port}; start 'make debug-server' first")
+        if stub_busy(port):
+            fail(f"port {port} does not answer: a GDB is already attached to that QEMU "
+                 f"(a 'make debug' or 'make gdb' in another terminal?); quit that GDB first, "
+                 f"or start another 'make debug-server'")
         return run_gdb(port, "if-at-reset", extra)
 
     port = pick_port()

@@ -1,9 +1,15 @@
 """Run inside GDB by 'make gdb' (gdb -x): go to stage1_start only if the guest still sits
 at the reset vector (CS:IP f000:fff0). A guest that an earlier GDB already ran on is left
 where it is: 'tbreak stage1_start; continue' would then wait for ever."""
-import gdb
+try:
+    import gdb
+except ImportError:
+    raise SystemExit("gdb_attach.py runs inside GDB ('make gdb' starts it); not on its own")
 
-pc = int(gdb.parse_and_eval("$pc"))
+try:
+    pc = int(gdb.parse_and_eval("$pc"))
+except gdb.error as e:
+    raise SystemExit(f"debug: no registers to read ({e}); is the target connected?")
 try:
     cs = int(gdb.parse_and_eval("$cs"))
 except gdb.error:

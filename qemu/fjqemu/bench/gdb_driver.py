@@ -5,7 +5,10 @@ import json
 import os
 import time
 
-import gdb
+try:
+    import gdb
+except ImportError:
+    raise SystemExit("bench/gdb_driver.py runs inside GDB ('make bench' starts it); not on its own")
 
 CFG = json.load(open(os.environ["FJ_IN"]))
 MODE, N = CFG["mode"], int(CFG["n"])

@@ -18,7 +18,10 @@ import os
 import threading
 import traceback
 
-import gdb
+try:
+    import gdb
+except ImportError:
+    raise SystemExit("walkthrough/gdb_driver.py runs inside GDB ('scripts/walkthrough' starts it); not on its own")
 
 CFG = json.load(open(os.environ["FJ_IN"]))
 SUBST = CFG.get("subst", {})
