@@ -1,6 +1,9 @@
 """The host tools' sessions (qemu/fjqemu): QEMU never outlives the tool that started it,
 whatever ends that tool."""
 import os
+import pty
+import re
+import select
 import shutil
 import signal
 import socket
@@ -219,3 +222,53 @@ def test_gdb_side_scripts_say_where_they_run():
                            text=True, timeout=30)
         assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
         assert "runs inside GDB" in r.stderr
+
+
+def test_make_run_on_a_terminal_quits_with_ctrl_bracket(build):
+    """make run without $DISPLAY on a terminal: the curses screen, and Ctrl-] typed as such
+    quits; the last line says how QEMU ended. Driven through a pseudo-terminal, bounded."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+        env["TERM"] = "xterm"
+        os.chdir(ROOT)
+        os.execvpe("make", ["make", "-s", "run"], env)
+    buf = b""
+    status = None
+    try:
+        deadline = time.monotonic() + 60
+
+        def read_until(pred):
+            nonlocal buf
+            while not pred():
+                assert time.monotonic() < deadline, buf[-2000:].decode(errors="replace")
+                r, _, _ = select.select([fd], [], [], 0.5)
+                if r:
+                    try:
+                        data = os.read(fd, 65536)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        return
+                    buf += data
+
+        read_until(lambda: b"Hello World!" in buf)
+        assert b"To quit: Ctrl-] (Ctrl and ]), any time." in buf
+        os.write(fd, b"\x1d")
+        read_until(lambda: b"you quit it" in buf)
+        while status is None:
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = st
+                break
+            assert time.monotonic() < deadline, "make run did not end after Ctrl-]"
+            time.sleep(0.05)
+    finally:
+        if status is None:
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    text = buf.decode(errors="replace")
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, text[-2000:]
+    assert re.search(r"run: QEMU ended after \d+ s \(you quit it with Ctrl-\]\)", text), \
+        text[-1000:]

@@ -28,6 +28,8 @@ from pathlib import Path
 from . import IMAGE, FjError
 from .cmdline import QEMU, qemu_command
 from .sessions import session_logs
+from . import terminal
+from .procs import die_with_parent
 from .vm import QemuError, QemuVM
 
 PROG = "run"
@@ -109,29 +111,34 @@ def interactive(image: Path, display: str | None, serial: str, extra: list[str])
         cmd = qemu_command(image, display=display, monitor=None, serial=serial, qmp=qmp,
                            extra=extra)
         old = signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C belongs to QEMU
+        master = slave = None
+        if display == "curses":     # on a pseudo-terminal relayed by terminal.relay()
+            master, slave = terminal.open_pty()
         try:
-            proc = subprocess.Popen(cmd)
+            proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave,
+                                    preexec_fn=die_with_parent)
         except OSError as e:
             signal.signal(signal.SIGINT, old)
             say(f"cannot start '{QEMU}': {e.strerror} (set QEMU=..., or 'make deps' "
                 "installs qemu-system-x86)")
             return 1
-        vm = QemuVM(image, workdir=tmp)         # only its QMP client, on QEMU's socket
-        vm.proc = proc
-        try:
-            vm._connect_qmp(10)
-        except (QemuError, OSError):
-            pass
+        finally:
+            if slave is not None:
+                os.close(slave)
+        vm = QemuVM.attach(proc, qmp, workdir=tmp)
         t0 = time.monotonic()
+        quit_typed = False
         try:
+            if master is not None:
+                quit_typed = terminal.relay(master, lambda: vm.quit())
+                os.close(master)
             status = proc.wait()
         finally:
             signal.signal(signal.SIGINT, old)
         vm.drain_events()
         reason = vm.shutdown_reason()
         took = f"{time.monotonic() - t0:.0f} s"
-        if vm._qmp:
-            vm._qmp.close()
+        vm.detach()
     if status != 0:
         say(f"QEMU exited with status {status} after {took}; its message is above")
         return 1
@@ -140,7 +147,8 @@ def interactive(image: Path, display: str | None, serial: str, extra: list[str])
                                    if serial.startswith("file:") else "above")
         say(msg)
         return code
-    say(f"QEMU ended after {took} (you quit it)")
+    how = f"you quit it with {terminal.QUIT_NAME}" if quit_typed else "you quit it"
+    say(f"QEMU ended after {took} ({how})")
     return 0
 
 
@@ -182,7 +190,7 @@ def main(argv=None) -> int:
     if logs.own_dir:
         say(f"another session uses {image.parent / 'serial.log'}; this one has its own.")
     say(f"booting {image} with the curses display; COM1 goes to {log}.")
-    say("To quit: Esc then 2 for the QEMU monitor, type 'quit' and Enter.")
+    say(f"To quit: {terminal.QUIT_NAME} (Ctrl and ]), any time.")
     time.sleep(2)
     return interactive(image, "curses", f"file:{log}", extra)
 

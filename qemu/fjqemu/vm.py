@@ -89,6 +89,32 @@ class QemuVM:
             raise
         return self
 
+    @classmethod
+    def attach(cls, proc: subprocess.Popen, qmp_path, workdir) -> "QemuVM":
+        """A QemuVM for a QEMU started elsewhere (make run's window or terminal) with
+        `-qmp unix:QMP_PATH,...`: only its QMP client (events, quit). No QMP is fine."""
+        vm = cls(Path(workdir) / "unused.img", workdir=workdir)
+        vm.qmp_path, vm.proc = Path(qmp_path), proc
+        try:
+            vm._connect_qmp(10)
+        except (QemuError, OSError):
+            vm._qmp = None
+        return vm
+
+    def quit(self) -> None:
+        """Ask QEMU to quit (QMP); it then ends by itself."""
+        if self._qmp is not None:
+            try:
+                self.qmp("quit")
+            except (QemuError, OSError, ValueError):
+                pass
+
+    def detach(self) -> None:
+        """Close the QMP connection of an attach()ed QemuVM; QEMU is not touched."""
+        if self._qmp is not None:
+            self._qmp.close()
+            self._qmp = None
+
     def _connect_qmp(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
