@@ -272,3 +272,18 @@ def test_make_run_on_a_terminal_quits_with_ctrl_bracket(build):
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, text[-2000:]
     assert re.search(r"run: QEMU ended after \d+ s \(you quit it with Ctrl-\]\)", text), \
         text[-1000:]
+
+
+@pytest.mark.parametrize("cmd,name", [(["scripts/debug", "--server"], "debug"),
+                                      (["/usr/bin/python3", "-m", "fjqemu.run"], "run")])
+def test_an_unreachable_x_display_is_said_at_once(build, cmd, name):
+    port = free_port()          # nothing listens there: an X server "display" that is gone
+    env = dict(os.environ, DISPLAY=f"127.0.0.1:{port - 6000}" if port > 6000 else ":97",
+               PYTHONPATH=str(ROOT / "qemu"), GDBPORT=str(free_port()))
+    t0 = time.monotonic()
+    r = subprocess.run(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.startswith(f"{name}: $DISPLAY is {env['DISPLAY']} but no X server"), r.stderr
+    assert f"env -u DISPLAY make {name}" in r.stderr and "Traceback" not in r.stderr
+    assert time.monotonic() - t0 < 15

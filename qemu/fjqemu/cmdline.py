@@ -67,3 +67,25 @@ def qemu_command(image, *, memory: str = MEMORY, display: str | None = "none",
     if debugcon is not None:
         cmd += ["-debugcon", f"file:{qemu_opt(debugcon)}"]
     return cmd + list(extra)
+
+
+def x_display_problem(display: str, timeout: float = 2.0) -> str | None:
+    """Why the X server named by $DISPLAY cannot be reached, or None if it can (or the
+    name is not one this understands). QEMU's GTK display would otherwise hang on a TCP
+    timeout or say only "gtk initialization failed"."""
+    import re
+    import socket
+    m = re.fullmatch(r"(?:unix)?(?P<host>[^:/]*):(?P<num>\d+)(?:\.\d+)?", display)
+    if not m:
+        return None
+    host, num = m.group("host"), int(m.group("num"))
+    if host in ("", "unix"):
+        sock = f"/tmp/.X11-unix/X{num}"
+        if os.path.exists(sock):
+            return None
+        return f"no X server socket {sock}"
+    try:
+        with socket.create_connection((host, 6000 + num), timeout=timeout):
+            return None
+    except OSError as e:
+        return f"no X server at {host}:{6000 + num} ({e.strerror or e})"

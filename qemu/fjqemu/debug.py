@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from . import BUILD, ROOT, FjError
-from .cmdline import QEMU, qemu_command
+from .cmdline import QEMU, qemu_command, x_display_problem
 from .gdbrun import GDB, gdb_command
 from .procs import die_with_parent, end_group
 from .sessions import SessionLogs, session_logs
@@ -103,6 +103,10 @@ def start_qemu(image: Path, port: int, logs: SessionLogs) -> subprocess.Popen:
     # A reset resets (no -no-reboot): 'fj tour --reset' and 'monitor system_reset' work.
     # Without $DISPLAY: no window and no monitor; with it, QEMU's window and its monitor.
     headless = not os.environ.get("DISPLAY")
+    problem = None if headless else x_display_problem(os.environ["DISPLAY"])
+    if problem:
+        fail(f"$DISPLAY is {os.environ['DISPLAY']} but {problem}; unset it to run QEMU "
+             "without a window: env -u DISPLAY make debug")
     cmd = qemu_command(image, display="none" if headless else None,
                        monitor="none" if headless else None,
                        serial=f"file:{logs.serial}", reboot=True, gdb_port=port)

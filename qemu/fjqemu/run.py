@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from . import IMAGE, FjError
-from .cmdline import QEMU, qemu_command
+from .cmdline import QEMU, qemu_command, x_display_problem
 from .sessions import session_logs
 from . import terminal
 from .procs import die_with_parent
@@ -179,6 +179,11 @@ def main(argv=None) -> int:
             f"ends when the guest halts or resets, or after {args.timeout:g} s")
         return headless(image, args.timeout, extra)
     if os.environ.get("DISPLAY"):
+        problem = x_display_problem(os.environ["DISPLAY"])
+        if problem:
+            say(f"$DISPLAY is {os.environ['DISPLAY']} but {problem}; unset it to boot on this "
+                "terminal: env -u DISPLAY make run")
+            return 1
         say(f"booting {image} in a QEMU window; COM1 follows here. Close the window to quit.")
         return interactive(image, None, "stdio", extra)
     try:
