@@ -287,3 +287,35 @@ def test_an_unreachable_x_display_is_said_at_once(build, cmd, name):
     assert r.stderr.startswith(f"{name}: $DISPLAY is {env['DISPLAY']} but no X server"), r.stderr
     assert f"env -u DISPLAY make {name}" in r.stderr and "Traceback" not in r.stderr
     assert time.monotonic() - t0 < 15
+
+
+# ---- unbootable images are refused before booting -------------------------------------------
+def bad_images(tmp_path: Path) -> dict:
+    good = (ROOT / "build" / "disk.img").read_bytes()
+    empty = tmp_path / "empty.img"
+    empty.write_bytes(b"")
+    nosig = tmp_path / "nosig.img"
+    nosig.write_bytes(good[:510] + b"\0\0" + good[512:])
+    short = tmp_path / "short.img"
+    short.write_bytes(good[:30 * 512])     # the kernel (from sector 24) runs past the end
+    return {empty: "is empty (0 bytes): not a disk image",
+            nosig: "has no boot signature (55 AA at offset 510, found 00 00)",
+            short: "its layout table puts the kernel"}
+
+
+@pytest.mark.parametrize("tool", ["run", "debug", "bochs-run"])
+def test_unbootable_images_are_refused(build, tmp_path, tool):
+    rc = tmp_path / "quit.rc"
+    rc.write_text("quit\n")
+    for img, words in bad_images(tmp_path).items():
+        cmd = {"run": ["/usr/bin/python3", "-m", "fjqemu.run", str(img)],
+               "debug": [str(ROOT / "scripts" / "debug"), "--server", "--image", str(img)],
+               "bochs-run": [str(ROOT / "scripts" / "bochs-run"), "-rc", str(rc), "-o",
+                             str(tmp_path / "out.log"), "--image", str(img)]}[tool]
+        env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+        env.update(PYTHONPATH=str(ROOT / "qemu"), GDBPORT=str(free_port()))
+        r = subprocess.run(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode in (1, 2), (img, r.stderr)
+        assert words in r.stderr and str(img) in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr

@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 from . import BOCHSRC, FjError, ROOT
+from .imagecheck import image_problem
 from .procs import kill_group
 
 PROG = "bochs-run"
@@ -186,6 +187,9 @@ def main(argv=None) -> int:
     if not image.is_file():
         hint = " (run 'make' first)" if args.image is None else ""
         die(f"no disk image at {image}{hint}")
+    problem = image_problem(image)
+    if problem:
+        die(problem)
     bochsrc = Path(args.bochsrc)
     if not bochsrc.is_file():
         die(f"no bochsrc at {bochsrc}")

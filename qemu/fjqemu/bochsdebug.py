@@ -21,6 +21,7 @@ from pathlib import Path
 
 from . import BOCHSRC, BUILD, ROOT
 from .bochs import BOCHS
+from .imagecheck import image_problem
 
 PROG = "bochs-debug"
 PLUGINS = Path("/usr/lib/x86_64-linux-gnu/bochs/plugins")
@@ -50,6 +51,9 @@ def main(argv=None) -> int:
     sym = sym or BUILD / "bochs.sym"
     if not img.is_file():
         fail(f"no disk image at {img} (run 'make' first)")
+    problem = image_problem(img)
+    if problem:
+        fail(problem)
     bochs = shutil.which(BOCHS)
     if bochs is None:
         fail(f"{BOCHS} not found (make deps installs Debian's bochs packages)")

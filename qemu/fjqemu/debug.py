@@ -29,6 +29,7 @@ from pathlib import Path
 from . import BUILD, ROOT, FjError
 from .cmdline import QEMU, qemu_command, x_display_problem
 from .gdbrun import GDB, gdb_command
+from .imagecheck import image_problem
 from .procs import die_with_parent, end_group
 from .sessions import SessionLogs, session_logs
 
@@ -97,6 +98,9 @@ def start_qemu(image: Path, port: int, logs: SessionLogs) -> subprocess.Popen:
     global QEMU_PROC
     if not image.exists():
         fail(f"no disk image at {image} (run 'make')")
+    problem = image_problem(image)
+    if problem:
+        fail(problem)
     if logs.own_dir:
         print(f"debug: another session uses build/serial.log; this one's COM1 goes to "
               f"{logs.serial}, QEMU's output to {logs.qemu}", flush=True)

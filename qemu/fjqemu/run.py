@@ -27,6 +27,7 @@ from pathlib import Path
 
 from . import IMAGE, FjError
 from .cmdline import QEMU, qemu_command, x_display_problem
+from .imagecheck import image_problem
 from .sessions import session_logs
 from . import terminal
 from .procs import die_with_parent
@@ -172,6 +173,10 @@ def main(argv=None) -> int:
     image = Path(args.image)
     if not image.is_file():
         say(f"no disk image at {image} (run 'make' first)")
+        return 1
+    problem = image_problem(image)
+    if problem:
+        say(problem)
         return 1
     tty = sys.stdin.isatty() and sys.stdout.isatty()
     if args.headless or (not os.environ.get("DISPLAY") and not tty):
