@@ -157,7 +157,7 @@ def bench_main(argv=None) -> int:
             else:
                 rows += BENCHES[name](args.runs)
         except (BenchError, subprocess.SubprocessError, OSError, RuntimeError, ValueError,
-                KeyError) as e:   # RuntimeError: qemuvm.QemuError; ValueError: DecodeError
+                KeyError) as e:   # RuntimeError: fjqemu.vm.QemuError; ValueError: DecodeError
             failed.append(name)
             rows.append(Row(name, "failed", "-", note=f"{type(e).__name__}: {e}"))
     print_table(rows)

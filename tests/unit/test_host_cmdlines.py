@@ -1,0 +1,56 @@
+"""The one QEMU command line (fjqemu.cmdline) and the one GDB command line (fjqemu.gdbrun)."""
+from pathlib import Path
+
+from fjqemu import ROOT
+from fjqemu.cmdline import qemu_command
+from fjqemu.gdbrun import FARJUMP_GDB, SYMBOLS_GDB, gdb_command
+
+
+def opt(cmd, name):
+    return cmd[cmd.index(name) + 1]
+
+
+def test_every_disk_is_a_snapshot_without_the_image_lock():
+    for kw in ({}, {"display": None, "monitor": None, "serial": "stdio"},
+               {"floppy": True}, {"gdb_port": 1234, "reboot": True}):
+        drive = opt(qemu_command("build/disk.img", **kw), "-drive")
+        assert "snapshot=on" in drive and "file.locking=off" in drive, drive
+    drive = opt(qemu_command("a.img", blkdebug="bd.conf"), "-drive")
+    assert "file.driver=blkdebug" in drive and "snapshot=on" in drive
+
+
+def test_commas_in_paths_are_escaped():
+    cmd = qemu_command("/tmp/a,b.img", serial="file:/tmp/s.log", qmp=Path("/tmp/q,1.sock"))
+    assert "file=/tmp/a,,b.img," in opt(cmd, "-drive")
+    assert opt(cmd, "-qmp") == "unix:/tmp/q,,1.sock,server=on,wait=off"
+
+
+def test_reset_gdb_and_display_options():
+    cmd = qemu_command("x.img")
+    assert "-no-reboot" in cmd and opt(cmd, "-display") == "none" and "-S" not in cmd
+    cmd = qemu_command("x.img", reboot=True, gdb_port=4321, display=None, monitor=None)
+    assert "-no-reboot" not in cmd and "-display" not in cmd and "-monitor" not in cmd
+    assert cmd[cmd.index("-S") + 1:cmd.index("-S") + 3] == ["-gdb", "tcp:127.0.0.1:4321"]
+
+
+def test_gdb_command_lines():
+    batch = gdb_command("fj mode", port=1234, scripts=["d.py"])
+    assert batch[1:5] == ["-nx", "-batch", "-x", str(FARJUMP_GDB)]
+    assert batch[5:] == ["-ex", "target remote 127.0.0.1:1234", "-ex", "fj mode", "-x", "d.py"]
+    plain = gdb_command(farjump=False)
+    assert plain[1:] == ["-nx", "-batch", "-x", str(SYMBOLS_GDB)]
+    person = gdb_command(batch=False, extra=["-tui"])
+    assert person[1] == "-q" and person[-1] == "-tui"
+
+
+def test_one_builder_each():
+    """No other host file spells out a QEMU drive or the batch-GDB recipe."""
+    files = [p for d in ("qemu", "scripts", "tests") for p in (ROOT / d).rglob("*")
+             if p.is_file() and p.suffix in ("", ".py", ".sh") and "__pycache__" not in p.parts]
+    for p in files:
+        text = p.read_text(errors="replace")
+        rel = p.relative_to(ROOT).as_posix()
+        if rel not in ("qemu/fjqemu/cmdline.py", "tests/unit/test_host_cmdlines.py"):
+            assert '"-drive"' not in text, rel
+        if rel not in ("qemu/fjqemu/gdbrun.py", "tests/unit/test_host_cmdlines.py"):
+            assert '"-nx", "-batch"' not in text, rel
