@@ -319,3 +319,32 @@ def test_unbootable_images_are_refused(build, tmp_path, tool):
         assert r.returncode in (1, 2), (img, r.stderr)
         assert words in r.stderr and str(img) in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+@pytest.mark.bochs
+def test_bochs_dies_with_a_killed_bochs_run(build, tmp_path):
+    if shutil.which("bochs") is None:
+        pytest.fail("bochs is not installed (make deps installs it)")
+    rc = tmp_path / "run.rc"
+    rc.write_text("c\n" * 7 + "quit\n")      # the 7th c never returns: the kernel halts
+    p = subprocess.Popen([str(ROOT / "scripts" / "bochs-run"), "-rc", str(rc), "-o",
+                          str(tmp_path / "out.log"), "--timeout", "60"], cwd=ROOT,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, start_new_session=True)
+    bochs = None
+    try:
+        deadline = time.monotonic() + 20
+        while not children(p.pid):
+            assert time.monotonic() < deadline and p.poll() is None, "Bochs did not start"
+            time.sleep(0.05)
+        bochs = children(p.pid)[0]
+        time.sleep(0.5)
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(timeout=10)
+        assert gone(bochs), "Bochs outlived its SIGKILLed bochs-run"
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=10)
+        if bochs is not None and not gone(bochs, 0):
+            os.killpg(bochs, signal.SIGKILL)

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from . import BOCHSRC, FjError, ROOT
 from .imagecheck import image_problem
-from .procs import kill_group
+from .procs import die_with_parent, kill_group
 
 PROG = "bochs-run"
 BOCHS = os.environ.get("BOCHS", "bochs")
@@ -256,7 +256,8 @@ def main(argv=None) -> int:
         proc = None
         try:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=con, stderr=con,
-                                    env=env, start_new_session=True)
+                                    env=env, start_new_session=True,
+                                    preexec_fn=die_with_parent)
             threading.Thread(target=drain_screen, args=(console, proc), daemon=True).start()
             status = proc.wait(timeout=args.timeout)
         except subprocess.TimeoutExpired:

@@ -75,5 +75,7 @@ def die_with_parent() -> None:
 
 
 def spawn(args, **kw) -> subprocess.Popen:
-    """subprocess.Popen in a session of its own (the group killers above then work)."""
-    return subprocess.Popen(args, start_new_session=True, **kw)
+    """subprocess.Popen in a session of its own (the group killers above then work), ended
+    by the kernel if this process dies (die_with_parent). Call it from a thread that
+    outlives the child: PR_SET_PDEATHSIG fires when the creating thread ends."""
+    return subprocess.Popen(args, start_new_session=True, preexec_fn=die_with_parent, **kw)

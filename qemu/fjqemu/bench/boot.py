@@ -13,7 +13,7 @@ from pathlib import Path
 from .. import BOCHSRC, IMAGE, ROOT
 from ..bochs import BOCHS, HEADLESS_ENV, bochs_command, drain_screen
 from ..cmdline import qemu_command
-from ..procs import kill_group
+from ..procs import die_with_parent, kill_group
 from .common import BENCH, PROCESS_TIMEOUT, BenchError, Row, alternate, ratio_row
 
 FLOOR_ASM = Path(__file__).with_name("floor.asm")
@@ -36,7 +36,8 @@ def qemu_boot_seconds(image: Path, marker: bytes) -> float:
     cmd = qemu_command(image, display="none", serial="stdio", monitor="none")
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True)
+                         stderr=subprocess.DEVNULL, start_new_session=True,
+                         preexec_fn=die_with_parent)
     try:
         return t0_until(p, marker, t0)
     finally:
@@ -99,7 +100,7 @@ def bochs_boot_seconds(bochsrc: Path, image: Path, marker: bytes) -> float:
     with open(console, "wb") as con:
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=con, stderr=con,
-                             env=env, start_new_session=True)
+                             env=env, start_new_session=True, preexec_fn=die_with_parent)
         threading.Thread(target=drain_screen, args=(console, p), daemon=True).start()
         try:
             while True:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .. import IMAGE, ROOT
 from ..gdbrun import GdbError, run_driver
-from ..procs import end_group, kill_group, killpg
+from ..procs import die_with_parent, end_group, kill_group, killpg
 from ..vm import QemuError, QemuVM
 from .config import (BOCHS_TIMEOUT, CONTINUE_TIMEOUT, GDB_TIMEOUT, IMG, MARK, SH_TIMEOUT,
                      SHOWN_BUILD, SHOWN_IMG, CaptureError)
@@ -37,7 +37,7 @@ def spawn(args, **kw) -> subprocess.Popen:
     with _LOCK:
         if STOP.is_set():
             raise CaptureError("interrupted")
-        p = subprocess.Popen(args, start_new_session=True, **kw)
+        p = subprocess.Popen(args, start_new_session=True, preexec_fn=die_with_parent, **kw)
         CHILDREN.append(p)
     return p
 
