@@ -63,6 +63,7 @@ $(B)/flags: FORCE
 help:
 	@echo 'make              build build/disk.img (stage1/stage2/kernel ELFs with DWARF beside it)'
 	@echo 'make run          install missing packages, build, boot in QEMU (window with $$DISPLAY, curses otherwise)'
+	@echo '                  no $$DISPLAY and no terminal: headless, COM1 on stdout, ends by itself (IMAGE=, TIMEOUT=)'
 	@echo 'make test         install missing packages, build, run the pytest suite'
 	@echo 'make unit         the pure tests only (decoders, host tools; no emulator, a few seconds)'
 	@echo 'make debug        QEMU paused + GDB attached with farjump loaded, stopped at stage1_start'
