@@ -82,7 +82,8 @@ def headless(image: Path, timeout: float, extra: list[str]) -> int:
                 try:
                     regs = vm.hmp("info registers")
                 except QemuError:
-                    continue            # QEMU is going: the next round sees it gone
+                    time.sleep(0.02)    # QEMU is going: the next round sees it gone
+                    continue
                 if halted_with_interrupts_off(regs):
                     text = vm.serial_path.read_bytes()
                     out.write(text[sent:])

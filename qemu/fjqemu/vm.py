@@ -177,6 +177,9 @@ class QemuVM:
                 chunk = self._qmp.recv(65536)
             except socket.timeout:
                 raise QemuError("QMP did not answer in time")
+            except OSError as e:
+                raise QemuError(f"QMP connection lost ({e.strerror or e}); QEMU exited?") \
+                    from None
             if not chunk:
                 raise QemuError("QMP connection closed (QEMU exited?)")
             self._qmp_buf += chunk
@@ -187,7 +190,10 @@ class QemuVM:
         msg = {"execute": execute}
         if arguments:
             msg["arguments"] = arguments
-        self._qmp.sendall(json.dumps(msg).encode() + b"\n")
+        try:
+            self._qmp.sendall(json.dumps(msg).encode() + b"\n")
+        except OSError as e:           # QEMU went away (a guest reset under -no-reboot...)
+            raise QemuError(f"QMP connection lost ({e.strerror or e}); QEMU exited?") from None
         while True:
             reply = self._qmp_read()
             if "event" in reply:
