@@ -8,8 +8,9 @@ import os
 import sys
 
 _here = os.path.dirname(os.path.abspath(__file__))
-if _here not in sys.path:
-    sys.path.insert(0, _here)
+for _d in (os.path.join(os.path.dirname(_here), "build", "gen"), _here):
+    if _d not in sys.path:
+        sys.path.insert(0, _d)
 
 import fjgdb.commands  # noqa: E402
 

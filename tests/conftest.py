@@ -9,6 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "gdb"))
+sys.path.insert(0, str(BUILD / "gen"))      # farjump_contracts
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Unit tests of the pure decoders: put /work/main/gdb on sys.path."""
+"""Unit tests of the pure decoders: put gdb/ and build/gen (farjump_contracts) on sys.path."""
 
 import os
 import sys
@@ -6,8 +6,10 @@ import sys
 GDB_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        os.pardir, os.pardir, "gdb")
 GDB_DIR = os.path.normpath(GDB_DIR)
-if GDB_DIR not in sys.path:
-    sys.path.insert(0, GDB_DIR)
+GEN_DIR = os.path.normpath(os.path.join(GDB_DIR, os.pardir, "build", "gen"))
+for _d in (GEN_DIR, GDB_DIR):
+    if _d not in sys.path:
+        sys.path.insert(0, _d)
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                         "fixtures")

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from fjgdb.decoders.errors import DecodeError
-from fjgdb.decoders.idt import decode_gate, decode_idt, format_idt
+from fjgdb.decoders.idt import decode_gate, decode_idt
+from fjgdb.render.idt import format_idt
 
 
 def q(value: int) -> bytes:

@@ -3,11 +3,17 @@ from __future__ import annotations
 
 import gdb
 
-from ..decoders.descriptors import decode_gdt, format_gdt, format_segments
-from ..decoders.idt import decode_idt, format_idt
-from ..decoders.paging import canonical, format_ranges, format_walk, ranges, walk
-from ..decoders.realmode import decode_ivt, format_ivt
-from ..decoders.vga import decode_text, render_png
+from ..decoders.descriptors import decode_gdt
+from ..decoders.idt import decode_idt
+from ..decoders.paging import canonical, ranges, walk
+from ..decoders.realmode import decode_ivt
+from ..decoders.vga import decode_text
+from ..render.descriptors import format_gdt, format_segments
+from ..render.idt import format_idt
+from ..render.paging import format_ranges, format_walk
+from ..render.png import render_png
+from ..render.realmode import format_ivt
+from ..render.vga import ansi_lines
 from .base import FjCommand, color_default, emit_json, out
 from .state import STATE, FjError, NotConnected
 
@@ -417,7 +423,7 @@ JSON: {"cols", "rows", "lines": [...], "text", "png": FILE|null}"""
             return
         color = color_default() if opts.color is None else opts.color
         if color:
-            out("\n".join(screen.ansi()))
+            out("\n".join(ansi_lines(screen)))
         else:
             out(screen.text())
         if opts.png:

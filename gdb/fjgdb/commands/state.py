@@ -24,7 +24,7 @@ import gdb
 from ..decoders.errors import DecodeError
 from ..decoders.mode import CpuMode, cpu_mode
 from ..decoders.qemuregs import QemuRegisters, parse_info_registers
-from ..elfsyms import SymbolTable, read_elf_symbols
+from ..decoders.elfsyms import SymbolTable, read_elf_symbols
 
 
 class FjError(Exception):

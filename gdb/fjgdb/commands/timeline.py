@@ -1,7 +1,8 @@
 """fj timeline: the boot timeline from struct boot_info in guest memory (thin layer)."""
 from __future__ import annotations
 
-from ..decoders.timeline import BOOTINFO_ADDR, BOOTINFO_SIZE, decode_timeline, format_timeline
+from ..decoders.timeline import BOOTINFO_ADDR, BOOTINFO_SIZE, decode_timeline
+from ..render.timeline import format_timeline
 from .base import FjCommand, emit_json, out
 from .cmds import eval_address
 from .state import STATE

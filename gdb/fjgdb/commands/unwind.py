@@ -25,7 +25,7 @@ import os
 import gdb
 from gdb.unwinder import Unwinder
 
-from ..stackscan import stack_delta
+from ..decoders.stackscan import stack_delta
 from .state import STATE
 
 try:
