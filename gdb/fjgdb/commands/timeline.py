@@ -1,11 +1,10 @@
-"""fj timeline: the boot timeline from struct boot_info in guest memory (thin layer)."""
+"""fj timeline: the boot timeline from struct boot_info in guest memory."""
 from __future__ import annotations
 
 from ..decoders.timeline import BOOTINFO_ADDR, BOOTINFO_SIZE, decode_timeline
 from ..render.timeline import format_timeline
+from ..target.state import STATE
 from .base import FjCommand, emit_json, out
-from .cmds import eval_address
-from .state import STATE
 
 
 class FjTimeline(FjCommand):
@@ -30,7 +29,7 @@ JSON: {"address", "tsc_hz", "recorded", "complete", "monotonic", "events": [{"in
         parser.add_argument("addr", nargs="*")
 
     def run(self, opts, from_tty):
-        addr = eval_address(" ".join(opts.addr)) if opts.addr else BOOTINFO_ADDR
+        addr = STATE.eval_address(" ".join(opts.addr)) if opts.addr else BOOTINFO_ADDR
         tl = decode_timeline(STATE.read_phys(addr, BOOTINFO_SIZE))
         if opts.json:
             doc = {"address": addr}

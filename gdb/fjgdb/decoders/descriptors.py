@@ -24,7 +24,6 @@ upper dword at +12 (bits 40..44 of the upper quadword) must be zero.
 from __future__ import annotations
 
 import dataclasses
-import struct
 from dataclasses import dataclass
 
 from .errors import DecodeError

@@ -1,0 +1,54 @@
+"""The GDB connection to QEMU's gdbstub: is there one, the monitor, raw packets."""
+from __future__ import annotations
+
+import gdb
+
+from .errors import FjError, NotConnected
+
+
+class Connection:
+    """Mixed into :class:`fjgdb.target.state.State`."""
+
+    @staticmethod
+    def connection():
+        inf = gdb.selected_inferior()
+        conn = getattr(inf, "connection", None)
+        if conn is None or inf.pid == 0 or gdb.selected_thread() is None:
+            return None
+        return conn
+
+    def require_connected(self, allow_running: bool = False):
+        """The remote connection, or FjError. *allow_running* is for the disassembler and
+        unwinder, which GDB calls while it handles a stop, before the thread is marked
+        stopped (the target itself is stopped then)."""
+        conn = self.connection()
+        if conn is None:
+            raise NotConnected("not connected to QEMU (run 'target remote HOST:PORT', "
+                               "or use 'make debug')")
+        if conn.type not in ("remote", "extended-remote"):
+            raise NotConnected(f"the target is '{conn.type}', not QEMU's gdbstub "
+                               "(target remote HOST:PORT)")
+        thread = gdb.selected_thread()
+        if not allow_running and thread is not None and thread.is_running():
+            raise FjError("the guest is running; interrupt it first (Ctrl-C)")
+        return conn
+
+    def connected(self, allow_running: bool = False) -> bool:
+        try:
+            self.require_connected(allow_running)
+            return True
+        except FjError:
+            return False
+
+    def monitor(self, command: str, allow_running: bool = False) -> str:
+        """A QEMU monitor command's output (``monitor CMD`` through the gdbstub)."""
+        self.require_connected(allow_running)
+        try:
+            return gdb.execute(f"monitor {command}", to_string=True)
+        except gdb.error as e:
+            raise FjError(f"QEMU monitor command '{command}' failed: {e}")
+
+    @staticmethod
+    def packet(conn, text: str) -> str:
+        reply = conn.send_packet(text)
+        return reply.decode("latin-1") if isinstance(reply, bytes) else str(reply)
