@@ -36,3 +36,22 @@ def test_help_and_not_connected_errors(build):
     assert re.search(r"<stage1_start\+?\d*>:\s+xchg", out), out
     assert "Showing CS:IP in real-mode disassembly is on." in out
     assert "The fj context panel on every stop is on." in out
+
+
+def test_missing_contracts_is_one_line(tmp_path):
+    """Without build/gen/farjump_contracts.py (no 'make' yet) sourcing farjump.py says so
+    in one line instead of a traceback; nothing is registered."""
+    import os
+    import shutil
+    shutil.copytree(ROOT / "gdb", tmp_path / "gdb",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    rc, out, err = run_gdb(["gdb", "-nx", "-batch", "-ex",
+                            f"source {tmp_path / 'gdb' / 'farjump.py'}", "-ex", "fj mode"],
+                           timeout=30, env=env)
+    both = out + err
+    assert "Traceback" not in both and "Python Exception" not in both, both
+    assert out.count("farjump: build/gen/farjump_contracts.py is missing: run 'make' "
+                     "first") == 1, both
+    assert "commands loaded" not in out
+    assert 'Undefined command: "fj"' in err

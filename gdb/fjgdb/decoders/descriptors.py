@@ -19,6 +19,9 @@ References (Intel SDM Vol. 3A):
 In IA-32e mode LDT, TSS and call-gate descriptors are 16 bytes: the upper
 8 bytes hold base (or offset) 63:32 in bits 0..31, and bits 8..12 of the
 upper dword at +12 (bits 40..44 of the upper quadword) must be zero.
+
+Why over 400 lines: GDT descriptors and the cached segment registers (SegmentCache) decode
+the same type/attribute bits with the same tables; one module keeps them in one place.
 """
 
 from __future__ import annotations
