@@ -1,10 +1,13 @@
 """fj tour: run the boot through every mode transition, reporting each stop."""
 from __future__ import annotations
 
+import math
+
 import gdb
 
 from ..decoders.snapshot import changes
 from ..render.cpu import stop_doc, tour_stop_lines
+from ..target.errors import FjError
 from ..target.run import breakpoint, continue_with_timeout, quiet
 from ..target.state import STATE
 from .base import FjCommand, emit_json, out
@@ -28,7 +31,8 @@ Continues to stage1_start, stage2_start, pm_entry, lm_entry and kernel_main in t
 (temporary internal breakpoints, removed afterwards) and prints at each stop the mode,
 CS:IP, control registers, GDTR and what changed since the previous stop. A stop already
 passed is reported as skipped; if none is reached within the timeout (fj-timeout,
-default 10 s) the guest is interrupted and the tour ends saying where it was.
+default 10 s; 0 waits forever) the guest is interrupted and the tour ends saying where
+it was. Ctrl-C ends the tour the same way, at once.
 --reset first resets the guest (fj reset), for a complete tour from the BIOS.
 --json prints one JSON list of per-stop states (for a scripted regression boot)."""
 
@@ -39,9 +43,13 @@ default 10 s) the guest is interrupted and the tour ends saying where it was.
         parser.add_argument("--timeout", type=float)
 
     def run(self, opts, from_tty):
-        STATE.require_connected()
         timeout = opts.timeout if opts.timeout is not None \
             else float(gdb.parameter("fj-timeout") or 0)
+        if not (math.isfinite(timeout) and timeout >= 0):
+            raise FjError(f"--timeout must be 0 (wait forever) or more seconds, not "
+                          f"{opts.timeout:g}")
+        STATE.require_connected()
+        progress = from_tty and not opts.json
         stops = [(n, STATE.resolve(n)) for n in TRANSITIONS]
         results = []
         emit = (lambda r: None) if opts.json else self._print
@@ -68,6 +76,10 @@ default 10 s) the guest is interrupted and the tour ends saying where it was.
                     if hit is None and here is not None:
                         hit = next((n for n in pending if STATE.resolve(n) == here), None)
                     if hit is None:
+                        if progress:
+                            limit = f"up to {timeout:g} s, " if timeout else ""
+                            out(f"waiting for {pending[0]} ({limit}Ctrl-C ends the tour) ...")
+                            gdb.flush()
                         how = continue_with_timeout(timeout)
                         STATE.invalidate()
                         if STATE.connected() and how == "stopped":
@@ -77,7 +89,9 @@ default 10 s) the guest is interrupted and the tour ends saying where it was.
                         for n in pending:
                             r = {"stop": n, "reached": False,
                                  "reason": (f"not reached within {timeout:g} s"
-                                            if how == "timeout" else "guest gone"),
+                                            if how == "timeout" else
+                                            "interrupted (Ctrl-C)" if how == "interrupted"
+                                            else "guest gone"),
                                  "interrupted_at": where.get("symbol"),
                                  "interrupted_pc": where.get("linear_pc"),
                                  "halted": where.get("halted")}
@@ -109,7 +123,9 @@ default 10 s) the guest is interrupted and the tour ends saying where it was.
             emit_json(results)
         else:
             reached = sum(1 for r in results if r.get("reached"))
-            out(f"tour: {reached}/{len(results)} stops reached")
+            interrupted = any(r.get("reason") == "interrupted (Ctrl-C)" for r in results)
+            out(f"tour: {reached}/{len(results)} stops reached"
+                + (" (interrupted)" if interrupted else ""))
 
     @staticmethod
     def _print(r):

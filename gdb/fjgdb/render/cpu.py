@@ -102,7 +102,8 @@ def tour_stop_lines(r: dict) -> list[str]:
     if not r.get("reached"):
         extra = ""
         if r.get("interrupted_pc") is not None:
-            extra = (f"; interrupted at 0x{r['interrupted_pc']:x}"
+            verb = "stopped" if r["reason"].startswith("interrupted") else "interrupted"
+            extra = (f"; {verb} at 0x{r['interrupted_pc']:x}"
                      + (f" <{r['interrupted_at']}>" if r.get("interrupted_at") else "")
                      + (" (CPU halted)" if r.get("halted") else ""))
         return [f"== {r['stop']}: not reached: {r['reason']}{extra}"]

@@ -34,23 +34,36 @@ def quiet(enabled: bool):
 
 
 def continue_with_timeout(timeout: float) -> str:
-    """'continue'; interrupt the guest after *timeout* s. Returns "stopped" or "timeout"."""
+    """'continue'; interrupt the guest after *timeout* s (0: never). Returns "stopped",
+    "timeout", or "interrupted" when the user pressed Ctrl-C (GDB stops the guest with
+    SIGINT and 'continue' returns as for any other stop)."""
     fired = threading.Event()
+    sigint = []
 
     def fire():
         fired.set()
         gdb.post_event(_interrupt)
 
+    def on_stop(event):
+        if isinstance(event, gdb.SignalEvent) and event.stop_signal == "SIGINT":
+            sigint.append(event)
+
     timer = threading.Timer(timeout, fire) if timeout > 0 else None
     if timer:
         timer.daemon = True
         timer.start()
+    gdb.events.stop.connect(on_stop)
     try:
         gdb.execute("continue", to_string=True)
+    except KeyboardInterrupt:
+        sigint.append(None)
     finally:
+        gdb.events.stop.disconnect(on_stop)
         if timer:
             timer.cancel()
-    return "timeout" if fired.is_set() else "stopped"
+    if fired.is_set():
+        return "timeout"
+    return "interrupted" if sigint else "stopped"
 
 
 def _interrupt():

@@ -1,0 +1,76 @@
+"""What a careless user does in GDB (issue 15, GDB side), against real GDB and QEMU:
+one GDB session (tests/gdb/hardening_driver.py), judged here."""
+import json
+import os
+from pathlib import Path
+
+import pytest
+from gdbharness import ROOT, ResettableVM, gdb_args, run_gdb
+
+BAD = ("Traceback", "Python Exception", "internal error", "Error occurred in Python")
+
+
+@pytest.fixture(scope="module")
+def hard(build, tmp_path_factory):
+    out_file = tmp_path_factory.mktemp("fjhard") / "hard.json"
+    with ResettableVM(build / "disk.img", gdb=True) as vm:
+        env = dict(os.environ, FJ_ROOT=str(ROOT), FJ_OUT=str(out_file),
+                   FJ_QEMU_PID=str(vm.proc.pid))
+        # --timeout 0 waits forever: if Ctrl-C were ignored, this would time out
+        rc, out, err = run_gdb(gdb_args(connect_port=vm.gdb_port,
+                                        script=Path(__file__).with_name("hardening_driver.py")),
+                               timeout=40, env=env)
+    if not out_file.exists():
+        pytest.fail(f"hardening_driver wrote no results (rc {rc}):\n{out[-4000:]}\n"
+                    f"{err[-4000:]}")
+    r = json.loads(out_file.read_text())
+    r["_stdout"], r["_stderr"] = out, err
+    return r
+
+
+def clean(text):
+    for bad in BAD:
+        assert bad not in text, text[-3000:]
+
+
+def error(r, key, exact=None, *words):
+    res = r[key]
+    assert "error" in res, f"{key}: expected an error, got:\n{res.get('out', '')[:800]}"
+    msg = res["error"]
+    assert msg.strip() and "\n" not in msg.strip(), f"{key}: not one line: {msg!r}"
+    clean(msg)
+    if exact is not None:
+        assert msg == exact, f"{key}: {msg!r}"
+    for w in words:
+        assert w in msg, f"{key}: {w!r} not in {msg!r}"
+    return msg
+
+
+def ok(r, key, *words):
+    res = r[key]
+    assert "error" not in res, f"{key}: {res['error']}"
+    clean(res["out"])
+    for w in words:
+        assert w in res["out"], f"{key}: {w!r} not in:\n{res['out'][:2000]}"
+    return res["out"]
+
+
+def test_session_has_no_traceback(hard):
+    clean(hard["_stdout"] + hard["_stderr"])
+
+
+def test_tour_rejects_negative_and_non_finite_timeouts(hard):
+    error(hard, "tour_negative",
+          "fj tour: --timeout must be 0 (wait forever) or more seconds, not -1")
+    error(hard, "tour_nan",
+          "fj tour: --timeout must be 0 (wait forever) or more seconds, not nan")
+    assert "error" in hard["set_timeout_negative"]      # PARAM_ZUINTEGER: GDB refuses it
+
+
+def test_ctrl_c_ends_the_tour_with_progress(hard):
+    out = ok(hard, "tour_ctrl_c", "waiting for stage1_start (Ctrl-C ends the tour) ...")
+    lines = out.splitlines()
+    assert lines[0].startswith("waiting for ")
+    assert "== kernel_main: not reached: interrupted (Ctrl-C); stopped at 0x" in out, out
+    assert lines[-1] == "tour: 0/5 stops reached (interrupted)", out
+    ok(hard, "mode_after_ctrl_c", "mode     long (64-bit)")
