@@ -45,5 +45,19 @@ ctrl_c_after(1.0)
 R["tour_ctrl_c"] = run("fj tour --timeout 0", tty=True)
 R["mode_after_ctrl_c"] = run("fj mode")
 
+# ---- last: QEMU dies under a stopped GDB (item 10) -----------------------------------------
+R["seg_before_kill"] = run("fj seg")              # fills the per-stop cache
+os.kill(int(os.environ["FJ_QEMU_PID"]), signal.SIGKILL)
+for _ in range(100):                              # until the process is gone
+    try:
+        os.kill(int(os.environ["FJ_QEMU_PID"]), 0)
+        time.sleep(0.05)
+    except OSError:
+        break
+R["mode_dead"] = run("fj mode")
+R["seg_dead"] = run("fj seg")
+R["pt_dead"] = run("fj pt")
+R["vga_dead"] = run("fj vga")
+
 with open(os.environ["FJ_OUT"], "w") as f:
     json.dump(R, f, indent=1)

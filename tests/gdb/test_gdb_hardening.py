@@ -74,3 +74,13 @@ def test_ctrl_c_ends_the_tour_with_progress(hard):
     assert "== kernel_main: not reached: interrupted (Ctrl-C); stopped at 0x" in out, out
     assert lines[-1] == "tour: 0/5 stops reached (interrupted)", out
     ok(hard, "mode_after_ctrl_c", "mode     long (64-bit)")
+
+
+def test_qemu_gone_drops_the_cache(hard):
+    """QEMU killed while GDB sits at a stop: no dead machine shown as live, no internal
+    error; one line saying QEMU is gone, then 'not connected'."""
+    ok(hard, "seg_before_kill", "linear PC")
+    error(hard, "mode_dead", "fj mode: QEMU is gone (its gdbstub connection closed); what "
+          "fj knew of the CPU was dropped: restart QEMU and reconnect, e.g. 'make debug'")
+    for key in ("seg_dead", "pt_dead", "vga_dead"):
+        error(hard, key, None, ": not connected to QEMU (run 'target remote HOST:PORT'")

@@ -11,6 +11,7 @@ import gdb
 from ..decoders.errors import DecodeError
 from ..render.json import to_json
 from ..target.errors import FjError
+from ..target.state import STATE
 
 
 class _ArgError(Exception):
@@ -95,6 +96,7 @@ class FjCommand(gdb.Command):
                 gdb.execute(f"help fj {self.name}")
                 return
             opts = self.parser.parse_args(argv)
+            STATE.check_alive()
             self.run(opts, from_tty)
         except _ArgError as e:
             raise gdb.GdbError(f"{where}: {one_line(e)} (see 'help fj {self.name}')")

@@ -5,6 +5,9 @@ import gdb
 
 from .errors import FjError, NotConnected
 
+QEMU_GONE = ("QEMU is gone (its gdbstub connection closed); what fj knew of the CPU was "
+             "dropped: restart QEMU and reconnect, e.g. 'make debug'")
+
 
 class Connection:
     """Mixed into :class:`fjgdb.target.state.State`."""
@@ -48,7 +51,30 @@ class Connection:
         except gdb.error as e:
             raise FjError(f"QEMU monitor command '{command}' failed: {e}")
 
-    @staticmethod
-    def packet(conn, text: str) -> str:
-        reply = conn.send_packet(text)
+    def check_alive(self) -> None:
+        """While GDB holds a stopped QEMU connection, one cheap packet ('qC') proves that
+        QEMU is still there: GDB only notices a dead QEMU at its next packet, and until
+        then the per-stop cache would show the dead machine as live. If it is gone, the
+        cache is dropped and NotConnected says so. Nothing is sent otherwise."""
+        inf = gdb.selected_inferior()
+        conn = getattr(inf, "connection", None)
+        thread = gdb.selected_thread()
+        if conn is None or inf.pid == 0 or thread is None or thread.is_running() \
+                or conn.type not in ("remote", "extended-remote"):
+            return
+        self.packet(conn, "qC")
+
+    def packet(self, conn, text: str) -> str:
+        """Send one remote-protocol packet; NotConnected (and the cache dropped) if QEMU
+        is gone."""
+        try:
+            reply = conn.send_packet(text)
+        except RuntimeError:            # "Connection no longer exists": GDB dropped it
+            self.forget_connection()
+            raise NotConnected(QEMU_GONE) from None
+        except gdb.error:
+            if self.connection() is None or not conn.is_valid():
+                self.forget_connection()
+                raise NotConnected(QEMU_GONE) from None
+            raise
         return reply.decode("latin-1") if isinstance(reply, bytes) else str(reply)
