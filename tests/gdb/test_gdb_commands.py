@@ -55,3 +55,17 @@ def test_missing_contracts_is_one_line(tmp_path):
                      "first") == 1, both
     assert "commands loaded" not in out
     assert 'Undefined command: "fj"' in err
+
+
+def test_transitions_without_symbols_say_so_with_their_prefix(build):
+    """Issue 15 item 11: no transition symbol at all is an error line; some missing is
+    said with the command's prefix."""
+    rc, out, err = run_gdb(gdb_args("fj transitions", symbols=False), timeout=30)
+    assert "Traceback" not in out + err
+    assert "fj transitions: none of the transition symbols is loaded (stage1_start, " \
+           "stage2_start, pm_entry, lm_entry, kernel_main): file build/kernel.elf" in err, err
+    rc, out, err = run_gdb(gdb_args("file build/kernel.elf", "fj transitions",
+                                    symbols=False), timeout=30)
+    assert "fj transitions: missing symbols (not loaded?): stage1_start, stage2_start, " \
+           "pm_entry, lm_entry" in out, out + err
+    assert re.search(r"^set breakpoint \d+ at 0x[0-9a-f]+ <kernel_main>$", out, re.M), out

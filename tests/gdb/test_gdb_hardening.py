@@ -84,3 +84,47 @@ def test_qemu_gone_drops_the_cache(hard):
           "fj knew of the CPU was dropped: restart QEMU and reconnect, e.g. 'make debug'")
     for key in ("seg_dead", "pt_dead", "vga_dead"):
         error(hard, key, None, ": not connected to QEMU (run 'target remote HOST:PORT'")
+
+
+def test_arguments_are_checked_first_and_exactly(hard):
+    """Item 11: the argument is judged before the CPU state; no silent clamping or
+    wrap-around; a float is not an address."""
+    error(hard, "pt_zz", None, "fj pt: cannot evaluate '0xzz'")
+    error(hard, "pt_float", "fj pt: '1.5' is not an integer")
+    error(hard, "ivt_minus", "fj ivt: vector -1 out of range 0..255")
+    error(hard, "ivt_float", "fj ivt: '1.5' is not an integer")
+    for key, n in (("ctx_0", 0), ("ctx_minus", -5), ("ctx_big", 100000)):
+        error(hard, key, f"fj context: -n must be 1..50 instructions, not {n}")
+    out = ok(hard, "ctx_2")
+    assert sum(1 for line in out.splitlines() if line.startswith(("=> 0x", "   0x"))) == 2
+    ok(hard, "ivt_16", " 16  0x10  ")
+
+
+def test_timeline_says_what_is_really_wrong(hard):
+    """Item 11: an address outside RAM or without a boot_info is not 'stage 2 has not
+    written it yet'; after fj reset the previous boot's timeline is not shown as this
+    one's."""
+    error(hard, "tl_far", "fj timeline: 0x800000000000 is outside guest RAM (which ends "
+                          "at 0x8000000): no boot_info there")
+    error(hard, "tl_beyond", None, "fj timeline: 0x7ffff00 is outside guest RAM")
+    error(hard, "tl_wrong", None, "fj timeline: no boot_info at physical 0x100 (magic 0x")
+    ok(hard, "tl_boot1", "boot timeline:")
+    ok(hard, "reset", "reset: CS:IP f000:fff0")
+    for key in ("tl_after_reset", "tl_after_reset_json"):
+        error(hard, key, "fj timeline: the boot_info at 0x5000 is the previous boot's "
+                         "(memory survives fj reset): this boot's stage 2 has not written "
+                         "it yet")
+    # the tour below boots to kernel_main again: then it is this boot's
+    ok(hard, "tl_boot2", "boot timeline:")
+
+
+def test_running_guest_gets_the_same_line_everywhere(build):
+    """Item 11: with the guest running in the background ('continue &'), every command,
+    fj vga included, says so in the same words, with the remedy that works there."""
+    with ResettableVM(build / "disk.img", gdb=True) as vm:
+        cmds = ["continue &", "fj vga", "fj mode", "fj pt", "interrupt"]
+        rc, out, err = run_gdb(gdb_args(*cmds, connect_port=vm.gdb_port), timeout=30)
+    clean(out + err)
+    want = "the guest is running (continue &); stop it first with 'interrupt'"
+    for c in ("vga", "mode", "pt"):
+        assert f"fj {c}: {want}\n" in err, err

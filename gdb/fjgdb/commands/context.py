@@ -6,6 +6,7 @@ from ..render.cpu import csip_text, panel_lines
 from ..target.code import next_instructions
 from ..target.state import STATE
 from ..decoders.snapshot import changes
+from ..target.errors import FjError
 from .base import FjCommand, emit_json, out
 
 
@@ -37,6 +38,7 @@ class FjContext(FjCommand):
     """Context panel: mode, CS:IP and linear PC, next instructions, changed registers.
 
 Usage: fj context [-n COUNT] [--json]
+COUNT instructions, 1..50 (default 5).
 The instructions come from the mode-aware disassembler. "changed" lists which of
 CR0/CR3/CR4/EFER/GDTR/IDTR/CS changed since the previous panel (old -> new).
 'set fj-context on' prints the panel at every stop."""
@@ -47,7 +49,9 @@ CR0/CR3/CR4/EFER/GDTR/IDTR/CS changed since the previous panel (old -> new).
         parser.add_argument("-n", type=int, default=5)
 
     def run(self, opts, from_tty):
-        text, doc = PANEL.render(max(1, min(opts.n, 50)))
+        if not 1 <= opts.n <= 50:
+            raise FjError(f"-n must be 1..50 instructions, not {opts.n}")
+        text, doc = PANEL.render(opts.n)
         if opts.json:
             emit_json(doc)
         else:

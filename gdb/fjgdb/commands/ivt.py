@@ -27,7 +27,7 @@ JSON: {"entries": [{"vector", "segment", "offset", "linear", "symbol"}], "real_m
         data = STATE.read_phys(0, 1024)
         entries = decode_ivt(data)
         if opts.vector is not None:
-            n = STATE.eval_address(opts.vector)
+            n = STATE.eval_int(opts.vector)
             if not 0 <= n <= 255:
                 raise FjError(f"vector {n} out of range 0..255")
             entries = [entries[n]]

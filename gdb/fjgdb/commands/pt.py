@@ -30,6 +30,9 @@ or for ADDR: {"vaddr", "cr3", "phys", "page_size", "writable", "user", "nx", "fa
         parser.add_argument("addr", nargs="*")
 
     def run(self, opts, from_tty):
+        STATE.require_connected()
+        # the argument before the CPU state: 'fj pt 0xzz' is a typo in any mode
+        vaddr = STATE.eval_address(" ".join(opts.addr)) if opts.addr else None
         snap = STATE.snapshot()
         q, m = snap.regs, snap.mode
         if not m.paging:
@@ -40,11 +43,10 @@ or for ADDR: {"vaddr", "cr3", "phys", "page_size", "writable", "user", "nx", "fa
             raise FjError("PAE paging outside long mode is not decoded; only 4-level paging")
         if m.la57:
             raise FjError("5-level paging (CR4.LA57) is not decoded")
-        cr3 = q.cr3 & PTE_ADDR_MASK
-        vaddr = STATE.eval_address(" ".join(opts.addr)) if opts.addr else None
         if vaddr is not None and not canonical(vaddr):
             raise FjError(f"0x{vaddr:x} is not a canonical address (bits 63:47 must all be "
                           "equal)")
+        cr3 = q.cr3 & PTE_ADDR_MASK
         tables = STATE.page_tables()
         if tables.low_ram is not None and cr3 + 4096 > tables.low_ram:
             raise FjError(f"CR3 0x{q.cr3:x} points outside guest RAM (which ends at "

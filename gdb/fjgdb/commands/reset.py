@@ -1,7 +1,9 @@
 """fj reset: reset the guest and refresh GDB's registers."""
 from __future__ import annotations
 
+from ..decoders.timeline import BOOTINFO_ADDR, BOOTINFO_SIZE
 from ..render.cpu import csip_text, stop_doc
+from ..target.errors import FjError
 from ..target.run import reset_guest
 from ..target.state import STATE
 from .base import FjCommand, emit_json, out
@@ -9,8 +11,14 @@ from .context import PANEL
 
 
 def reset() -> None:
-    """Reset the guest; the next context panel starts afresh."""
+    """Reset the guest; the next context panel starts afresh, and fj timeline knows the
+    boot_info in memory (which a reset does not clear) is the previous boot's."""
+    try:
+        before = STATE.read_phys(BOOTINFO_ADDR, BOOTINFO_SIZE)
+    except FjError:
+        before = None
     reset_guest()
+    STATE.boot_info_before_reset = before
     PANEL.last = None
 
 

@@ -1,6 +1,7 @@
 """fj transitions: breakpoints at every mode transition of the boot."""
 from __future__ import annotations
 
+from ..target.errors import FjError
 from ..target.run import breakpoint, breakpoints_by_location
 from ..target.state import STATE
 from .base import FjCommand, emit_json, out
@@ -33,6 +34,10 @@ at the same place are reused. Says which were set and which symbols are missing
             if new:
                 bp = breakpoint(name)
             done.append({"name": name, "address": addr, "number": bp.number, "new": new})
+        if not done:
+            raise FjError("none of the transition symbols is loaded (" + ", ".join(missing)
+                          + "): file build/kernel.elf, add-symbol-file build/stage1.elf, "
+                          "add-symbol-file build/stage2.elf")
         if opts.json:
             emit_json({"breakpoints": done, "missing": missing})
             return
@@ -40,4 +45,4 @@ at the same place are reused. Says which were set and which symbols are missing
             out(f"{'set' if d['new'] else 'kept'} breakpoint {d['number']} at "
                 f"0x{d['address']:x} <{d['name']}>")
         if missing:
-            out("missing symbols (not loaded?): " + ", ".join(missing))
+            out("fj transitions: missing symbols (not loaded?): " + ", ".join(missing))

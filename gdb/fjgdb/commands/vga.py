@@ -28,6 +28,7 @@ JSON: {"cols", "rows", "lines": [...], "text", "png": FILE|null}"""
         g.add_argument("--no-color", dest="color", action="store_false")
 
     def run(self, opts, from_tty):
+        STATE.require_connected()       # its errors as every command says them
         try:
             data = STATE.read_phys(VGA_TEXT_ADDR, 80 * 25 * 2)
         except NotConnected:

@@ -18,7 +18,7 @@ from farjump_contracts import (BOOTINFO_ADDR, BOOTINFO_FIELDS, BOOTINFO_MAGIC, B
 from .errors import DecodeError
 
 __all__ = ["BOOTINFO_ADDR", "BOOTINFO_MAGIC", "BOOTINFO_SIZE", "EVENTS", "STEPS", "OFF_RECORDED",
-           "OFF_TSC_HZ", "OFF_TSC", "Event", "Step", "Timeline", "decode_timeline"]
+           "OFF_TSC_HZ", "OFF_TSC", "NoBootInfo", "Event", "Step", "Timeline", "decode_timeline"]
 
 _OFFSETS = {name: off for name, off, _size in BOOTINFO_FIELDS}
 OFF_RECORDED = _OFFSETS["timeline_recorded"]
@@ -29,6 +29,14 @@ OFF_TSC = _OFFSETS["timeline_tsc"]
 # between the previous event and each one
 EVENTS = tuple(name[3:].lower() for _i, name, _text in TIMELINE_EVENTS)
 STEPS = {name[3:].lower(): text for _i, name, text in TIMELINE_EVENTS if text}
+
+
+class NoBootInfo(DecodeError):
+    """The bytes do not start with BOOTINFO_MAGIC (``magic`` is what they hold)."""
+
+    def __init__(self, magic: int, message: str):
+        super().__init__(message)
+        self.magic = magic
 
 
 @dataclass(frozen=True)
@@ -101,7 +109,7 @@ def decode_timeline(data: bytes) -> Timeline:
         raise DecodeError(f"{len(data)} bytes are too few for a boot_info header")
     magic, size = struct.unpack_from("<II", data, 0)
     if magic != BOOTINFO_MAGIC:
-        raise DecodeError(f"no boot_info (magic 0x{magic:08x}, want 0x{BOOTINFO_MAGIC:08x} "
+        raise NoBootInfo(magic, f"no boot_info (magic 0x{magic:08x}, want 0x{BOOTINFO_MAGIC:08x} "
                           "\"FJBI\"): stage 2 has not written it yet")
     if size < BOOTINFO_SIZE:
         raise DecodeError(f"boot_info is {size} bytes, too small to hold a timeline "

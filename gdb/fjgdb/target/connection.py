@@ -33,7 +33,8 @@ class Connection:
                                "(target remote HOST:PORT)")
         thread = gdb.selected_thread()
         if not allow_running and thread is not None and thread.is_running():
-            raise FjError("the guest is running; interrupt it first (Ctrl-C)")
+            raise FjError("the guest is running (continue &); stop it first with "
+                          "'interrupt'")
         return conn
 
     def connected(self, allow_running: bool = False) -> bool:

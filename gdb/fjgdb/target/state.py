@@ -39,6 +39,7 @@ class State(Connection, Memory, Symbols):
         self.monitor_reads = 0                         # for tests/benchmarks
         self._resumed = False                          # a cont event since the last stop
         self.scan_cache: dict = {}                     # unwinder scratch, per stop
+        self.boot_info_before_reset: bytes | None = None   # fj timeline: stale after reset
 
     # ---- invalidation ------------------------------------------------------------------
     def on_cont(self, *_args) -> None:
@@ -82,6 +83,7 @@ class State(Connection, Memory, Symbols):
     def forget_connection(self, *_args) -> None:
         self.invalidate()
         self.previous = None
+        self.boot_info_before_reset = None
         self._phys.clear()
         self._ram.clear()
 

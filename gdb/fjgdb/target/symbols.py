@@ -53,14 +53,28 @@ class Symbols:
             return None
 
     @staticmethod
-    def eval_address(expr: str) -> int:
-        """A GDB expression as an address (``&kernel_main``, ``$pc``, ``kernel_main``,
-        0x...)."""
+    def _eval(expr: str):
         try:
             v = gdb.parse_and_eval(expr)
         except gdb.error as e:
             raise FjError(f"cannot evaluate '{expr}': {e}")
         code = v.type.strip_typedefs().code
+        if code in (gdb.TYPE_CODE_FLT, getattr(gdb, "TYPE_CODE_DECFLOAT", -1)):
+            raise FjError(f"'{expr}' is not an integer")
+        return v, code
+
+    def eval_int(self, expr: str) -> int:
+        """A GDB expression as a (signed) integer, e.g. a vector number."""
+        v, _code = self._eval(expr)
+        try:
+            return int(v)
+        except (gdb.error, TypeError, ValueError) as e:
+            raise FjError(f"'{expr}' is not an integer: {e}")
+
+    def eval_address(self, expr: str) -> int:
+        """A GDB expression as an address (``&kernel_main``, ``$pc``, ``kernel_main``,
+        0x...); a negative integer is taken modulo 2^64."""
+        v, code = self._eval(expr)
         if code in (gdb.TYPE_CODE_FUNC, gdb.TYPE_CODE_ARRAY):
             v = v.address
         try:
