@@ -69,3 +69,26 @@ def test_transitions_without_symbols_say_so_with_their_prefix(build):
     assert "fj transitions: missing symbols (not loaded?): stage1_start, stage2_start, " \
            "pm_entry, lm_entry" in out, out + err
     assert re.search(r"^set breakpoint \d+ at 0x[0-9a-f]+ <kernel_main>$", out, re.M), out
+
+
+def test_stale_contracts_is_one_line(tmp_path):
+    """A build/gen/farjump_contracts.py from an older build (a name missing) or a broken
+    one: one line saying to run make again, no traceback."""
+    import os
+    import shutil
+    shutil.copytree(ROOT / "gdb", tmp_path / "gdb",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    gen = tmp_path / "build" / "gen"
+    gen.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    for text, want in (("BOOTINFO_ADDR = 0x5000\n", "is out of date (cannot import name"),
+                       ("def (:\n", "cannot be loaded (SyntaxError")):
+        (gen / "farjump_contracts.py").write_text(text)
+        rc, out, err = run_gdb(["gdb", "-nx", "-batch", "-ex",
+                                f"source {tmp_path / 'gdb' / 'farjump.py'}"],
+                               timeout=30, env=env)
+        assert "Traceback" not in out + err and "Python Exception" not in out + err, out + err
+        lines = [ln for ln in out.splitlines() if ln.startswith("farjump:")]
+        assert len(lines) == 1 and lines[0].startswith(
+            "farjump: build/gen/farjump_contracts.py " + want), out
+        assert lines[0].endswith("run 'make' again"), lines
