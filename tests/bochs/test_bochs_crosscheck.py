@@ -9,6 +9,7 @@ import pytest
 import bochs_output as bo
 from bochs_output import BITS_OF, STOP_NAMES
 from fjgdb.decoders import descriptors, idt, mode, paging, realmode
+from fjgdb.render.paging import format_walk
 
 REAL_STOPS = [n for n in STOP_NAMES if BITS_OF[n] == 16]
 PAGED_STOPS = [n for n in STOP_NAMES if BITS_OF[n] == 64]
@@ -333,7 +334,7 @@ def test_page_walks_match_decoder(bochs_boot, name):
     for addr in bochs_boot.page_addrs:
         shown = bo.parse_page(rec.pages[addr])
         w = paging.walk(read_table_fn(rec), c["CR3"], addr, nxe=True)
-        where = f"{name}: page 0x{addr:x}\nBochs: {shown}\nours: {paging.format_walk(w)}"
+        where = f"{name}: page 0x{addr:x}\nBochs: {shown}\nours: {format_walk(w)}"
         assert [LEVEL_OF[lv] for lv, _, _ in shown.entries] == \
             [s.entry.level for s in w.steps], where
         for (lv, value, flags), step in zip(shown.entries, w.steps):

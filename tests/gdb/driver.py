@@ -113,13 +113,13 @@ R["steps"]["kernel_next"] = cur_line()
 # after Hello World: the line after the kprintf, reached with a bounded continue
 hello = line_of("src/main.c", r'kprintf\("Hello World!')
 gdb.execute(f"tbreak src/main.c:{hello + 1}")
-from fjgdb.commands.flow import continue_with_timeout   # noqa: E402
+from fjgdb.target.run import continue_with_timeout   # noqa: E402
 R["after_hello_continue"] = continue_with_timeout(10)
 R["vga"] = js("fj vga --json")
 R["vga_text"] = run("fj vga --no-color")
 R["idt"] = js("fj idt --json")
 R["ivt"] = js("fj ivt 0x10 --json")
-from fjgdb.commands.state import STATE   # noqa: E402
+from fjgdb.target.state import STATE   # noqa: E402
 n0 = STATE.monitor_reads
 t = time.monotonic()
 for _ in range(5):

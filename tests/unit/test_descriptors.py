@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from fjgdb.decoders.descriptors import (
-    decode_descriptor, decode_gdt, format_gdt, format_segments,
-    real_mode_segment, segment_from_cache)
+    decode_descriptor, decode_gdt, real_mode_segment, segment_from_cache)
 from fjgdb.decoders.errors import DecodeError
+from fjgdb.render.descriptors import format_gdt, format_segments
 
 
 def q(value: int) -> bytes:

@@ -4,7 +4,7 @@ import struct
 import pytest
 
 from fjgdb.decoders.errors import DecodeError
-from fjgdb.elfsyms import SymbolTable, read_elf_symbols
+from fjgdb.decoders.elfsyms import SymbolTable, read_elf_symbols
 
 
 def make_elf(symbols, text_addr=0x7C00, text_size=0x200):

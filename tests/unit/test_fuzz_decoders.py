@@ -16,17 +16,20 @@ import tempfile
 from hypothesis import given, settings, strategies as st
 from test_elfsyms import make_elf
 
-from fjgdb.decoders.descriptors import (
-    format_segments, real_mode_segment, segment_from_cache)
+from fjgdb.decoders.descriptors import real_mode_segment, segment_from_cache
+from fjgdb.decoders.elfsyms import SymbolTable, read_elf_symbols
 from fjgdb.decoders.errors import DecodeError
-from fjgdb.decoders.idt import decode_idt, format_idt
+from fjgdb.decoders.idt import decode_idt
 from fjgdb.decoders.mode import cpu_mode
-from fjgdb.decoders.paging import (
-    canonical, format_walk, sign_extend, split, walk)
-from fjgdb.decoders.realmode import decode_ivt, format_ivt, format_segoff, linear
-from fjgdb.decoders.vga import load_psf, PSF1_MAGIC, PSF2_MAGIC
-from fjgdb.elfsyms import SymbolTable, read_elf_symbols
-from fjgdb.stackscan import stack_delta
+from fjgdb.decoders.paging import canonical, sign_extend, split, walk
+from fjgdb.decoders.realmode import decode_ivt, linear
+from fjgdb.decoders.stackscan import stack_delta
+from fjgdb.decoders.vga import PSF1_MAGIC, PSF2_MAGIC
+from fjgdb.render.descriptors import format_segments
+from fjgdb.render.idt import format_idt
+from fjgdb.render.paging import format_walk
+from fjgdb.render.png import load_psf
+from fjgdb.render.realmode import format_ivt, format_segoff
 
 U64 = st.integers(0, 2**64 - 1)
 ANY_INT = st.one_of(st.integers(-2**70, 2**70), U64, st.integers(-5, 0x20000))

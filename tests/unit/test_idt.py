@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from fjgdb.decoders.errors import DecodeError
-from fjgdb.decoders.idt import decode_gate, decode_idt, format_idt
+from fjgdb.decoders.idt import decode_gate, decode_idt
+from fjgdb.render.idt import format_idt
 
 
 def q(value: int) -> bytes:
@@ -115,3 +116,14 @@ def test_decode_idt_random(table, limit, long_mode):
     except DecodeError:
         return
     format_idt(t, show_empty=True)
+
+
+def test_exception_table_comes_from_the_contract():
+    from fjgdb.decoders.idt import ERROR_CODE_VECTORS, EXCEPTIONS, exception_info
+    from fjgdb.render.idt import exception_label
+    assert [e.vector for e in EXCEPTIONS] == list(range(32))
+    assert ERROR_CODE_VECTORS == {8, 10, 11, 12, 13, 14, 17, 21, 29, 30}
+    assert {e.vector for e in EXCEPTIONS if e.has_error_code} == ERROR_CODE_VECTORS
+    assert exception_info(14).name == "page fault" and exception_info(32) is None
+    assert [exception_label(v) for v in (0, 2, 8, 14, 15, 21, 31, 32)] == \
+        ["#DE", "NMI", "#DF", "#PF", "", "#CP", "", ""]

@@ -29,8 +29,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from fjgdb.decoders.errors import DecodeError, NonCanonicalError
-from fjgdb.decoders.paging import (
-    canonical, decode_entry, format_ranges, format_walk, ranges, split, walk)
+from fjgdb.decoders.paging import canonical, decode_entry, ranges, split, walk
+from fjgdb.render.paging import format_ranges, format_walk
 
 P, W, U, A, D, PS, G = 0x1, 0x2, 0x4, 0x20, 0x40, 0x80, 0x100
 NX = 1 << 63

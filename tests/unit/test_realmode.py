@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from fjgdb.decoders.errors import DecodeError
-from fjgdb.decoders.realmode import (decode_ivt, format_ivt, format_segoff,
-                                     linear)
+from fjgdb.decoders.realmode import decode_ivt, linear
+from fjgdb.render.realmode import format_ivt, format_segoff
 
 
 def test_linear_and_format():

@@ -1,7 +1,7 @@
 """stack_delta: stack depth of straight-line 16/32-bit code (the unwinder's scan)."""
 import pytest
 
-from fjgdb.stackscan import stack_delta
+from fjgdb.decoders.stackscan import stack_delta
 
 
 def test_16bit_pusha_and_pushes():

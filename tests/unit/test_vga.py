@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from fjgdb.decoders.errors import DecodeError, FontError
-from fjgdb.decoders.vga import (
-    ansi_sgr, decode_text, default_font_path, load_psf, render_png)
+from fjgdb.decoders.vga import decode_text
+from fjgdb.render.png import default_font_path, load_psf, render_png
+from fjgdb.render.vga import ansi_lines, ansi_sgr
 
 
 def screen_bytes(rows_text: dict, attr=0x07, cols=80, rows=25):
@@ -49,7 +50,7 @@ def test_ansi():
     buf = screen_bytes({(0, 0): (b"ab", 0x0A), (0, 2): (b"cd", 0x0C)},
                        cols=4, rows=2)
     s = decode_text(buf, cols=4, rows=2)
-    a = s.ansi()
+    a = ansi_lines(s)
     assert a[0] == "\x1b[0;92;40mab\x1b[0;91;40mcd\x1b[0m"
     assert a[1] == "\x1b[0m"   # blank row on black background
 
@@ -147,4 +148,4 @@ def test_decode_text_random(buf, cols, rows):
     except DecodeError:
         return
     s.text()
-    s.ansi()
+    ansi_lines(s)

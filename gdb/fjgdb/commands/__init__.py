@@ -1,45 +1,24 @@
-"""GDB layer of farjump: commands, parameters, event hooks, disassembler, unwinder.
+"""The fj commands: one module per command, named after it, registered from :data:`COMMANDS`.
 
-Everything here imports ``gdb``; the x86 knowledge lives in :mod:`fjgdb.decoders`.
-:func:`install` is idempotent: sourcing gdb/farjump.py twice registers nothing twice.
+A command parses its arguments (:mod:`.base`), asks the target layer for the CPU at this
+stop or for guest memory (:mod:`fjgdb.target`), decodes (:mod:`fjgdb.decoders`) and
+prints what :mod:`fjgdb.render` makes of it. Shared helpers live in :mod:`.base`.
 """
 from __future__ import annotations
 
-import gdb
+from .context import FjContext
+from .gdt import FjGdt
+from .idt import FjIdt
+from .ivt import FjIvt
+from .mode import FjMode
+from .pt import FjPt
+from .reset import FjReset
+from .seg import FjSeg
+from .timeline import FjTimeline
+from .tour import FjTour
+from .transitions import FjTransitions
+from .vga import FjVga
 
-_installed = False
-
-
-def install() -> bool:
-    """Register everything once. Returns False if it was already installed."""
-    global _installed
-    if _installed:
-        return False
-    from . import cmds, disasm, flow, unwind
-    from .base import FjPrefix
-    from .state import STATE
-
-    FjPrefix()
-    for cls in (cmds.FjMode, cmds.FjSeg, cmds.FjIvt, cmds.FjGdt, cmds.FjIdt, cmds.FjPt,
-                cmds.FjVga, flow.FjContext, flow.FjTransitions, flow.FjTour, flow.FjReset):
-        cls()
-    from . import timeline; timeline.FjTimeline()   # noqa: E702 - fj timeline (scripts/bench owner)
-    flow.TimeoutParam()
-    context = flow.ContextParam()
-    disasm.install()
-    unwind.install()
-
-    # The cache is dropped before anything else sees the stop.
-    gdb.events.cont.connect(STATE.on_cont)
-    gdb.events.stop.connect(STATE.on_stop)
-    gdb.events.register_changed.connect(STATE.invalidate)
-    gdb.events.memory_changed.connect(STATE.invalidate)
-    gdb.events.inferior_call.connect(STATE.invalidate)
-    gdb.events.exited.connect(STATE.forget_connection)
-    gdb.events.new_objfile.connect(STATE.forget_symbols)
-    gdb.events.clear_objfiles.connect(STATE.forget_symbols)
-    if hasattr(gdb.events, "connection_removed"):
-        gdb.events.connection_removed.connect(STATE.forget_connection)
-    gdb.events.stop.connect(flow.on_stop_panel(context))
-    _installed = True
-    return True
+#: Every fj command, in the order 'help fj' documents them.
+COMMANDS = (FjMode, FjSeg, FjIvt, FjGdt, FjIdt, FjPt, FjVga, FjContext, FjTransitions,
+            FjTour, FjReset, FjTimeline)

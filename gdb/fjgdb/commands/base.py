@@ -1,14 +1,17 @@
-"""The ``fj`` command prefix, option parsing, JSON output and one-line errors."""
+"""What every command shares: the ``fj`` prefix, the FjCommand base class (option
+parsing, --json, --help), JSON output and one-line errors."""
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import shlex
 
 import gdb
 
 from ..decoders.errors import DecodeError
-from .state import FjError
+from ..render.json import to_json
+from ..target.errors import FjError
+from ..target.state import STATE
 
 
 class _ArgError(Exception):
@@ -41,7 +44,7 @@ def error_line(where: str, exc: BaseException) -> str:
 
 
 def emit_json(doc) -> None:
-    gdb.write(json.dumps(doc, sort_keys=False) + "\n", gdb.STDOUT)
+    gdb.write(to_json(doc) + "\n", gdb.STDOUT)
     gdb.flush()
 
 
@@ -93,6 +96,7 @@ class FjCommand(gdb.Command):
                 gdb.execute(f"help fj {self.name}")
                 return
             opts = self.parser.parse_args(argv)
+            STATE.check_alive()
             self.run(opts, from_tty)
         except _ArgError as e:
             raise gdb.GdbError(f"{where}: {one_line(e)} (see 'help fj {self.name}')")
@@ -104,7 +108,6 @@ class FjCommand(gdb.Command):
 
 def color_default() -> bool:
     """ANSI colours when GDB styles its output and stdout is a terminal."""
-    import os
     try:
         return bool(gdb.parameter("style enabled")) and os.isatty(1)
     except Exception:   # noqa: BLE001

@@ -1,10 +1,12 @@
-"""fj timeline: the boot timeline from struct boot_info in guest memory (thin layer)."""
+"""fj timeline: the boot timeline from struct boot_info in guest memory."""
 from __future__ import annotations
 
-from ..decoders.timeline import BOOTINFO_ADDR, BOOTINFO_SIZE, decode_timeline, format_timeline
+from ..decoders.timeline import (BOOTINFO_ADDR, BOOTINFO_MAGIC, BOOTINFO_SIZE, NoBootInfo,
+                                  decode_timeline)
+from ..render.timeline import format_timeline
+from ..target.errors import FjError, NotConnected
+from ..target.state import STATE
 from .base import FjCommand, emit_json, out
-from .cmds import eval_address
-from .state import STATE
 
 
 class FjTimeline(FjCommand):
@@ -29,8 +31,30 @@ JSON: {"address", "tsc_hz", "recorded", "complete", "monotonic", "events": [{"in
         parser.add_argument("addr", nargs="*")
 
     def run(self, opts, from_tty):
-        addr = eval_address(" ".join(opts.addr)) if opts.addr else BOOTINFO_ADDR
-        tl = decode_timeline(STATE.read_phys(addr, BOOTINFO_SIZE))
+        addr = STATE.eval_address(" ".join(opts.addr)) if opts.addr else BOOTINFO_ADDR
+        ram = STATE.ram_size()
+        if addr >> 52 or (ram is not None and ram <= 0xB0000000
+                          and addr + BOOTINFO_SIZE > ram):
+            raise FjError(f"0x{addr:x} is outside guest RAM"
+                          + (f" (which ends at 0x{ram:x})" if ram is not None else "")
+                          + ": no boot_info there")
+        try:
+            data = STATE.read_phys(addr, BOOTINFO_SIZE)
+        except NotConnected:
+            raise
+        except FjError as e:
+            raise FjError(f"cannot read a boot_info at physical 0x{addr:x}: {e}") from None
+        if addr == BOOTINFO_ADDR and data == STATE.boot_info_before_reset \
+                and int.from_bytes(data[:4], "little") == BOOTINFO_MAGIC:
+            raise FjError(f"the boot_info at 0x{addr:x} is the previous boot's (memory "
+                          "survives fj reset): this boot's stage 2 has not written it yet")
+        try:
+            tl = decode_timeline(data)
+        except NoBootInfo as e:
+            if addr == BOOTINFO_ADDR:
+                raise
+            raise FjError(f"no boot_info at physical 0x{addr:x} (magic 0x{e.magic:08x}, "
+                          f"want 0x{BOOTINFO_MAGIC:08x} \"FJBI\")") from None
         if opts.json:
             doc = {"address": addr}
             doc.update(tl.to_dict())

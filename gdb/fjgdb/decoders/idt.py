@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Callable
+
+from farjump_contracts import ERROR_CODE_VECTORS, EXCEPTIONS as _EXCEPTIONS
 
 from .errors import DecodeError
 
@@ -137,47 +138,23 @@ def decode_idt(table: bytes, base: int, limit: int,
     return GateTable(base=base, limit=limit, gates=gates, long_mode=long_mode)
 
 
-# Architectural exception names (SDM Vol. 3A Table 6-1).
-EXCEPTION_NAMES = {
-    0: "#DE", 1: "#DB", 2: "NMI", 3: "#BP", 4: "#OF", 5: "#BR", 6: "#UD",
-    7: "#NM", 8: "#DF", 9: "CSO", 10: "#TS", 11: "#NP", 12: "#SS",
-    13: "#GP", 14: "#PF", 16: "#MF", 17: "#AC", 18: "#MC", 19: "#XM",
-    20: "#VE", 21: "#CP",
-}
+@dataclass(frozen=True)
+class ExceptionInfo:
+    """An architectural exception vector (SDM Vol. 3A Table 6-1), from the one table in
+    the generated ``farjump_contracts``. ``mnemonic`` is without '#' ("DE", "NMI"), empty
+    for reserved vectors."""
+
+    vector: int
+    mnemonic: str
+    name: str
+    has_error_code: bool
 
 
-def format_idt(table: GateTable,
-               symbolize: Callable[[int], str | None] | None = None,
-               show_empty: bool = False) -> str:
-    """Human-readable IDT listing; empty entries are skipped by default.
+EXCEPTIONS = tuple(ExceptionInfo(v, m, n, bool(e)) for v, m, n, e in _EXCEPTIONS)
+__all__ = ["ERROR_CODE_VECTORS", "EXCEPTIONS", "ExceptionInfo", "Gate", "GateTable",
+           "decode_gate", "decode_idt", "exception_info"]
 
-    *symbolize* maps a handler offset to a symbol name (or None).
-    """
-    width = 18 if table.long_mode else 10
-    lines = [f"IDT base=0x{table.base:x} limit=0x{table.limit:x} "
-             f"({len(table.gates)} entries)"]
-    lines.append(f"{'VEC':>3} {'':4}  {'TYPE':14}  {'SEL':6}  "
-                 f"{'OFFSET':{width}}  IST  DPL  P  SYMBOL")
-    skipped = 0
-    for g in table.gates:
-        if g.gate_type == "empty" and not show_empty:
-            skipped += 1
-            continue
-        kind = g.gate_type if not g.bits else f"{g.gate_type}{g.bits}"
-        sym = ""
-        if symbolize is not None and g.gate_type in ("interrupt", "trap",
-                                                     "call"):
-            try:
-                sym = symbolize(g.offset) or ""
-            except Exception:  # a symbolizer must never break the listing
-                sym = ""
-        line = (f"{g.vector:>3} {EXCEPTION_NAMES.get(g.vector, ''):4}  "
-                f"{kind:14}  0x{g.selector:04x}  "
-                f"0x{g.offset:0{width - 2}x}  {g.ist:>3}  {g.dpl:>3}  "
-                f"{'P' if g.present else '-'}  {sym}").rstrip()
-        if g.note:
-            line += f"  !! {g.note}"
-        lines.append(line)
-    if skipped:
-        lines.append(f"({skipped} empty entries not shown)")
-    return "\n".join(lines)
+
+def exception_info(vector: int) -> ExceptionInfo | None:
+    """The exception at *vector* (0..31), None for any other vector."""
+    return EXCEPTIONS[vector] if 0 <= vector < len(EXCEPTIONS) else None

@@ -17,6 +17,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
+from farjump_contracts import (PTE_A, PTE_D, PTE_G, PTE_NX, PTE_P, PTE_PAT, PTE_PAT_LARGE,
+                                PTE_PCD, PTE_PS, PTE_PWT, PTE_U, PTE_W)
+
 from .errors import DecodeError, NonCanonicalError
 
 LEVEL_NAMES = {4: "PML4", 3: "PDPT", 2: "PD", 1: "PT"}
@@ -85,17 +88,17 @@ def decode_entry(value: int, level: int, maxphyaddr: int = 52,
         raise DecodeError(f"paging level {level} not in 1..4")
     if not 32 <= maxphyaddr <= 52:
         raise DecodeError(f"MAXPHYADDR {maxphyaddr} not in 32..52")
-    bit = lambda n: bool(value >> n & 1)  # noqa: E731
-    present = bit(0)
-    ps = bit(7) if level in (2, 3, 4) else False
+    bit = lambda mask: bool(value & mask)  # noqa: E731
+    present = bit(PTE_P)
+    ps = bit(PTE_PS) if level in (2, 3, 4) else False
     large = ps and level in (2, 3)
     leaf = level == 1 or large
     top = maxphyaddr - 1
     reserved = _mask(51, maxphyaddr)
     if not nxe:
-        reserved |= 1 << 63
+        reserved |= PTE_NX
     if level == 4:
-        reserved |= 1 << 7  # PS must be 0 in a PML4E
+        reserved |= PTE_PS  # PS must be 0 in a PML4E
         addr = value & _mask(top, 12)
     elif large:
         low = 30 if level == 3 else 21
@@ -104,12 +107,12 @@ def decode_entry(value: int, level: int, maxphyaddr: int = 52,
     else:
         addr = value & _mask(top, 12)
     return PagingEntry(
-        value=value, level=level, present=present, writable=bit(1),
-        user=bit(2), pwt=bit(3), pcd=bit(4), accessed=bit(5),
-        dirty=bit(6) if leaf else False, large=large,
-        global_=bit(8) if leaf else False,
-        pat=(bit(12) if large else bit(7) if level == 1 else False),
-        nx=bit(63) if nxe else False, addr=addr,
+        value=value, level=level, present=present, writable=bit(PTE_W),
+        user=bit(PTE_U), pwt=bit(PTE_PWT), pcd=bit(PTE_PCD), accessed=bit(PTE_A),
+        dirty=bit(PTE_D) if leaf else False, large=large,
+        global_=bit(PTE_G) if leaf else False,
+        pat=(bit(PTE_PAT_LARGE) if large else bit(PTE_PAT) if level == 1 else False),
+        nx=bit(PTE_NX) if nxe else False, addr=addr,
         reserved_bits_set=value & reserved if present else 0)
 
 
@@ -350,7 +353,7 @@ def ranges(read_table: ReadTable, cr3: int, nxe: bool = True,
             return
         for index in range(512):
             value = _entry_at(table, index)
-            if not value & 1:
+            if not value & PTE_P:
                 continue
             entry = decode_entry(value, level, maxphyaddr, nxe)
             virt = base + index * ENTRY_SPAN[level]
@@ -372,83 +375,3 @@ def ranges(read_table: ReadTable, cr3: int, nxe: bool = True,
     visit(cr3 & _mask(maxphyaddr - 1, 12), 4, 0, True, True, False)
     flush()
     return PageMap(cr3=cr3, ranges=out, problems=problems)
-
-
-# --------------------------------------------------------------------------
-# Formatting
-# --------------------------------------------------------------------------
-
-def format_size(size: int) -> str:
-    """4096 -> '4K', 2 MiB -> '2M', 3 GiB -> '3G'; otherwise bytes."""
-    units = (("T", 40), ("G", 30), ("M", 20), ("K", 10))
-    for unit, shift in units:
-        if size and size % (1 << shift) == 0 and size >> shift < 10000:
-            return f"{size >> shift}{unit}"
-    for unit, shift in units:  # inexact: approximate, marked with '~'
-        if size >= 1 << shift:
-            return f"~{size / (1 << shift):.1f}{unit}"
-    return f"{size}"
-
-
-def format_perms(writable: bool, user: bool, nx: bool) -> str:
-    """'rwx' style: r always, w if writable, x unless NX; then 'u' or 's'."""
-    return f"r{'w' if writable else '-'}{'-' if nx else 'x'} " \
-           f"{'u' if user else 's'}"
-
-
-def _range_flags(r: Range) -> str:
-    return (f"{format_perms(r.writable, r.user, r.nx)} "
-            f"{'g' if r.global_ else '-'}{'a' if r.accessed else '-'}"
-            f"{'d' if r.dirty else '-'}")
-
-
-def format_ranges(pagemap: PageMap) -> str:
-    """Table of mapped ranges. Flags: r w x (x absent if NX), u/s (user or
-    supervisor), g (global), a (accessed), d (dirty)."""
-    lines = [f"CR3 0x{pagemap.cr3:x}: {len(pagemap.ranges)} ranges",
-             f"{'VIRT START':18}  {'VIRT END':18}  {'PHYS START':18}  "
-             f"{'SIZE':>6}  {'PAGE':>4}  FLAGS"]
-    for r in pagemap.ranges:
-        lines.append(f"0x{r.virt:016x}  0x{r.end - 1:016x}  "
-                     f"0x{r.phys:016x}  {format_size(r.size):>6}  "
-                     f"{format_size(r.page_size):>4}  {_range_flags(r)}")
-    for p in pagemap.problems:
-        lines.append(f"!! {p}")
-    return "\n".join(lines)
-
-
-def _entry_flags(e: PagingEntry) -> str:
-    if not e.present:
-        return "not present"
-    words = ["P", "W" if e.writable else "R", "U" if e.user else "S"]
-    for flag, label in ((e.pwt, "PWT"), (e.pcd, "PCD"), (e.accessed, "A"),
-                        (e.dirty, "D"), (e.large, "PS"), (e.global_, "G"),
-                        (e.pat, "PAT"), (e.nx, "NX")):
-        if flag:
-            words.append(label)
-    if e.reserved_bits_set:
-        words.append(f"RSVD=0x{e.reserved_bits_set:x}")
-    return " ".join(words)
-
-
-def format_walk(w: Walk) -> str:
-    """Step-by-step description of a page walk."""
-    pml4, pdpt, pd, pt, off = split(w.vaddr)
-    lines = [f"vaddr 0x{w.vaddr:016x}  (PML4 {pml4}, PDPT {pdpt}, PD {pd}, "
-             f"PT {pt}, offset 0x{off:03x})",
-             f"cr3   0x{w.cr3:x}"]
-    for s in w.steps:
-        e = s.entry
-        target = ""
-        if e.present and not e.reserved_bits_set:
-            target = (f"{format_size(e.page_size)} page 0x{e.addr:x}"
-                      if e.leaf else f"-> 0x{e.addr:x}")
-        label = f"{s.level_name}[{s.index}]"
-        lines.append(f"  {label:10} @ 0x{s.entry_addr:<12x} = "
-                     f"0x{e.value:016x}  {target:24}  {_entry_flags(e)}")
-    if w.fault:
-        lines.append(f"=> fault: {w.fault}")
-    else:
-        lines.append(f"=> phys 0x{w.phys:x}  ({format_size(w.page_size)} "
-                     f"page, {format_perms(w.writable, w.user, w.nx)})")
-    return "\n".join(lines)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Callable
 
 from .errors import DecodeError
 
 
-def _check16(name: str, value: int) -> None:
+def check16(name: str, value: int) -> None:
     if not 0 <= value <= 0xFFFF:
         raise DecodeError(f"{name} 0x{value:x} is not a 16-bit value")
 
@@ -24,17 +23,10 @@ def linear(segment: int, offset: int, a20: bool = True) -> int:
 
     With ``a20=False`` the result wraps at 1 MiB like an 8086.
     """
-    _check16("segment", segment)
-    _check16("offset", offset)
+    check16("segment", segment)
+    check16("offset", offset)
     addr = (segment << 4) + offset
     return addr if a20 else addr & 0xFFFFF
-
-
-def format_segoff(segment: int, offset: int) -> str:
-    """'f000:fff0' style far pointer."""
-    _check16("segment", segment)
-    _check16("offset", offset)
-    return f"{segment:04x}:{offset:04x}"
 
 
 @dataclass(frozen=True)
@@ -50,7 +42,7 @@ class IvtEntry:
         return dataclasses.asdict(self)
 
     def __str__(self) -> str:
-        return format_segoff(self.segment, self.offset)
+        return f"{self.segment:04x}:{self.offset:04x}"
 
 
 def decode_ivt(data: bytes) -> list[IvtEntry]:
@@ -68,22 +60,3 @@ def decode_ivt(data: bytes) -> list[IvtEntry]:
         seg = int.from_bytes(data[vector * 4 + 2:vector * 4 + 4], "little")
         out.append(IvtEntry(vector, seg, off, linear(seg, off)))
     return out
-
-
-def format_ivt(entries: list[IvtEntry],
-               symbolize: Callable[[int], str | None] | None = None,
-               show_zero: bool = True) -> str:
-    """One line per vector: 'VEC  SEG:OFF  LINEAR  [symbol]'."""
-    lines = [f"{'VEC':>3}  {'':4}  {'SEG:OFF':9}  {'LINEAR':9}  SYMBOL"]
-    for e in entries:
-        if not show_zero and e.segment == 0 and e.offset == 0:
-            continue
-        sym = ""
-        if symbolize is not None:
-            try:
-                sym = symbolize(e.linear) or ""
-            except Exception:  # a symbolizer must never break the listing
-                sym = ""
-        lines.append(f"{e.vector:>3}  0x{e.vector:02x}  {e}  "
-                     f"0x{e.linear:06x}  {sym}".rstrip())
-    return "\n".join(lines)

@@ -3,37 +3,43 @@
 Stage 2, the loader and the kernel write the TSC (RDTSC) into ``timeline_tsc[event]`` and
 set bit ``event`` of ``timeline_recorded``; the kernel measures the TSC rate against the
 ACPI PM timer and stores it in ``tsc_hz`` (0 when unknown). Stage 1 has no room for a
-stamp, so the timeline starts at stage 2. Pure: bytes in, a :class:`Timeline` out.
+stamp, so the timeline starts at stage 2. Pure: bytes in, a :class:`Timeline` out;
+the layout and the event names come from the generated ``farjump_contracts``
+(rendering: :mod:`fjgdb.render.timeline`).
 """
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from farjump_contracts import (BOOTINFO_ADDR, BOOTINFO_FIELDS, BOOTINFO_MAGIC, BOOTINFO_SIZE,
+                                TIMELINE_EVENTS)
 
 from .errors import DecodeError
 
-BOOTINFO_ADDR = 0x5000
-BOOTINFO_MAGIC = 0x494A4246          # "FJBI"
-OFF_RECORDED = 0x628
-OFF_TSC_HZ = 0x630
-OFF_TSC = 0x638
-BOOTINFO_SIZE = 0x678                # sizeof(struct boot_info) with the timeline
+__all__ = ["BOOTINFO_ADDR", "BOOTINFO_MAGIC", "BOOTINFO_SIZE", "EVENTS", "STEPS", "OFF_RECORDED",
+           "OFF_TSC_HZ", "OFF_TSC", "NoBootInfo", "Event", "Step", "Timeline", "decode_timeline"]
 
-# enum timeline_event, in order, and what happens between the previous event and each one
-EVENTS = ("stage2_start", "a20_e820", "kernel_read", "pm_entry", "lm_entry", "elf_loaded",
-          "kernel_main", "hello")
-STEPS = {
-    "a20_e820": "COM1, A20, E820, CPU check",
-    "kernel_read": "kernel file read (INT 13h)",
-    "pm_entry": "GDT, to protected mode",
-    "lm_entry": "identity map, to long mode",
-    "elf_loaded": "ELF checked, copied, mapped",
-    "kernel_main": "jump to the kernel, _start",
-    "hello": "console, GDT/IDT, report",
-}
+_OFFSETS = {name: off for name, off, _size in BOOTINFO_FIELDS}
+OFF_RECORDED = _OFFSETS["timeline_recorded"]
+OFF_TSC_HZ = _OFFSETS["tsc_hz"]
+OFF_TSC = _OFFSETS["timeline_tsc"]
+
+# enum timeline_event, in order ("TL_STAGE2_START" -> "stage2_start"), and what happens
+# between the previous event and each one
+EVENTS = tuple(name[3:].lower() for _i, name, _text in TIMELINE_EVENTS)
+STEPS = {name[3:].lower(): text for _i, name, text in TIMELINE_EVENTS if text}
 
 
-@dataclass
+class NoBootInfo(DecodeError):
+    """The bytes do not start with BOOTINFO_MAGIC (``magic`` is what they hold)."""
+
+    def __init__(self, magic: int, message: str):
+        super().__init__(message)
+        self.magic = magic
+
+
+@dataclass(frozen=True)
 class Event:
     index: int
     name: str
@@ -45,7 +51,7 @@ class Event:
                 "tsc": self.tsc}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Step:
     start: str
     end: str
@@ -58,13 +64,13 @@ class Step:
                 "us": self.us}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Timeline:
     tsc_hz: int
     recorded: int
-    events: list[Event]
-    steps: list[Step] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    events: tuple[Event, ...]
+    steps: tuple[Step, ...] = ()
+    problems: tuple[str, ...] = ()
 
     @property
     def monotonic(self) -> bool:
@@ -103,7 +109,7 @@ def decode_timeline(data: bytes) -> Timeline:
         raise DecodeError(f"{len(data)} bytes are too few for a boot_info header")
     magic, size = struct.unpack_from("<II", data, 0)
     if magic != BOOTINFO_MAGIC:
-        raise DecodeError(f"no boot_info (magic 0x{magic:08x}, want 0x{BOOTINFO_MAGIC:08x} "
+        raise NoBootInfo(magic, f"no boot_info (magic 0x{magic:08x}, want 0x{BOOTINFO_MAGIC:08x} "
                           "\"FJBI\"): stage 2 has not written it yet")
     if size < BOOTINFO_SIZE:
         raise DecodeError(f"boot_info is {size} bytes, too small to hold a timeline "
@@ -116,16 +122,16 @@ def decode_timeline(data: bytes) -> Timeline:
     stamps = struct.unpack_from(f"<{len(EVENTS)}Q", data, OFF_TSC)
     events = [Event(i, name, bool(recorded >> i & 1), stamps[i] if recorded >> i & 1 else None)
               for i, name in enumerate(EVENTS)]
-    tl = Timeline(tsc_hz=tsc_hz, recorded=recorded, events=events)
+    steps, problems = [], []
     if recorded >> len(EVENTS):
-        tl.problems.append(f"unknown events recorded (mask 0x{recorded:x})")
+        problems.append(f"unknown events recorded (mask 0x{recorded:x})")
     prev = None
     for e in events:
         if not e.recorded:
             continue
         if prev is not None:
             if e.tsc < prev.tsc:
-                tl.problems.append(f"TSC went backwards at {e.name} "
+                problems.append(f"TSC went backwards at {e.name} "
                                    f"(0x{e.tsc:x} < 0x{prev.tsc:x} at {prev.name})")
             else:
                 cycles = e.tsc - prev.tsc
@@ -133,30 +139,7 @@ def decode_timeline(data: bytes) -> Timeline:
                 what = STEPS.get(e.name, "")
                 if prev.index != e.index - 1:
                     what = f"{what} (from {prev.name}: events in between not recorded)"
-                tl.steps.append(Step(prev.name, e.name, what, cycles, us))
+                steps.append(Step(prev.name, e.name, what, cycles, us))
         prev = e
-    return tl
-
-
-def format_timeline(tl: Timeline) -> str:
-    """Text like the kernel's report: one line per step, then the total."""
-    if tl.tsc_hz:
-        head = (f"boot timeline: TSC at {tl.tsc_hz / 1e6:.0f} MHz (measured by the kernel "
-                "against the ACPI PM timer); stage 1 is not timed")
-    else:
-        head = "boot timeline: TSC cycles (rate not known yet: the kernel measures it at Hello World!)"
-    lines = [head]
-    for s in tl.steps:
-        us = f"{s.us:9.0f} us" if s.us is not None else " " * 12
-        lines.append(f"  {s.end:<12} {s.cycles:>12} cycles {us}  {s.what}")
-    if tl.total_cycles is not None:
-        us = f"{tl.total_us:9.0f} us" if tl.total_us is not None else " " * 12
-        last = [e.name for e in tl.events if e.recorded][-1]
-        lines.append(f"  {'total':<12} {tl.total_cycles:>12} cycles {us}  "
-                     f"stage2_start to {last}")
-    missing = [e.name for e in tl.events if not e.recorded]
-    if missing:
-        lines.append(f"not recorded (yet): {', '.join(missing)}")
-    for p in tl.problems:
-        lines.append(f"problem: {p}")
-    return "\n".join(lines)
+    return Timeline(tsc_hz=tsc_hz, recorded=recorded, events=tuple(events),
+                    steps=tuple(steps), problems=tuple(problems))

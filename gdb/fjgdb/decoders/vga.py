@@ -2,8 +2,9 @@
 
 Each cell is two bytes: the CP437 character, then the attribute byte
 (foreground = bits 0..3, background = bits 4..6, bit 7 = blink with the
-default attribute-controller setting). Glyph rendering uses PSF console
-fonts (PSF1 and PSF2, as shipped by kbd/console-setup).
+default attribute-controller setting). PSF console fonts (PSF1 and PSF2, as
+shipped by kbd/console-setup) are parsed here from their bytes; colours,
+ANSI and PNG output are in :mod:`fjgdb.render.vga` and :mod:`fjgdb.render.png`.
 
 Character mapping: bytes 0x20..0xFF go through Python's ``cp437`` codec;
 byte 0 is shown as a space; bytes 0x01..0x1F and 0x7F are mapped to the
@@ -15,35 +16,10 @@ emit terminal control codes.
 from __future__ import annotations
 
 import gzip
-import os
 import struct
 from dataclasses import dataclass, field
 
 from .errors import DecodeError, FontError
-
-#: Standard VGA 16-colour palette (RGB), VGA index order.
-VGA_PALETTE = (
-    (0x00, 0x00, 0x00), (0x00, 0x00, 0xAA), (0x00, 0xAA, 0x00),
-    (0x00, 0xAA, 0xAA), (0xAA, 0x00, 0x00), (0xAA, 0x00, 0xAA),
-    (0xAA, 0x55, 0x00), (0xAA, 0xAA, 0xAA), (0x55, 0x55, 0x55),
-    (0x55, 0x55, 0xFF), (0x55, 0xFF, 0x55), (0x55, 0xFF, 0xFF),
-    (0xFF, 0x55, 0x55), (0xFF, 0x55, 0xFF), (0xFF, 0xFF, 0x55),
-    (0xFF, 0xFF, 0xFF),
-)
-VGA_COLOR_NAMES = (
-    "black", "blue", "green", "cyan", "red", "magenta", "brown",
-    "light grey", "dark grey", "light blue", "light green", "light cyan",
-    "light red", "light magenta", "yellow", "white",
-)
-#: VGA colour index (0..7) -> ANSI colour index (black red green yellow
-#: blue magenta cyan white).
-VGA_TO_ANSI = (0, 4, 2, 6, 1, 5, 3, 7)
-
-DEFAULT_FONTS = (
-    "/usr/share/consolefonts/Lat15-VGA16.psf.gz",
-    "/usr/share/consolefonts/default8x16.psf.gz",
-    "/usr/share/kbd/consolefonts/default8x16.psf.gz",
-)
 
 # What the VGA ROM font draws for the C0 range and DEL (CP437 graphics).
 _LOW_GLYPHS = (" ☺☻♥♦♣♠•◘○◙♂♀♪♫☼►◄↕‼¶§▬↨↑↓→←∟↔▲▼")
@@ -56,13 +32,6 @@ def cp437_char(byte: int) -> str:
     if byte == 0x7F:
         return "⌂"
     return bytes([byte]).decode("cp437")
-
-
-def ansi_sgr(attr: int) -> str:
-    """SGR sequence for a VGA attribute byte (blink bit ignored)."""
-    fg, bg = attr & 0xF, attr >> 4 & 0x7
-    fg_code = (90 if fg & 8 else 30) + VGA_TO_ANSI[fg & 7]
-    return f"\x1b[0;{fg_code};{40 + VGA_TO_ANSI[bg]}m"
 
 
 @dataclass(frozen=True)
@@ -90,26 +59,6 @@ class VgaScreen:
         while lines and not lines[-1]:
             lines.pop()
         return "\n".join(lines)
-
-    def ansi(self) -> list[str]:
-        """Rows with ANSI colours: an SGR whenever the attribute changes,
-        a reset at each line end. Trailing blank cells on a black
-        background are dropped."""
-        out = []
-        for r in range(self.rows):
-            row = list(self.row(r))
-            while row and row[-1][0] in (0, 0x20) and not row[-1][1] & 0x70:
-                row.pop()
-            parts = []
-            attr = None
-            for char, a in row:
-                if a != attr:
-                    parts.append(ansi_sgr(a))
-                    attr = a
-                parts.append(cp437_char(char))
-            parts.append("\x1b[0m")
-            out.append("".join(parts))
-        return out
 
     def to_dict(self) -> dict:
         return {"cols": self.cols, "rows": self.rows, "lines": self.lines(),
@@ -228,75 +177,16 @@ def _parse_psf2(data: bytes) -> PsfFont:
     return PsfFont(width, height, glyphs, table)
 
 
-def load_psf(path: str | os.PathLike) -> PsfFont:
-    """Load a PSF1 or PSF2 font, gzip-compressed or not."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        raise FontError(f"cannot read font {path}: {exc}") from exc
+def parse_psf(data: bytes, name: str = "font") -> PsfFont:
+    """A PSF1 or PSF2 font from its bytes, gzip-compressed or not (*name* is for errors)."""
+    data = bytes(data)
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError) as exc:
-            raise FontError(f"bad gzip font {path}: {exc}") from exc
+            raise FontError(f"bad gzip font {name}: {exc}") from exc
     if data[:2] == PSF1_MAGIC:
         return _parse_psf1(data)
     if data[:4] == PSF2_MAGIC:
         return _parse_psf2(data)
-    raise FontError(f"{path} is not a PSF1/PSF2 font")
-
-
-def default_font_path() -> str:
-    """First existing entry of DEFAULT_FONTS, else FontError."""
-    for path in DEFAULT_FONTS:
-        if os.path.exists(path):
-            return path
-    raise FontError("no console font found; tried " + ", ".join(DEFAULT_FONTS)
-                    + " (install the 'kbd' or 'console-setup' fonts, or pass "
-                    "font_path)")
-
-
-def render_png(screen: VgaScreen, path: str | os.PathLike,
-               font_path: str | os.PathLike | None = None, scale: int = 1):
-    """Render *screen* to a PNG file at *path* and return the PIL image.
-
-    Cells are 9 pixels wide like real VGA: for an 8-pixel-wide font the 9th
-    column repeats column 8 for box-drawing characters 0xC0..0xDF and is
-    background otherwise; so 80x25 with an 8x16 font gives 720x400 (times
-    *scale*). Fonts wider than 8 pixels are drawn without the extra column.
-    Colours use the standard VGA palette; the blink bit is ignored.
-    """
-    from PIL import Image  # lazy: only this function needs Pillow
-
-    if scale < 1:
-        raise DecodeError(f"scale must be >= 1, got {scale}")
-    font = load_psf(font_path or default_font_path())
-    gw, gh = font.width, font.height
-    cw = gw + 1 if gw == 8 else gw
-    width, height = screen.cols * cw, screen.rows * gh
-    pixels = bytearray(width * height * 3)
-    glyph_cache: dict[int, list[int]] = {}
-    for r in range(screen.rows):
-        for c in range(screen.cols):
-            char, attr = screen.cell(r, c)
-            fg = bytes(VGA_PALETTE[attr & 0xF])
-            bg = bytes(VGA_PALETTE[attr >> 4 & 0x7])
-            idx = font.glyph_index(char)
-            rows_ = glyph_cache.get(idx)
-            if rows_ is None:
-                rows_ = glyph_cache[idx] = font.pixel_rows(idx)
-            dup = cw > gw and 0xC0 <= char <= 0xDF
-            for y, bits in enumerate(rows_):
-                line = bytearray()
-                for x in range(gw):
-                    line += fg if bits >> (gw - 1 - x) & 1 else bg
-                if cw > gw:
-                    line += fg if dup and bits & 1 else bg
-                start = ((r * gh + y) * width + c * cw) * 3
-                pixels[start:start + cw * 3] = line
-    img = Image.frombytes("RGB", (width, height), bytes(pixels))
-    if scale > 1:
-        img = img.resize((width * scale, height * scale), Image.NEAREST)
-    img.save(path, format="PNG")
-    return img
+    raise FontError(f"{name} is not a PSF1/PSF2 font")

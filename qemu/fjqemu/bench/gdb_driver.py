@@ -29,7 +29,7 @@ def timed(cmd, before=None):
 
 
 if MODE == "decode":
-    from fjgdb.commands.state import STATE
+    from fjgdb.target.state import STATE
     pairs = (("fj pt", "monitor info mem"), ("fj gdt", "monitor info registers"))
     for a, b in pairs:        # warm-up: one-time costs (imports, symbol tables, probes)
         STATE.invalidate()

@@ -25,8 +25,9 @@ import os
 import gdb
 from gdb.unwinder import Unwinder
 
-from ..stackscan import stack_delta
-from .state import STATE
+from ..decoders.stackscan import stack_delta
+from ..target.errors import FjError
+from ..target.state import STATE
 
 try:
     import capstone
@@ -71,7 +72,7 @@ class NarrowModeUnwinder(Unwinder):
         bits = STATE.code_bits_or_none()
         if bits not in (16, 32):
             return None
-        q = STATE.qemu(allow_running=True)
+        q = STATE.snapshot(allow_running=True)
         width = bits // 8
         mask = (1 << bits) - 1
         rip = pf.read_register("rip")
@@ -94,14 +95,12 @@ class NarrowModeUnwinder(Unwinder):
             key = (bits, cs_base, start, pc)
             delta = STATE.scan_cache.get(key, False)
             if delta is False:
-                code = bytes(gdb.selected_inferior().read_memory(
-                    cs_base + start, pc - start + 15)) if pc > start else b""
+                code = STATE.read_raw(cs_base + start, pc - start + 15) if pc > start else b""
                 delta = stack_delta(code, start, pc, bits) if pc > start else 0
                 STATE.scan_cache[key] = delta
             if delta is not None:
                 ret_at = ss_base + ((sp + delta) & mask)
-                ret = int.from_bytes(bytes(gdb.selected_inferior().read_memory(
-                    ret_at, width)), "little")
+                ret = int.from_bytes(STATE.read_raw(ret_at, width), "little")
                 if self._called(cs_base, ret, start, bits):
                     caller = ret
                     cfa = ss_base + ((sp + delta + width) & mask)
@@ -128,8 +127,8 @@ class NarrowModeUnwinder(Unwinder):
         if ret < n:
             return False
         try:
-            b = bytes(gdb.selected_inferior().read_memory(cs_base + ret - n, n))
-        except gdb.MemoryError:
+            b = STATE.read_raw(cs_base + ret - n, n)
+        except FjError:
             return False
         if b[0] != 0xE8:
             return False

@@ -20,7 +20,8 @@ import re
 import gdb
 import gdb.disassembler
 
-from .state import STATE
+from ..target.errors import FjError
+from ..target.state import STATE
 
 try:
     import capstone
@@ -104,16 +105,15 @@ class ModeAwareDisassembler(gdb.disassembler.Disassembler):
         if linear == info.address:
             reader = lambda n: info.read_memory(n, 0).tobytes()   # noqa: E731
         else:
-            inf = gdb.selected_inferior()
-            reader = lambda n: inf.read_memory(linear, n).tobytes()   # noqa: E731
+            reader = lambda n: STATE.read_raw(linear, n)   # noqa: E731
         try:
             return reader(15)
-        except gdb.MemoryError:
+        except (gdb.MemoryError, FjError):
             out = b""
             for n in range(1, 15):
                 try:
                     out = reader(n)
-                except gdb.MemoryError:
+                except (gdb.MemoryError, FjError):
                     break
             return out
 
@@ -130,8 +130,8 @@ class ModeAwareDisassembler(gdb.disassembler.Disassembler):
         real = False
         q = None
         if self._width.value == "auto":
-            q = STATE.qemu(allow_running=True)
-            real = STATE.mode(allow_running=True).mode in ("real", "virtual-8086")
+            q = STATE.snapshot(allow_running=True)
+            real = q.real
             cs = q.cs
             if real and addr <= 0xFFFF:
                 # $pc is IP: the bytes are at CS.base + IP (QEMU's gdbstub reads linear)

@@ -15,7 +15,7 @@ import bisect
 import struct
 from dataclasses import dataclass
 
-from .decoders.errors import DecodeError
+from .errors import DecodeError
 
 _SHT_SYMTAB = 2
 _SHF_ALLOC = 0x2

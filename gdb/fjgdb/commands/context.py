@@ -1,0 +1,58 @@
+"""fj context: the context panel (also printed at every stop with 'set fj-context on',
+see fjgdb.integrations.panel)."""
+from __future__ import annotations
+
+from ..render.cpu import csip_text, panel_lines
+from ..target.code import next_instructions
+from ..target.state import STATE
+from ..decoders.snapshot import changes
+from ..target.errors import FjError
+from .base import FjCommand, emit_json, out
+
+
+class Panel:
+    """The panel remembers the CPU at the previous panel, to say what changed."""
+
+    def __init__(self):
+        self.last = None     # CpuSnapshot at the previous panel
+
+    def render(self, count: int = 5) -> tuple[str, dict]:
+        snap = STATE.snapshot()
+        m = snap.mode
+        sym = STATE.symbolize(snap.linear_pc)
+        insns = next_instructions(count)
+        first = self.last is None
+        ch = changes(self.last, snap, with_mode=False)
+        self.last = snap
+        doc = {"mode": m.mode, "bits": m.bits, "submode": m.submode, "paging": m.paging,
+               "csip": csip_text(snap), "pc": snap.pc, "linear_pc": snap.linear_pc,
+               "symbol": sym, "instructions": [i.to_dict() for i in insns], "changed": ch,
+               "cr0": snap.cr0, "cr3": snap.cr3, "cr4": snap.cr4, "efer": snap.efer}
+        return "\n".join(panel_lines(snap, sym, insns, ch, first)), doc
+
+
+PANEL = Panel()
+
+
+class FjContext(FjCommand):
+    """Context panel: mode, CS:IP and linear PC, next instructions, changed registers.
+
+Usage: fj context [-n COUNT] [--json]
+COUNT instructions, 1..50 (default 5).
+The instructions come from the mode-aware disassembler. "changed" lists which of
+CR0/CR3/CR4/EFER/GDTR/IDTR/CS changed since the previous panel (old -> new).
+'set fj-context on' prints the panel at every stop."""
+
+    name = "context"
+
+    def add_arguments(self, parser):
+        parser.add_argument("-n", type=int, default=5)
+
+    def run(self, opts, from_tty):
+        if not 1 <= opts.n <= 50:
+            raise FjError(f"-n must be 1..50 instructions, not {opts.n}")
+        text, doc = PANEL.render(opts.n)
+        if opts.json:
+            emit_json(doc)
+        else:
+            out(text)

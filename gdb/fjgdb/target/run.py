@@ -1,0 +1,112 @@
+"""Running the guest: continue with a timeout, interrupt, reset, internal breakpoints."""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+
+import gdb
+
+from .errors import FjError
+from .state import STATE
+
+
+@contextlib.contextmanager
+def quiet(enabled: bool):
+    """While enabled, GDB's own stdout (stop messages of 'continue', which neither
+    to_string nor 'set logging redirect' capture in GDB 13) goes to /dev/null, so that
+    --json output stays one JSON document."""
+    if not enabled:
+        yield
+        return
+    gdb.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        yield
+    finally:
+        gdb.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def continue_with_timeout(timeout: float) -> str:
+    """'continue'; interrupt the guest after *timeout* s (0: never). Returns "stopped",
+    "timeout", or "interrupted" when the user pressed Ctrl-C (GDB stops the guest with
+    SIGINT and 'continue' returns as for any other stop)."""
+    fired = threading.Event()
+    sigint = []
+
+    def fire():
+        fired.set()
+        gdb.post_event(_interrupt)
+
+    def on_stop(event):
+        if isinstance(event, gdb.SignalEvent) and event.stop_signal == "SIGINT":
+            sigint.append(event)
+
+    timer = threading.Timer(timeout, fire) if timeout > 0 else None
+    if timer:
+        timer.daemon = True
+        timer.start()
+    gdb.events.stop.connect(on_stop)
+    try:
+        gdb.execute("continue", to_string=True)
+    except KeyboardInterrupt:
+        sigint.append(None)
+    finally:
+        gdb.events.stop.disconnect(on_stop)
+        if timer:
+            timer.cancel()
+    if fired.is_set():
+        return "timeout"
+    return "interrupted" if sigint else "stopped"
+
+
+def _interrupt():
+    thread = gdb.selected_thread()
+    if thread is not None and thread.is_running():
+        try:
+            gdb.execute("interrupt", to_string=True)
+        except gdb.error:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def reset_guest() -> None:
+    """QEMU 'system_reset', then GDB re-reads the registers; FjError if QEMU is gone."""
+    gone = FjError("QEMU exited instead of resetting the guest (started with -no-reboot?); "
+                   "restart it and reconnect, e.g. 'make debug'")
+    STATE.require_connected()
+    try:
+        STATE.monitor("system_reset")
+        gdb.execute("maintenance flush register-cache", to_string=True)
+        gdb.selected_frame()           # re-reads the registers: fails if QEMU is gone
+    except (FjError, gdb.error):
+        if not STATE.connected():
+            STATE.forget_connection()
+            raise gone from None
+        raise
+    if not STATE.connected():
+        STATE.forget_connection()
+        raise gone
+    STATE.invalidate()
+
+
+def breakpoints_by_location() -> dict:
+    """Existing user breakpoints by their location string (the first of each)."""
+    existing = {}
+    for bp in gdb.breakpoints():
+        if bp.location:
+            existing.setdefault(bp.location, bp)
+    return existing
+
+
+def breakpoint(location: str, internal: bool = False):
+    """A new breakpoint (internal ones are silent: the tour prints its own stops)."""
+    bp = gdb.Breakpoint(location, internal=internal)
+    if internal:
+        bp.silent = True
+    return bp
