@@ -2,7 +2,7 @@
 ;
 ; The BIOS loads this sector at 0000:7C00 (or 07C0:0000 on some BIOSes) and jumps to it in
 ; real mode with DL = boot drive. Stage 1 only loads stage 2, whose place on the disk it
-; reads from the boot_layout table that scripts/mkimage fills in, and jumps to it.
+; reads from the boot_layout table that fjqemu.image fills in, and jumps to it.
 
 %include "common.inc"
 
@@ -26,7 +26,7 @@ normalised:
         sti
         cld
 
-        ; A disk that scripts/mkimage did not write (no 'FJ' in the layout table) ends in
+        ; A disk that fjqemu.image did not write (no 'FJ' in the layout table) ends in
         ; the same message as a stage 2 without its magic, whatever is left in memory.
         cmp word [layout + boot_layout.magic], LAYOUT_MAGIC
         jne bad_stage2

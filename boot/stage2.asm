@@ -14,7 +14,7 @@ extern loader_main
 COM1            equ 0x3f8
 
 ; TIMELINE_STAMP event: boot_info.timeline_tsc[event] = TSC, and its bit in
-; timeline_recorded (struct boot_info, src/bootinfo.h). Clobbers EAX and EDX; usable in
+; timeline_recorded (struct boot_info, contracts/bootinfo.h). Clobbers EAX and EDX; usable in
 ; real and protected mode (absolute addresses below 64 KiB).
 %macro TIMELINE_STAMP 1
         rdtsc
@@ -101,12 +101,12 @@ a20_check:
 enable_a20:
         call a20_check
         jnz .on                         ; A20_ALREADY: boot_info.a20_method stays 0
-        mov byte [BOOTINFO_ADDR + boot_info.a20_method], A20_BIOS_M
+        mov byte [BOOTINFO_ADDR + boot_info.a20_method], A20_BIOS
         mov ax, 0x2401                  ; INT 15h AX=2401h: enable A20 gate
         int 0x15
         call a20_check
         jnz .on
-        mov byte [BOOTINFO_ADDR + boot_info.a20_method], A20_KBC_M
+        mov byte [BOOTINFO_ADDR + boot_info.a20_method], A20_KBC
         call kbc_wait
         mov al, 0xd1                    ; 8042 command: write output port
         out 0x64, al
@@ -116,7 +116,7 @@ enable_a20:
         call kbc_wait
         call a20_check
         jnz .on
-        mov byte [BOOTINFO_ADDR + boot_info.a20_method], A20_FAST_M
+        mov byte [BOOTINFO_ADDR + boot_info.a20_method], A20_FAST
         in al, 0x92
         or al, 0x02                     ; port 92h bit 1: fast A20
         and al, 0xfe                    ; bit 0 would reset the machine
@@ -136,10 +136,6 @@ kbc_wait:
         test al, 0x02
         loopnz .poll
         ret
-
-A20_BIOS_M      equ 1                   ; enum a20_method in src/bootinfo.h
-A20_KBC_M       equ 2
-A20_FAST_M      equ 3
 
 ; ---- E820 -----------------------------------------------------------------------------
 ; INT 15h EAX=E820h (ACPI spec, "System Address Map Interfaces"): one 24-byte entry per
@@ -162,7 +158,7 @@ read_e820:
         jz .skip
         inc bp
         add di, E820_ENTRY_SIZE
-        cmp bp, E820_MAX
+        cmp bp, BOOTINFO_E820_MAX
         jae .end
 .skip:
         test ebx, ebx
@@ -505,10 +501,10 @@ build_identity_map:
         mov ecx, 3 * 4096 / 4
         xor eax, eax
         rep stosd
-        mov dword [PT_BASE], PT_BASE + 0x1000 + 0x3             ; P | W
-        mov dword [PT_BASE + 0x1000], PT_BASE + 0x2000 + 0x3    ; P | W
+        mov dword [PT_BASE], PT_BASE + 0x1000 + PTE_P + PTE_W
+        mov dword [PT_BASE + 0x1000], PT_BASE + 0x2000 + PTE_P + PTE_W
         mov edi, PT_BASE + 0x2000
-        mov eax, 0x83                                           ; P | W | PS
+        mov eax, PTE_P | PTE_W | PTE_PS                         ; 2 MiB pages
         mov ecx, IDENTITY_MAP_END >> 21
 .fill:
         mov [edi], eax

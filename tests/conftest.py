@@ -9,6 +9,12 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "gdb"))
+# Temporary until pytest.ini gives `pythonpath = qemu gdb build/gen`: the host package
+# and the contracts `make` generates (farjump_contracts).
+sys.path.insert(0, str(ROOT / "qemu"))
+sys.path.insert(0, str(BUILD / "gen"))
+if not (BUILD / "gen" / "farjump_contracts.py").exists():
+    subprocess.run(["make", "-s", "gen"], cwd=ROOT, check=True, timeout=300)
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from fjqemu import image
 from qemuvm import QemuVM
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,9 +88,9 @@ def test_hard_disk_is_read_with_int13_extensions(boots):
 def test_floppy_boot_uses_chs_reads(build, tmp_path):
     """SeaBIOS has no INT 13h extensions for floppies: both stages must fall back to CHS."""
     img = tmp_path / "floppy.img"
-    subprocess.run(["/usr/bin/python3", str(ROOT / "scripts/mkimage"), "--floppy",
-                    "--stage1", str(build / "stage1.bin"), "--stage2", str(build / "stage2.bin"),
-                    "--kernel", str(build / "kernel.disk.elf"), "-o", str(img)], check=True, timeout=120)
+    img.write_bytes(image.build((build / "stage1.bin").read_bytes(),
+                                (build / "stage2.bin").read_bytes(),
+                                (build / "kernel.disk.elf").read_bytes(), floppy=True))
     with QemuVM(img, floppy=True) as vm:
         serial = vm.wait_serial("Hello World!", timeout=BOOT_TIMEOUT)
     assert "AH=02h (CHS, no extensions)" in serial

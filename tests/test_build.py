@@ -1,9 +1,11 @@
 """The build contract: file names, sizes, symbols and DWARF line info (issue: boot chain)."""
+import os
 import re
 import struct
 import subprocess
 from pathlib import Path
 
+import farjump_contracts as fc
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,14 +80,19 @@ def test_dwarf_maps_stage_symbols_to_nasm_lines(build, elf, symbol, source):
 def test_dwarf_maps_kernel_main_to_c(build):
     addr = symbols(build / "kernel.elf")["kernel_main"][0]
     path, line = addr2line(build / "kernel.elf", addr)
-    assert path.endswith("src/main.c") and line > 0
+    assert path.endswith("kernel/main.c") and line > 0
 
 
 def test_disk_layout_table_matches_the_files(build):
     img = (build / "disk.img").read_bytes()
     stage2 = (build / "stage2.bin").read_bytes()
     kernel = (build / "kernel.disk.elf").read_bytes()
-    magic, s2_lba, s2_sectors, k_lba, k_bytes = struct.unpack_from("<2sIHII", img, 0x1AE)
+    table = img[fc.BOOT_LAYOUT_MBR_OFFSET:fc.BOOT_LAYOUT_MBR_OFFSET + fc.BOOT_LAYOUT_SIZE]
+    field = {name: table[off:off + size] for name, off, size in fc.BOOT_LAYOUT_FIELDS}
+    magic = field["magic"]
+    s2_lba, s2_sectors, k_lba, k_bytes = (int.from_bytes(field[n], "little") for n in (
+        "stage2_lba", "stage2_sectors", "kernel_lba", "kernel_bytes"))
+    assert fc.BOOT_LAYOUT_MBR_OFFSET == 0x1AE and fc.BOOT_LAYOUT_SIZE == 16
     assert magic == b"FJ"
     assert (s2_lba, s2_sectors) == (1, -(-len(stage2) // 512))
     assert img[512 * s2_lba:512 * s2_lba + len(stage2)] == stage2
@@ -122,9 +129,10 @@ def test_kernel_segments_have_section_permissions(build):
 def test_mkimage_rejects_a_bad_stage1(build, tmp_path):
     bad = tmp_path / "s1.bin"
     bad.write_bytes(b"\0" * 512)
-    r = subprocess.run(["/usr/bin/python3", str(ROOT / "scripts/mkimage"), "--stage1", str(bad),
+    r = subprocess.run(["/usr/bin/python3", "-m", "fjqemu.image", "--stage1", str(bad),
                         "--stage2", str(build / "stage2.bin"), "--kernel",
                         str(build / "kernel.disk.elf"), "-o", str(tmp_path / "x.img")],
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PYTHONPATH=f"{ROOT / 'qemu'}:{build / 'gen'}"))
     assert r.returncode == 1
     assert "55 aa" in r.stderr and "Traceback" not in r.stderr

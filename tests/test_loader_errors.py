@@ -8,7 +8,7 @@ and checks that the boot ended with:
     (the bytes before RIP are `xchg bx, bx; cli; hlt`),
   - QEMU still running: with -no-reboot a triple fault or reset would have ended it.
 Disk read errors come from QEMU's blkdebug driver. Bad kernels are made here from
-build/kernel.disk.elf and put on images with scripts/mkimage --kernel.
+build/kernel.disk.elf and put on images with fjqemu.image.
 
 The boots run two at a time (this machine has 2 cores); each test waits for its own.
 """
@@ -25,6 +25,9 @@ from pathlib import Path
 
 import pytest
 
+import farjump_contracts as fc
+from fjqemu import image
+from fjqemu.elf import Elf
 from qemuvm import QemuError, QemuVM
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,8 +35,8 @@ PYTHON = "/usr/bin/python3"
 BOOT_TIMEOUT = 20       # seconds per boot; a failing TCG boot ends in about 1 s here
 HALT_TIMEOUT = 5        # after the last message, until `info registers` says HLT=1
 VGA = 0xB8000
-KERNEL_BUF_SIZE = 0x90000 - 0x20000   # Makefile LAYOUT: KERNEL_BUF_END - KERNEL_BUF
-IDENTITY_MAP_END = 0x40000000         # Makefile LAYOUT
+KERNEL_BUF_SIZE = fc.KERNEL_BUF_END - fc.KERNEL_BUF
+IDENTITY_MAP_END = fc.IDENTITY_MAP_END
 SEABIOS_ATA_ERROR = 0x0C              # SeaBIOS's status for a failed ATA read (DISK_RET_EBADTRACK)
 MAGIC_BREAK_HALT_16 = bytes.fromhex("87dbfaf4")   # xchg bx,bx; cli; hlt (real mode)
 MAGIC_BREAK_HALT_64 = bytes.fromhex("6687dbfaf4")  # the same in 64-bit mode (66h prefix)
@@ -64,19 +67,16 @@ def first_file_segment(elf: bytes) -> int:
 
 # ---- images ---------------------------------------------------------------------------------
 def mkimage(build: Path, out: Path, kernel: bytes) -> Path:
-    kpath = out.with_suffix(".kernel")
-    kpath.write_bytes(kernel)
-    subprocess.run([PYTHON, str(ROOT / "scripts/mkimage"), "--stage1", str(build / "stage1.bin"),
-                    "--stage2", str(build / "stage2.bin"), "--kernel", str(kpath),
-                    "-o", str(out)], check=True, capture_output=True, timeout=120)
+    out.write_bytes(image.build((build / "stage1.bin").read_bytes(),
+                                (build / "stage2.bin").read_bytes(), kernel))
     return out
 
 
-def layout(image: bytes):
+def layout(img: bytes):
     """(stage2_lba, stage2_sectors, kernel_lba, kernel_bytes) from the MBR's table."""
-    magic, *rest = struct.unpack_from("<2sIHII", image, 0x1AE)
-    assert magic == b"FJ"
-    return tuple(rest)
+    table = image.unpack_layout(img)
+    assert table["magic"] == fc.LAYOUT_MAGIC == b"FJ"
+    return tuple(table[n] for n in ("stage2_lba", "stage2_sectors", "kernel_lba", "kernel_bytes"))
 
 
 def blkdebug_config(path: Path, sector: int, once: bool) -> Path:
@@ -309,7 +309,8 @@ def stage2_zeroed(build, tmp):
 def layout_zeroed(build, tmp):
     img = mkimage(build, tmp / "layoutzero.img", kernel_bytes(build))
     data = bytearray(img.read_bytes())
-    data[0x1AE:0x1AE + 16] = bytes(16)
+    data[fc.BOOT_LAYOUT_MBR_OFFSET:fc.BOOT_LAYOUT_MBR_OFFSET + fc.BOOT_LAYOUT_SIZE] = bytes(
+        fc.BOOT_LAYOUT_SIZE)
     img.write_bytes(data)
     return img, "no stage2", {}
 
@@ -495,7 +496,7 @@ def test_not_enough_memory(outcomes, build):
 def test_exception_in_the_kernel_before_its_idt_is_reported(outcomes, build):
     entry = struct.unpack_from("<Q", kernel_bytes(build), 24)[0]
     assert_loader_failed(outcomes("kernel_faults_at_entry"), re.escape(
-        f"CPU exception 6 (#UD invalid opcode) at RIP 0x{entry:x}, error code 0x0, CR2 0x")
+        f"CPU exception 6 (#UD Invalid Opcode) at RIP 0x{entry:x}, error code 0x0, CR2 0x")
         + r"[0-9a-f]+, RSP 0x[0-9a-f]+" + re.escape(
         " (in the kernel, before it loaded its own IDT)"))
 
@@ -520,16 +521,17 @@ def asm_messages(path: Path):
             yield from re.findall(r'"([^"]*)"', line)
 
 
-def c_messages(path: Path):
-    """Every string literal (adjacent ones joined) outside asm, asserts and byte compares."""
-    text = re.sub(r'__asm__\(".pushsection.*?\.popsection\\n"\);', "", path.read_text(),
-                  flags=re.S)
-    lines = [l for l in text.splitlines()
-             if "__asm__" not in l and "_Static_assert" not in l and "memcmp" not in l
-             and not l.lstrip().startswith(("#", "/*", "*"))]
-    text = "\n".join(lines)
-    for m in re.finditer(r'"(?:[^"\\]|\\.)*"(?:\s*"(?:[^"\\]|\\.)*")*', text):
-        yield "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(0))).replace("\\n", " ")
+def c_messages(obj: Path):
+    """Every string the compiled loader holds (its .rodata sections, as the compiler left
+    them in the object file): the messages, and the exception names it took from
+    contracts/exceptions.h. Byte patterns (the ELF magic) are not text and are skipped."""
+    elf = Elf.read(obj)
+    for section in elf.sections:
+        if section.name.startswith(".rodata"):
+            for raw in elf.section_bytes(section.name).split(b"\0"):
+                text = raw.decode("latin-1")
+                if text and all(c.isprintable() or c == "\n" for c in text):
+                    yield text.replace("\n", " ")
 
 
 def fragments(message: str):
@@ -539,11 +541,11 @@ def fragments(message: str):
             yield part
 
 
-def test_troubleshooting_doc_explains_every_message():
+def test_troubleshooting_doc_explains_every_message(build):
     doc = " ".join((ROOT / "docs/troubleshooting.md").read_text().split())
     sources = [ROOT / "boot/stage1.asm", ROOT / "boot/stage2.asm"]
     messages = [m for src in sources for m in asm_messages(src)]
-    messages += list(c_messages(ROOT / "boot/loader.c"))
+    messages += list(c_messages(build / "boot" / "loader.o"))
     assert len(messages) > 40          # the parsers found the messages
     missing = sorted({f for m in messages for f in fragments(m) if f not in doc})
     assert not missing, "docs/troubleshooting.md lacks:\n" + "\n".join(missing)

@@ -1,9 +1,9 @@
-"""The boot-timeline decoder (struct boot_info's TSC stamps, src/bootinfo.h)."""
+"""The boot-timeline decoder (struct boot_info's TSC stamps, contracts/bootinfo.h)."""
 
 import re
 import struct
-from pathlib import Path
 
+import farjump_contracts as fc
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -12,7 +12,6 @@ from fjgdb.decoders.timeline import (
     BOOTINFO_MAGIC, BOOTINFO_SIZE, EVENTS, OFF_RECORDED, OFF_TSC, OFF_TSC_HZ, STEPS,
     decode_timeline, format_timeline)
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def boot_info(stamps, hz=0, recorded=None, size=BOOTINFO_SIZE, magic=BOOTINFO_MAGIC):
@@ -29,18 +28,19 @@ def boot_info(stamps, hz=0, recorded=None, size=BOOTINFO_SIZE, magic=BOOTINFO_MA
     return bytes(buf)
 
 
-def test_layout_matches_the_c_header_and_the_nasm_mirror():
-    header = (ROOT / "src/bootinfo.h").read_text()
-    enum = re.findall(r"TL_([A-Z0-9_]+) = (\d+)", header)
-    assert [name.lower() for name, _ in enum] == list(EVENTS)
-    assert [int(v) for _, v in enum] == list(range(len(EVENTS)))
-    loader = (ROOT / "boot/loader.c").read_text()
+def test_layout_matches_the_c_header():
+    """The decoder's offsets and events against the contract generated from
+    contracts/bootinfo.h (build/gen/farjump_contracts.py)."""
+    assert [name[3:].lower() for _, name, _ in fc.TIMELINE_EVENTS] == list(EVENTS)
+    assert list(fc.TIMELINE_NAMES) == list(EVENTS)
+    assert [i for i, _, _ in fc.TIMELINE_EVENTS] == list(range(len(EVENTS)))
+    assert [text for _, _, text in fc.TIMELINE_EVENTS[1:]] == [STEPS[e] for e in EVENTS[1:]]
+    fields = {name: (off, size) for name, off, size in fc.BOOTINFO_FIELDS}
     for field, off in (("timeline_recorded", OFF_RECORDED), ("tsc_hz", OFF_TSC_HZ),
                        ("timeline_tsc", OFF_TSC)):
-        assert f"offsetof(struct boot_info, {field}) == 0x{off:x}" in loader
-    assert f"sizeof(struct boot_info) == 0x{BOOTINFO_SIZE:x}" in loader
-    inc = (ROOT / "boot/common.inc").read_text()
-    assert re.search(r"\.timeline_tsc:\s+resq 8", inc)
+        assert fields[field][0] == off
+    assert fields["timeline_tsc"][1] == 8 * fc.BOOTINFO_TIMELINE_MAX == 8 * len(EVENTS)
+    assert fc.BOOTINFO_SIZE == BOOTINFO_SIZE and fc.BOOTINFO_MAGIC == BOOTINFO_MAGIC
 
 
 def test_complete_timeline_with_rate():

@@ -1,0 +1,1 @@
+"""farjump host-side tools (QEMU wing, image builder, ELF reader)."""
