@@ -67,8 +67,9 @@ def first_file_segment(elf: bytes) -> int:
 
 # ---- images ---------------------------------------------------------------------------------
 def mkimage(build: Path, out: Path, kernel: bytes) -> Path:
+    """An image the boot-time checks must catch: the image builder's own checks are off."""
     out.write_bytes(image.build((build / "stage1.bin").read_bytes(),
-                                (build / "stage2.bin").read_bytes(), kernel))
+                                (build / "stage2.bin").read_bytes(), kernel, checked=False))
     return out
 
 

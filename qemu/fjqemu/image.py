@@ -60,9 +60,27 @@ def unpack_layout(mbr: bytes) -> dict[str, int | bytes]:
     return out
 
 
-def build(stage1: bytes, stage2: bytes, kernel: bytes, floppy: bool = False) -> bytes:
+def check_sizes(stage2: bytes, kernel: bytes) -> None:
+    """What stage 2 and the loader would refuse at boot, refused at build time with the
+    same words: a stage 2 larger than STAGE2_ADDR..STAGE2_END (the link script checks its
+    own), a kernel file larger than the buffer stage 2 reads it into."""
+    room = fc.STAGE2_END - fc.STAGE2_ADDR
+    if len(stage2) > room:
+        raise ValueError(f"stage 2 is 0x{len(stage2):x} bytes; it must fit in 0x{room:x} "
+                         "(STAGE2_ADDR..STAGE2_END)")
+    room = fc.KERNEL_BUF_END - fc.KERNEL_BUF
+    if len(kernel) > room:
+        raise ValueError(f"kernel file is 0x{len(kernel):x} bytes; the loader reads at most "
+                         f"0x{room:x} (KERNEL_BUF..KERNEL_BUF_END)")
+
+
+def build(stage1: bytes, stage2: bytes, kernel: bytes, floppy: bool = False,
+          checked: bool = True) -> bytes:
+    """The image. checked=False skips check_sizes: for tests of the boot-time checks."""
     if len(stage1) != SECTOR or stage1[510:] != b"\x55\xaa":
         raise ValueError(f"stage 1 must be 512 bytes ending in 55 aa (got {len(stage1)} bytes)")
+    if checked:
+        check_sizes(stage2, kernel)
     s2_sectors = sectors(len(stage2))
     if s2_sectors >= 1 << 16:
         raise ValueError("stage 2 is too large for the layout table")
@@ -108,6 +126,8 @@ def main(argv=None) -> int:
     ap.add_argument("--kernel", required=True, help="kernel ELF file to put on the disk")
     ap.add_argument("--floppy", action="store_true",
                     help="a 1.44 MB floppy image (the BIOS then reads it with CHS calls)")
+    ap.add_argument("--unchecked", action="store_true",
+                    help="skip the size checks (to test the ones stage 2 makes at boot)")
     ap.add_argument("-o", "--output", required=True, help="image to write")
     args = ap.parse_args(argv)
     try:
@@ -115,7 +135,8 @@ def main(argv=None) -> int:
         for name in (args.stage1, args.stage2, args.kernel):
             with open(name, "rb") as f:
                 parts.append(f.read())
-        write_atomically(args.output, build(*parts, floppy=args.floppy))
+        write_atomically(args.output, build(*parts, floppy=args.floppy,
+                                            checked=not args.unchecked))
     except (OSError, ValueError) as e:
         print(f"image: {e}", file=sys.stderr)
         return 1
