@@ -58,6 +58,13 @@ $(B)/flags: FORCE
 	@mkdir -p $(B)
 	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' > $@
 
+# A link depends on its object list too, not only on the objects that exist: deleting a
+# source must relink without it. Each list file changes only when the list does.
+$(B)/kernel/objects: FORCE | $(B)/kernel
+	@echo '$(KERNEL_OBJ)' | cmp -s - $@ || echo '$(KERNEL_OBJ)' > $@
+$(B)/boot/objects: FORCE | $(B)/boot
+	@echo '$(LOADER_OBJ)' | cmp -s - $@ || echo '$(LOADER_OBJ)' > $@
+
 help:
 	@echo 'make              build build/disk.img (stage1/stage2/kernel ELFs with DWARF beside it)'
 	@echo 'make run          install missing packages, build, boot in QEMU (window with $$DISPLAY, curses otherwise)'
@@ -102,7 +109,7 @@ $(B)/boot/loader.o: boot/loader.c | $(B)/boot
 $(B)/boot/common/%.o: common/%.c | $(B)/boot/common
 	$(CC) $(LOADER_CFLAGS) -c -o $@ $<
 
-$(B)/stage2.elf: $(LOADER_OBJ) boot/stage2.ld $(B)/gen/layout.ld
+$(B)/stage2.elf: $(LOADER_OBJ) $(B)/boot/objects boot/stage2.ld $(B)/gen/layout.ld
 	$(LD) $(LDFLAGS) --no-warn-rwx-segments -T boot/stage2.ld -o $@ $(LOADER_OBJ)
 
 # ---- kernel ----------------------------------------------------------------------------
@@ -138,7 +145,8 @@ KSYMTAB_TOOL := qemu/fjqemu/ksymtab.py qemu/fjqemu/elf.py $(B)/gen/farjump_contr
 IMAGE_TOOLS := qemu/fjqemu/image.py qemu/fjqemu/diskelf.py qemu/fjqemu/elf.py \
 	$(B)/gen/farjump_contracts.py
 
-$(B)/kernel/kernel.linked.elf: $(KERNEL_OBJ) kernel/kernel.ld $(B)/gen/layout.ld
+$(B)/kernel/kernel.linked.elf: $(KERNEL_OBJ) $(B)/kernel/objects kernel/kernel.ld \
+		$(B)/gen/layout.ld
 	$(LD) $(LDFLAGS) -T kernel/kernel.ld -o $@ $(KERNEL_OBJ)
 
 $(B)/kernel.elf: $(B)/kernel/kernel.linked.elf $(KSYMTAB_TOOL)
@@ -169,7 +177,7 @@ $(FAULTS:%=$(B)/fault/fault-%.o): $(B)/fault/fault-%.o: $(FAULT_SRC) | $(B)/faul
 	$(CC) $(KERNEL_CFLAGS) -DFJ_FAULT=$(subst -,_,$*) -c -o $@ $<
 
 $(FAULTS:%=$(B)/fault/linked-%.elf): $(B)/fault/linked-%.elf: $(KERNEL_OBJ) \
-		$(B)/fault/fault-%.o kernel/kernel.ld $(B)/gen/layout.ld
+		$(B)/kernel/objects $(B)/fault/fault-%.o kernel/kernel.ld $(B)/gen/layout.ld
 	$(LD) $(LDFLAGS) -T kernel/kernel.ld -o $@ $(KERNEL_OBJ) $(B)/fault/fault-$*.o
 
 # kernel-NAME.elf keeps DWARF for GDB; kernel-NAME.disk.elf goes on the disk.

@@ -1,6 +1,7 @@
 """The build contract: file names, sizes, symbols and DWARF line info (issue: boot chain)."""
 import os
 import re
+import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -136,3 +137,28 @@ def test_mkimage_rejects_a_bad_stage1(build, tmp_path):
                        env=dict(os.environ, PYTHONPATH=f"{ROOT / 'qemu'}:{build / 'gen'}"))
     assert r.returncode == 1
     assert "55 aa" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_deleting_a_source_relinks(build, tmp_path):
+    """Issue 15 item 13: the link depends on the object list, so a kernel source that is
+    deleted leaves no stale kernel behind. In a copy of the tree and its build."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True, timeout=60).stdout.split()
+    tree = tmp_path / "tree"
+    for name in files:
+        if (ROOT / name).is_file():
+            (tree / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, tree / name)
+    shutil.copytree(build, tree / "build", symlinks=True)
+    extra = tree / "kernel" / "zz_extra.c"
+    extra.write_text("void zz_extra_function(void);\nvoid zz_extra_function(void)\n{\n}\n")
+
+    def make_and_symbols():
+        r = subprocess.run(["make", "-s", "all"], cwd=tree, capture_output=True, text=True,
+                           timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return symbols(tree / "build" / "kernel.elf")
+
+    assert "zz_extra_function" in make_and_symbols()
+    extra.unlink()
+    assert "zz_extra_function" not in make_and_symbols()
