@@ -214,12 +214,30 @@ static const char *machine_name(unsigned m)
     }
 }
 
+/* CRC-32 (IEEE 802.3, reflected, as zlib.crc32), bit by bit: small, and fast enough for
+ * the ~20 KiB kernel file. */
+static uint32_t crc32(const uint8_t *p, uint64_t n)
+{
+    uint32_t crc = 0xffffffffu;
+    while (n--) {
+        crc ^= *p++;
+        for (int bit = 0; bit < 8; bit++)
+            crc = crc >> 1 ^ (0xedb88320u & -(crc & 1));
+    }
+    return ~crc;
+}
+
 static const struct elf64_ehdr *check_header(const uint8_t *file, uint64_t size)
 {
     const struct elf64_ehdr *eh = (const struct elf64_ehdr *)file;
+    const struct stage2_header *s2 = (const struct stage2_header *)STAGE2_ADDR;
     if (size > KERNEL_BUF_END - KERNEL_BUF) /* stage 2 checked this; the layout may lie */
         fail("kernel file is 0x%lx bytes; the loader reads at most 0x%x (KERNEL_BUF..KERNEL_BUF_END)",
              size, KERNEL_BUF_END - KERNEL_BUF);
+    uint32_t crc = crc32(file, size);
+    if (crc != s2->kernel_crc32)
+        fail("kernel file corrupted: its CRC-32 is 0x%08x, the image builder recorded 0x%08x "
+             "(a bad disk read or a damaged image)", crc, s2->kernel_crc32);
     if (size < sizeof(*eh))
         fail("kernel file is %lu bytes, too small for an ELF header (%lu bytes)", size,
              sizeof(*eh));

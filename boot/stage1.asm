@@ -36,7 +36,7 @@ normalised:
         call read_sectors               ; DL = boot drive, kept in dsk_drive
         jc read_failed
 
-        cmp dword [STAGE2_ADDR + 4], STAGE2_MAGIC
+        cmp dword [STAGE2_ADDR + stage2_header.magic], STAGE2_MAGIC
         jne bad_stage2
 
         mov dl, [dsk_drive]             ; stage 2 receives the boot drive the same way we did

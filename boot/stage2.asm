@@ -10,6 +10,7 @@
 %include "common.inc"
 
 extern loader_main
+extern stage2_end                       ; boot/stage2.ld: the end of stage 2's bytes
 
 COM1            equ 0x3f8
 
@@ -32,11 +33,23 @@ global stage2_start
 stage2_start:
         xchg bx, bx                     ; Bochs magic breakpoint (see common.inc)
         jmp short stage2_main
+        ; The rest of struct stage2_header (contracts/boot_layout.h): the image builder
+        ; fills in the CRC-32s.
         dd STAGE2_MAGIC                 ; at offset 4, checked by stage 1
+        dd 0                            ; CRC-32 of stage 2 after the header
+        dd 0                            ; CRC-32 of the kernel file (the loader checks it)
+%if $ - stage2_start != stage2_header_size
+%error "stage 2's header does not match struct stage2_header"
+%endif
 
 stage2_main:
         ; Stage 1 left DS = ES = SS = 0 and SP = STACK_TOP; keep both.
         cld
+        ; The CRC first, while stage 2's bytes are still those read from the disk (its
+        ; variables change below); the verdict is reported once COM1 and the screen work.
+        call stage2_crc32
+        cmp eax, [STAGE2_ADDR + stage2_header.stage2_crc32]
+        setne [stage2_corrupted]
         mov [boot_drive], dl
         rdtsc                           ; the first timeline stamp (stage 1 has no room)
         mov ebx, eax                    ; kept until boot_info is zeroed
@@ -56,6 +69,8 @@ stage2_main:
         call serial_init
         mov si, msg_banner
         call print
+        cmp byte [stage2_corrupted], 0
+        jne .corrupted
 
         call enable_a20
         call read_e820
@@ -75,6 +90,35 @@ stage2_main:
         or eax, 1                       ; CR0.PE
         mov cr0, eax
         jmp dword SEL_CODE32:pm_entry
+
+.corrupted:
+        mov si, msg_corrupted
+        call print
+        mov eax, [STAGE2_ADDR + stage2_header.stage2_crc32]
+        call print_hex32
+        mov si, msg_corrupted_tail
+        jmp fatal
+
+; stage2_crc32: CRC-32 (IEEE 802.3, reflected, as zlib.crc32) of STAGE2_ADDR +
+; stage2_header_size .. stage2_end, bit by bit: a 1 KiB table would cost more than the
+; ~12 KiB it checks. Out: EAX. Clobbers CX, ESI. Addresses stay below 64 KiB (DS = 0).
+stage2_crc32:
+        mov esi, STAGE2_ADDR + stage2_header_size
+        mov eax, 0xffffffff
+.byte:
+        xor al, [esi]
+        mov cx, 8
+.bit:
+        shr eax, 1
+        jnc .next_bit
+        xor eax, 0xedb88320             ; the polynomial, reflected
+.next_bit:
+        loop .bit
+        inc esi
+        cmp esi, stage2_end
+        jb .byte
+        not eax
+        ret
 
 ; ---- A20 ------------------------------------------------------------------------------
 ; With A20 off, address bit 20 is forced to 0 and FFFF:0510 aliases 0000:0500.
@@ -414,8 +458,11 @@ fatal:
 %include "disk.inc"
 
 boot_drive:       db 0
+stage2_corrupted: db 0                  ; 1: stage2_crc32 disagreed with the header
 
 msg_banner:       db "farjump stage 2", 13, 10, 0
+msg_corrupted:    db "stage 2 corrupted: its CRC-32 is not 0x", 0
+msg_corrupted_tail: db ", the one the image builder recorded (a bad disk read or a damaged image)", 13, 10, 0
 msg_e820:         db "stage 2: E820 entries 0x", 0
 msg_loading:      db "stage 2: reading kernel, bytes 0x", 0
 msg_read_lba:     db "stage 2: kernel read with INT 13h AH=42h (LBA)", 13, 10, 0

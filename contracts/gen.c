@@ -63,6 +63,11 @@ void contracts(void)
     BYTES(LAYOUT_MAGIC, sizeof(((struct boot_layout *)0)->magic));
     BYTES(STAGE2_MAGIC, 4);
     CONST(STAGE2_MAGIC_OFFSET);
+    STRUCT(stage2_header);
+    FIELD(stage2_header, entry);
+    FIELD(stage2_header, magic);
+    FIELD(stage2_header, stage2_crc32);
+    FIELD(stage2_header, kernel_crc32);
     STRUCT(boot_layout);
     FIELD(boot_layout, magic);
     FIELD(boot_layout, stage2_lba);

@@ -4,6 +4,7 @@ import re
 import shutil
 import struct
 import subprocess
+import zlib
 from pathlib import Path
 
 import farjump_contracts as fc
@@ -96,7 +97,14 @@ def test_disk_layout_table_matches_the_files(build):
     assert fc.BOOT_LAYOUT_MBR_OFFSET == 0x1AE and fc.BOOT_LAYOUT_SIZE == 16
     assert magic == b"FJ"
     assert (s2_lba, s2_sectors) == (1, -(-len(stage2) // 512))
-    assert img[512 * s2_lba:512 * s2_lba + len(stage2)] == stage2
+    # Stage 2 as built, but for the CRC-32s the image builder writes into its header.
+    on_disk = img[512 * s2_lba:512 * s2_lba + len(stage2)]
+    crcs = {n: int.from_bytes(on_disk[o:o + z], "little") for n, o, z in fc.STAGE2_HEADER_FIELDS
+            if n.endswith("crc32")}
+    assert crcs == {"stage2_crc32": zlib.crc32(stage2[fc.STAGE2_HEADER_SIZE:]),
+                    "kernel_crc32": zlib.crc32(kernel)}
+    assert on_disk[:8] == stage2[:8] and on_disk[16:] == stage2[16:]
+    assert fc.STAGE2_HEADER_SIZE == 16
     assert k_bytes == len(kernel)
     assert img[512 * k_lba:512 * k_lba + k_bytes] == kernel
     assert kernel[:4] == b"\x7fELF"

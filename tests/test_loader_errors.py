@@ -19,6 +19,7 @@ import struct
 import subprocess
 import threading
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -306,6 +307,41 @@ def stage2_zeroed(build, tmp):
     return img, "no stage2", {}
 
 
+def flip_last_byte(img: Path, first: int, end: int, crc_field: str) -> tuple[int, int]:
+    """Flip every bit of image byte end - 1 (the last byte of stage 2 or of the kernel
+    file: data, nothing runs it). Returns (the CRC-32 the stage 2 header records in
+    crc_field, the CRC-32 of image bytes first..end now)."""
+    data = bytearray(img.read_bytes())
+    s2_lba = layout(data)[0]
+    off, size = next((o, n) for name, o, n in fc.STAGE2_HEADER_FIELDS if name == crc_field)
+    recorded = int.from_bytes(data[s2_lba * 512 + off:s2_lba * 512 + off + size], "little")
+    data[end - 1] ^= 0xFF
+    img.write_bytes(data)
+    return recorded, zlib.crc32(data[first:end])
+
+
+CORRUPTED = {}          # case name: (CRC-32 recorded, CRC-32 now), once the case has run
+
+
+@case
+def stage2_corrupted(build, tmp):
+    img = mkimage(build, tmp / "s2corrupt.img", kernel_bytes(build))
+    s2_lba = layout(img.read_bytes())[0]
+    start, length = s2_lba * 512, len((build / "stage2.bin").read_bytes())
+    CORRUPTED["stage2_corrupted"] = flip_last_byte(img, start + fc.STAGE2_HEADER_SIZE,
+                                                   start + length, "stage2_crc32")
+    return img, "halted.", {}
+
+
+@case
+def kernel_corrupted(build, tmp):
+    img = mkimage(build, tmp / "kcorrupt.img", kernel_bytes(build))
+    _, _, k_lba, k_bytes = layout(img.read_bytes())
+    CORRUPTED["kernel_corrupted"] = flip_last_byte(img, k_lba * 512, k_lba * 512 + k_bytes,
+                                                   "kernel_crc32")
+    return img, "loader: halted.", {}
+
+
 @case
 def layout_zeroed(build, tmp):
     img = mkimage(build, tmp / "layoutzero.img", kernel_bytes(build))
@@ -460,6 +496,24 @@ def test_segment_above_the_identity_map(outcomes, build):
         f"segment 0: physical 0x40000000..0x{0x40000000 + memsz:x} is outside the memory the "
         "loader may use (0x100000..0x40000000): it ends above IDENTITY_MAP_END (the 1 GiB "
         "identity map)"))
+
+
+def test_corrupted_stage2_is_caught_by_its_crc(outcomes):
+    o = outcomes("stage2_corrupted")          # first: the case runs in the pool
+    recorded, now = CORRUPTED["stage2_corrupted"]
+    assert recorded != now
+    assert_stage2_failed(o,
+                         f"stage 2 corrupted: its CRC-32 is not 0x{recorded:08X}, the one the "
+                         "image builder recorded (a bad disk read or a damaged image)")
+
+
+def test_corrupted_kernel_file_is_caught_by_its_crc(outcomes):
+    o = outcomes("kernel_corrupted")
+    recorded, now = CORRUPTED["kernel_corrupted"]
+    assert_loader_failed(o, re.escape(
+        f"kernel file corrupted: its CRC-32 is 0x{now:08x}, the image builder recorded "
+        f"0x{recorded:08x} (a bad disk read or a damaged image)"))
+    assert "kernel at physical" not in o.serial
 
 
 def test_kernel_larger_than_the_buffer(outcomes):

@@ -133,7 +133,10 @@ def python(c: Contracts) -> str:
             f"STAGE2_MAGIC_OFFSET = {c.consts['STAGE2_MAGIC_OFFSET']}",
             f"BOOT_LAYOUT_SIZE = {c.structs['boot_layout'][0]}",
             "# (name, offset, size) in order",
-            f"BOOT_LAYOUT_FIELDS = {fields('boot_layout')}", ""]
+            f"BOOT_LAYOUT_FIELDS = {fields('boot_layout')}",
+            "# the head of stage 2: entry jump, magic, CRC-32s (contracts/boot_layout.h)",
+            f"STAGE2_HEADER_SIZE = {c.structs['stage2_header'][0]}",
+            f"STAGE2_HEADER_FIELDS = {fields('stage2_header')}", ""]
     out += ["# struct boot_info (contracts/bootinfo.h)"]
     for k in ("BOOTINFO_MAGIC", "BOOTINFO_E820_MAX", "BOOTINFO_TIMELINE_MAX",
               "E820_ENTRY_SIZE", "A20_ALREADY", "A20_BIOS", "A20_KBC", "A20_FAST"):

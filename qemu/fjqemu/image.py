@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import zlib
 
 import farjump_contracts as fc
 
@@ -74,6 +75,18 @@ def check_sizes(stage2: bytes, kernel: bytes) -> None:
                          f"0x{room:x} (KERNEL_BUF..KERNEL_BUF_END)")
 
 
+def with_crcs(stage2: bytes, kernel: bytes) -> bytes:
+    """stage 2 with the CRC-32s of its own bytes after the header and of the kernel file
+    written into its header (struct stage2_header): stage 2 and the loader check them."""
+    fields = {name: (off, size) for name, off, size in fc.STAGE2_HEADER_FIELDS}
+    out = bytearray(stage2)
+    for name, crc in (("stage2_crc32", zlib.crc32(stage2[fc.STAGE2_HEADER_SIZE:])),
+                      ("kernel_crc32", zlib.crc32(kernel))):
+        off, size = fields[name]
+        out[off:off + size] = crc.to_bytes(size, "little")
+    return bytes(out)
+
+
 def build(stage1: bytes, stage2: bytes, kernel: bytes, floppy: bool = False,
           checked: bool = True) -> bytes:
     """The image. checked=False skips check_sizes: for tests of the boot-time checks."""
@@ -91,6 +104,9 @@ def build(stage1: bytes, stage2: bytes, kernel: bytes, floppy: bool = False,
         # anything else there means the two disagree and the table would overwrite code.
         raise ValueError(f"stage 1 has no empty layout table at offset {LAYOUT_OFFSET:#x} "
                          "(was it built from the same contracts/layout.h?)")
+    if stage2[fc.STAGE2_MAGIC_OFFSET:fc.STAGE2_MAGIC_OFFSET + len(fc.STAGE2_MAGIC)] \
+            == fc.STAGE2_MAGIC:
+        stage2 = with_crcs(stage2, kernel)
     mbr = bytearray(stage1)
     mbr[LAYOUT_OFFSET:end] = pack_layout(magic=fc.LAYOUT_MAGIC, stage2_lba=1,
                                          stage2_sectors=s2_sectors, kernel_lba=kernel_lba,
