@@ -569,11 +569,16 @@ def test_missing_stage2(outcomes, name):
 CONVERSION = re.compile(r"%[-0 #+]*(?:\d+|\*)?(?:\.(?:\d+|\*))?(?:hh|h|ll|l|z)?[a-zA-Z%]")
 
 
-def asm_messages(path: Path):
-    """The quoted text of every `db "..."` line."""
-    for line in path.read_text().splitlines():
-        if re.match(r"\s*\w+:?\s+db\s", line):
-            yield from re.findall(r'"([^"]*)"', line)
+def asm_messages(elf_path: Path):
+    """The text at every msg_* label of a built stage (NUL-terminated strings in its code
+    section), read through the ELF's symbol table."""
+    elf = Elf.read(elf_path)
+    for sym in elf.symbols():
+        if sym.name.startswith("msg_"):
+            sec = elf.section(sym.section)
+            start = sec.offset + sym.value - sec.addr
+            raw = elf.data[start:elf.data.index(b"\0", start)]
+            yield " ".join(raw.decode("latin-1").split())
 
 
 def c_messages(obj: Path):
@@ -598,8 +603,7 @@ def fragments(message: str):
 
 def test_troubleshooting_doc_explains_every_message(build):
     doc = " ".join((ROOT / "docs/troubleshooting.md").read_text().split())
-    sources = [ROOT / "boot/stage1.asm", ROOT / "boot/stage2.asm"]
-    messages = [m for src in sources for m in asm_messages(src)]
+    messages = [m for stage in ("stage1.elf", "stage2.elf") for m in asm_messages(build / stage)]
     messages += list(c_messages(build / "boot" / "loader.o"))
     assert len(messages) > 40          # the parsers found the messages
     missing = sorted({f for m in messages for f in fragments(m) if f not in doc})
