@@ -183,7 +183,10 @@ kbc_wait:
 
 ; ---- E820 -----------------------------------------------------------------------------
 ; INT 15h EAX=E820h (ACPI spec, "System Address Map Interfaces"): one 24-byte entry per
-; call, EBX = continuation (0 after the last), CF set on a call past the end.
+; call, EBX = continuation (0 after the last), CF set on a call past the end. boot_info has
+; room for BOOTINFO_E820_MAX entries; the rest are still counted (into a scratch entry), so
+; e820_count says how many the BIOS reported and the kernel can warn that some are missing.
+E820_COUNT_LIMIT equ 1024               ; a BIOS whose list never ends must not hang the boot
 read_e820:
         mov di, BOOTINFO_ADDR + boot_info.e820
         xor ebx, ebx
@@ -203,8 +206,11 @@ read_e820:
         inc bp
         add di, E820_ENTRY_SIZE
         cmp bp, BOOTINFO_E820_MAX
-        jae .end
+        jb .skip
+        mov di, e820_scratch            ; boot_info is full: count the rest, keep none
 .skip:
+        cmp bp, E820_COUNT_LIMIT
+        jae .end
         test ebx, ebx
         jnz .next
 .end:
@@ -459,6 +465,7 @@ fatal:
 
 boot_drive:       db 0
 stage2_corrupted: db 0                  ; 1: stage2_crc32 disagreed with the header
+e820_scratch:     times E820_ENTRY_SIZE db 0 ; E820 entries past BOOTINFO_E820_MAX land here
 
 msg_banner:       db "farjump stage 2", 13, 10, 0
 msg_corrupted:    db "stage 2 corrupted: its CRC-32 is not 0x", 0
