@@ -92,14 +92,16 @@ def error_code_mask(c: Contracts) -> int:
 
 
 def nasm(c: Contracts) -> str:
+    # %define, not equ: an equ becomes an absolute symbol in every object (and then in the
+    # ELF files GDB and Bochs read), which the constants are not.
     out = ["; Generated from contracts/*.h by qemu/fjqemu/gencontracts.py: do not edit.", ""]
     out.append("; Memory layout (contracts/layout.h)")
-    out += [f"{k:<24} equ 0x{v:x}" for k, v in c.layout.items()]
+    out += [f"%define {k:<24} 0x{v:x}" for k, v in c.layout.items()]
     out += ["", "; Magic numbers, as the bytes read in memory order"]
-    out += [f"{k:<24} equ 0x{v:x}" for k, (v, _) in c.magics.items()]
+    out += [f"%define {k:<24} 0x{v:x}" for k, (v, _) in c.magics.items()]
     out += ["", "; Constants"]
-    out += [f"{k:<24} equ 0x{v:x}" for k, v in c.consts.items()]
-    out += [f"{t[1]:<24} equ {t[0]}" for t in c.timeline]
+    out += [f"%define {k:<24} 0x{v:x}" for k, v in c.consts.items()]
+    out += [f"%define {t[1]:<24} {t[0]}" for t in c.timeline]
     for name, (size, fields) in c.structs.items():
         out += ["", f"struc {name}"]
         out += [f"  .{fname + ':':<22} resb {fsize}" for fname, _, fsize in fields]
