@@ -32,6 +32,10 @@ normalised:
         jne bad_stage2
         mov eax, [layout + boot_layout.stage2_lba]
         mov cx, [layout + boot_layout.stage2_sectors]
+        ; More sectors than STAGE2_ADDR..STAGE2_END holds would read over the IVT and this
+        ; code (the segment wraps at 0xffff sectors): a damaged table, same message.
+        cmp cx, (STAGE2_END - STAGE2_ADDR) / 512
+        ja bad_stage2
         mov di, STAGE2_ADDR >> 4
         call read_sectors               ; DL = boot drive, kept in dsk_drive
         jc read_failed
@@ -48,8 +52,7 @@ bad_stage2:
 read_failed:
         mov si, msg_read_failed
         call print
-        mov al, ah
-        call print_hex8
+        call print_hex8                 ; AH = BIOS status
         mov si, msg_newline
 fail:
         call print
@@ -76,11 +79,11 @@ print:
         popa
         ret
 
-; print_hex8: AL as two hex digits.
+; print_hex8: AH as two hex digits.
 print_hex8:
         pusha
         mov cx, 2
-        mov dl, al
+        mov dl, ah
 .digit:
         rol dl, 4
         mov al, dl

@@ -352,6 +352,20 @@ def layout_zeroed(build, tmp):
     return img, "no stage2", {}
 
 
+@case
+def layout_huge_stage2(build, tmp):
+    """A damaged table claiming 0xffff stage-2 sectors (issue 15 item 18): reading them
+    would wrap the segment over the IVT and stage 1; stage 1 refuses more than
+    STAGE2_ADDR..STAGE2_END holds."""
+    img = mkimage(build, tmp / "hugestage2.img", kernel_bytes(build))
+    data = bytearray(img.read_bytes())
+    off, size = next((o, n) for name, o, n in fc.BOOT_LAYOUT_FIELDS if name == "stage2_sectors")
+    at = fc.BOOT_LAYOUT_MBR_OFFSET + off
+    data[at:at + size] = (0xFFFF).to_bytes(size, "little")
+    img.write_bytes(data)
+    return img, "no stage2", {}
+
+
 @pytest.fixture(scope="module")
 def outcomes(build, tmp_path_factory):
     """Boot every case (two QEMUs at a time); outcome(name) waits for one case."""
@@ -556,7 +570,7 @@ def test_exception_in_the_kernel_before_its_idt_is_reported(outcomes, build):
         " (in the kernel, before it loaded its own IDT)"))
 
 
-@pytest.mark.parametrize("name", ["stage2_zeroed", "layout_zeroed"])
+@pytest.mark.parametrize("name", ["stage2_zeroed", "layout_zeroed", "layout_huge_stage2"])
 def test_missing_stage2(outcomes, name):
     o = outcomes(name)
     assert_stopped(o, MAGIC_BREAK_HALT_16)
