@@ -16,7 +16,7 @@ B       := build
 
 # Host tools run as modules of the one host package (qemu/fjqemu); build/gen holds the
 # contracts generated from contracts/*.h (farjump_contracts.py).
-HOSTPY := PYTHONPATH=$(CURDIR)/qemu:$(CURDIR)/$(B)/gen $(PYTHON) -m
+HOSTPY := PYTHONPATH="$(CURDIR)/qemu:$(CURDIR)/$(B)/gen" $(PYTHON) -m
 
 # Generated from contracts/*.h (the memory layout, boot_layout, boot_info, the exception
 # table, paging bits, selectors): contracts/gen.c compiled to assembly, whose markers
@@ -94,14 +94,14 @@ $(GEN) &: $(B)/gen/gen.s qemu/fjqemu/gencontracts.py
 
 # ---- stage 1: 512-byte MBR ------------------------------------------------------------
 $(B)/boot/stage1.o: boot/stage1.asm boot/disk.inc boot/common.inc $(B)/gen/contracts.inc | $(B)/boot
-	$(NASM) $(NASMFLAGS) -o $@ $(abspath $<)
+	$(NASM) $(NASMFLAGS) -o $@ "$(abspath $<)"
 
 $(B)/stage1.elf: $(B)/boot/stage1.o boot/stage1.ld $(B)/gen/layout.ld
 	$(LD) $(LDFLAGS) -T boot/stage1.ld -o $@ $<
 
 # ---- stage 2: real -> protected -> long mode, then the C ELF loader --------------------
 $(B)/boot/stage2.o: boot/stage2.asm boot/disk.inc boot/common.inc $(B)/gen/contracts.inc | $(B)/boot
-	$(NASM) $(NASMFLAGS) -o $@ $(abspath $<)
+	$(NASM) $(NASMFLAGS) -o $@ "$(abspath $<)"
 
 $(B)/boot/loader.o: boot/loader.c | $(B)/boot
 	$(CC) $(LOADER_CFLAGS) -c -o $@ $<
@@ -118,7 +118,7 @@ $(B)/stage2.elf: $(LOADER_OBJ) $(B)/boot/objects boot/stage2.ld $(B)/gen/layout.
 KERNEL_CFLAGS += -fno-optimize-sibling-calls
 
 $(B)/kernel/%.o: kernel/%.asm $(B)/gen/contracts.inc | $(B)/kernel
-	$(NASM) $(NASMFLAGS) -o $@ $(abspath $<)
+	$(NASM) $(NASMFLAGS) -o $@ "$(abspath $<)"
 
 $(B)/kernel/%.o: kernel/%.c | $(B)/kernel
 	$(CC) $(KERNEL_CFLAGS) -c -o $@ $<

@@ -147,17 +147,23 @@ def test_mkimage_rejects_a_bad_stage1(build, tmp_path):
     assert "55 aa" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_deleting_a_source_relinks(build, tmp_path):
-    """Issue 15 item 13: the link depends on the object list, so a kernel source that is
-    deleted leaves no stale kernel behind. In a copy of the tree and its build."""
+def copy_tree(build, tree: Path) -> Path:
+    """The work tree's files (tracked and new, not ignored) and its build, times kept, so
+    that make in the copy rebuilds only what the test changes."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
                            capture_output=True, text=True, check=True, timeout=60).stdout.split()
-    tree = tmp_path / "tree"
     for name in files:
         if (ROOT / name).is_file():
             (tree / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, tree / name)
     shutil.copytree(build, tree / "build", symlinks=True)
+    return tree
+
+
+def test_deleting_a_source_relinks(build, tmp_path):
+    """Issue 15 item 13: the link depends on the object list, so a kernel source that is
+    deleted leaves no stale kernel behind. In a copy of the tree and its build."""
+    tree = copy_tree(build, tmp_path / "tree")
     extra = tree / "kernel" / "zz_extra.c"
     extra.write_text("void zz_extra_function(void);\nvoid zz_extra_function(void)\n{\n}\n")
 
@@ -170,3 +176,19 @@ def test_deleting_a_source_relinks(build, tmp_path):
     assert "zz_extra_function" in make_and_symbols()
     extra.unlink()
     assert "zz_extra_function" not in make_and_symbols()
+
+
+def test_builds_in_a_path_with_a_space(build, tmp_path):
+    """Issue 15 item 15: the absolute paths the build passes on (NASM's source path, the
+    host tools' PYTHONPATH) are quoted. In a copy of the tree and its build, under a
+    directory with a space; the NASM objects and the image are rebuilt there."""
+    tree = copy_tree(build, tmp_path / "with space" / "farjump")
+    for src in ("boot/stage1.asm", "kernel/isr.asm"):
+        os.utime(tree / src)
+    old = (tree / "build" / "disk.img").stat().st_mtime_ns
+    r = subprocess.run(["make", "-s", "all"], cwd=tree, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (tree / "build" / "disk.img").stat().st_mtime_ns > old
+    path, _ = addr2line(tree / "build" / "stage1.elf", 0x7C00)
+    assert path == str(tree / "boot" / "stage1.asm")
