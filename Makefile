@@ -14,51 +14,57 @@ LD      := ld
 OBJCOPY := objcopy
 B       := build
 
-# Physical memory layout, one list for NASM and C (see docs/boot.md).
-LAYOUT := \
-	BOOTINFO_ADDR=0x5000 \
-	BOOT_LAYOUT=0x7dae \
-	STACK_TOP=0x7000 \
-	STAGE2_ADDR=0x8000 \
-	STAGE2_END=0x10000 \
-	PT_BASE=0x10000 \
-	PT_END=0x20000 \
-	KERNEL_BUF=0x20000 \
-	KERNEL_BUF_END=0x90000 \
-	KERNEL_PHYS_MIN=0x100000 \
-	IDENTITY_MAP_END=0x40000000
-LAYOUT_DEFS := $(addprefix -D,$(LAYOUT))
+# Host tools run as modules of the one host package (qemu/fjqemu; gdb/ for the decoders the
+# bench reuses); build/gen holds the
+# contracts generated from contracts/*.h (farjump_contracts.py).
+HOSTPY := PYTHONPATH="$(CURDIR)/qemu:$(CURDIR)/gdb:$(CURDIR)/$(B)/gen" $(PYTHON) -m
 
-NASMFLAGS := -f elf64 -g -F dwarf -w+all $(LAYOUT_DEFS) -I boot/
+# Generated from contracts/*.h (the memory layout, boot_layout, boot_info, the exception
+# table, paging bits, selectors): contracts/gen.c compiled to assembly, whose markers
+# fjqemu.gencontracts turns into NASM, ld and Python (asm-offsets style).
+GEN := $(B)/gen/contracts.inc $(B)/gen/layout.ld $(B)/gen/farjump_contracts.py
 
-# Shared by the kernel and the long-mode part of stage 2.
+NASMFLAGS := -f elf64 -g -F dwarf -w+all -I boot/ -I $(B)/gen/
+
+# Shared by the kernel and the long-mode part of stage 2. The kernel adds kernel/ to the
+# include path, the loader boot/: neither sees the other's headers.
 CFLAGS_BASE := -std=c11 -ffreestanding -fno-builtin -nostdlib -fno-pic -fno-pie \
 	-fno-stack-protector -fcf-protection=none -mno-red-zone -mgeneral-regs-only \
 	-fno-asynchronous-unwind-tables -fno-omit-frame-pointer \
-	-Wall -Wextra -Werror -g -Os -MMD -MP -I src $(LAYOUT_DEFS)
-KERNEL_CFLAGS := $(CFLAGS_BASE) -mcmodel=kernel
-LOADER_CFLAGS := $(CFLAGS_BASE) -mcmodel=small
-LDFLAGS := -m elf_x86_64 -nostdlib -z max-page-size=0x1000 -z noexecstack --build-id=none
+	-Wall -Wextra -Werror -g -Os -MMD -MP -I common -I contracts
+KERNEL_CFLAGS := $(CFLAGS_BASE) -mcmodel=kernel -I kernel
+LOADER_CFLAGS := $(CFLAGS_BASE) -mcmodel=small -I boot
+LDFLAGS := -m elf_x86_64 -nostdlib -z max-page-size=0x1000 -z noexecstack --build-id=none \
+	-L $(B)/gen
 
-KERNEL_C   := $(wildcard src/*.c)
-KERNEL_ASM := $(wildcard src/*.asm)
-KERNEL_OBJ := $(KERNEL_ASM:src/%.asm=$(B)/kernel/%.o) $(KERNEL_C:src/%.c=$(B)/kernel/%.o)
-# The loader reuses the kernel's console, VGA, serial and kprintf code (built for low addresses).
-LOADER_SHARED := console vga serial kprintf string
-LOADER_OBJ := $(B)/boot/stage2.o $(B)/boot/loader.o $(LOADER_SHARED:%=$(B)/boot/%.o)
+# common/: the C that stage 2's loader and the kernel both link (console, VGA, COM1,
+# kprintf, string functions), built once per stage for its own addresses.
+COMMON_C   := $(wildcard common/*.c)
+KERNEL_C   := $(wildcard kernel/*.c)
+KERNEL_ASM := $(wildcard kernel/*.asm)
+KERNEL_OBJ := $(KERNEL_ASM:kernel/%.asm=$(B)/kernel/%.o) $(KERNEL_C:kernel/%.c=$(B)/kernel/%.o) \
+	$(COMMON_C:common/%.c=$(B)/kernel/common/%.o)
+LOADER_OBJ := $(B)/boot/stage2.o $(B)/boot/loader.o $(COMMON_C:common/%.c=$(B)/boot/common/%.o)
 
-.PHONY: all deps clean help FORCE
+.PHONY: all gen deps clean help FORCE
 all: $(B)/disk.img
 
 # A recipe that fails leaves no half-written target behind.
 .DELETE_ON_ERROR:
 
-# Every object depends on the flags and layout it was built with: $(B)/flags changes
-# (and so rebuilds them) only when those do. Recursive (=): the kernel section adds flags.
+# Every object depends on the flags it was built with: $(B)/flags changes (and so
+# rebuilds them) only when those do. Recursive (=): the kernel section adds flags.
 BUILD_FLAGS = $(NASMFLAGS) | $(LOADER_CFLAGS) | $(KERNEL_CFLAGS) | $(LDFLAGS)
 $(B)/flags: FORCE
 	@mkdir -p $(B)
 	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' > $@
+
+# A link depends on its object list too, not only on the objects that exist: deleting a
+# source must relink without it. Each list file changes only when the list does.
+$(B)/kernel/objects: FORCE | $(B)/kernel
+	@echo '$(KERNEL_OBJ)' | cmp -s - $@ || echo '$(KERNEL_OBJ)' > $@
+$(B)/boot/objects: FORCE | $(B)/boot
+	@echo '$(LOADER_OBJ)' | cmp -s - $@ || echo '$(LOADER_OBJ)' > $@
 
 help:
 	@echo 'make              build build/disk.img (stage1/stage2/kernel ELFs with DWARF beside it)'
@@ -71,78 +77,98 @@ help:
 	@echo 'make gdb          GDB with farjump loaded, attached to "make debug-server"'
 	@echo 'make bochs        boot in Bochs with its debugger, stopping at every magic breakpoint (docs/bochs.md)'
 	@echo 'make bench        benchmarks, as ratios against references measured in the same run (docs/performance.md)'
+	@echo 'make gen          only the files generated from contracts/ (build/gen)'
 	@echo 'make deps         install the Debian packages farjump needs (apt-get)'
 	@echo 'make clean        remove build/'
 
 deps:
 	@scripts/install-deps
 
-# ---- stage 1: 512-byte MBR ------------------------------------------------------------
-$(B)/boot/stage1.o: boot/stage1.asm boot/disk.inc boot/common.inc | $(B)/boot
-	$(NASM) $(NASMFLAGS) -o $@ $(abspath $<)
+# ---- contracts: build/gen from contracts/*.h ---------------------------------------------
+gen: $(GEN)
 
-$(B)/stage1.elf: $(B)/boot/stage1.o boot/stage1.ld
+$(B)/gen/gen.s: contracts/gen.c $(B)/flags | $(B)/gen
+	$(CC) $(CFLAGS_BASE) -S -o $@ $<
+
+# One run writes all three (a grouped target).
+$(GEN) &: $(B)/gen/gen.s qemu/fjqemu/gencontracts.py
+	$(HOSTPY) fjqemu.gencontracts $< --outdir $(B)/gen
+	@touch $(GEN)
+
+# ---- stage 1: 512-byte MBR ------------------------------------------------------------
+$(B)/boot/stage1.o: boot/stage1.asm boot/disk.inc boot/common.inc $(B)/gen/contracts.inc | $(B)/boot
+	$(NASM) $(NASMFLAGS) -o $@ "$(abspath $<)"
+
+$(B)/stage1.elf: $(B)/boot/stage1.o boot/stage1.ld $(B)/gen/layout.ld
 	$(LD) $(LDFLAGS) -T boot/stage1.ld -o $@ $<
 
 # ---- stage 2: real -> protected -> long mode, then the C ELF loader --------------------
-$(B)/boot/stage2.o: boot/stage2.asm boot/disk.inc boot/common.inc | $(B)/boot
-	$(NASM) $(NASMFLAGS) -o $@ $(abspath $<)
+$(B)/boot/stage2.o: boot/stage2.asm boot/disk.inc boot/common.inc $(B)/gen/contracts.inc | $(B)/boot
+	$(NASM) $(NASMFLAGS) -o $@ "$(abspath $<)"
 
 $(B)/boot/loader.o: boot/loader.c | $(B)/boot
 	$(CC) $(LOADER_CFLAGS) -c -o $@ $<
 
-$(B)/boot/%.o: src/%.c | $(B)/boot
+$(B)/boot/common/%.o: common/%.c | $(B)/boot/common
 	$(CC) $(LOADER_CFLAGS) -c -o $@ $<
 
-$(B)/stage2.elf: $(LOADER_OBJ) boot/stage2.ld
-	$(LD) $(LDFLAGS) --no-warn-rwx-segments $(addprefix --defsym=,$(LAYOUT)) \
-		-T boot/stage2.ld -o $@ $(LOADER_OBJ)
+$(B)/stage2.elf: $(LOADER_OBJ) $(B)/boot/objects boot/stage2.ld $(B)/gen/layout.ld
+	$(LD) $(LDFLAGS) --no-warn-rwx-segments -T boot/stage2.ld -o $@ $(LOADER_OBJ)
 
 # ---- kernel ----------------------------------------------------------------------------
 # No tail calls: a JMP to another function leaves no frame behind, so the panic's
 # frame-pointer stack trace would silently skip the caller (Linux does the same).
 KERNEL_CFLAGS += -fno-optimize-sibling-calls
 
-$(B)/kernel/%.o: src/%.asm | $(B)/kernel
-	$(NASM) $(NASMFLAGS) -o $@ $(abspath $<)
+$(B)/kernel/%.o: kernel/%.asm $(B)/gen/contracts.inc | $(B)/kernel
+	$(NASM) $(NASMFLAGS) -o $@ "$(abspath $<)"
 
-$(B)/kernel/%.o: src/%.c | $(B)/kernel
+$(B)/kernel/%.o: kernel/%.c | $(B)/kernel
 	$(CC) $(KERNEL_CFLAGS) -c -o $@ $<
 
-# The kernel carries its own symbol table for the panic screen (src/symbols.c). Link
-# once with the .ksymtab section reserved (src/ksymtab.asm, fixed size), write the table
-# from that ELF's symbols, copy it into the section in place (same size, so no address
-# moves), then check that the symbols are unchanged and the table matches them.
+$(B)/kernel/common/%.o: common/%.c | $(B)/kernel/common
+	$(CC) $(KERNEL_CFLAGS) -c -o $@ $<
+
+# The kernel carries its own symbol table for the panic screen (kernel/symbols.c). Link
+# once with the .ksymtab section reserved (kernel/ksymtab.asm, fixed size), write the
+# table from that ELF's symbols, copy it into the section in place (same size, so no
+# address moves), then check that the symbols are unchanged and the table matches them.
 # Temporary names carry the shell's PID, so two makes racing in one tree (tests run in
 # parallel) do not move each other's half-written files.
 # $(call fill_ksymtab,LINKED.elf,FINAL.elf)
 define fill_ksymtab
-	$(PYTHON) scripts/ksymtab $(1) -o $(1:.elf=.ksymtab).$$$$ && \
+	$(HOSTPY) fjqemu.ksymtab $(1) -o $(1:.elf=.ksymtab).$$$$ && \
 	$(OBJCOPY) --update-section .ksymtab=$(1:.elf=.ksymtab).$$$$ $(1) $(2).$$$$ && \
 	rm $(1:.elf=.ksymtab).$$$$ && \
-	$(PYTHON) scripts/ksymtab --check $(2).$$$$ --against $(1) && \
+	$(HOSTPY) fjqemu.ksymtab --check $(2).$$$$ --against $(1) && \
 	mv $(2).$$$$ $(2) || { rm -f $(1:.elf=.ksymtab).$$$$ $(2).$$$$; exit 1; }
 endef
 
-$(B)/kernel/kernel.linked.elf: $(KERNEL_OBJ) src/kernel.ld
-	$(LD) $(LDFLAGS) -T src/kernel.ld -o $@ $(KERNEL_OBJ)
+KSYMTAB_TOOL := qemu/fjqemu/ksymtab.py qemu/fjqemu/elf.py $(B)/gen/farjump_contracts.py
+IMAGE_TOOLS := qemu/fjqemu/image.py qemu/fjqemu/diskelf.py qemu/fjqemu/elf.py \
+	$(B)/gen/farjump_contracts.py
 
-$(B)/kernel.elf: $(B)/kernel/kernel.linked.elf scripts/ksymtab
+$(B)/kernel/kernel.linked.elf: $(KERNEL_OBJ) $(B)/kernel/objects kernel/kernel.ld \
+		$(B)/gen/layout.ld
+	$(LD) $(LDFLAGS) -T kernel/kernel.ld -o $@ $(KERNEL_OBJ)
+
+$(B)/kernel.elf: $(B)/kernel/kernel.linked.elf $(KSYMTAB_TOOL)
 	$(call fill_ksymtab,$<,$@)
 
-# The disk carries only what the loader reads (scripts/diskelf: ELF and program headers,
+# The disk carries only what the loader reads (fjqemu.diskelf: ELF and program headers,
 # PT_LOAD bytes packed without page padding or trailing zeros; no DWARF, no section
 # headers): every sector costs boot time (docs/performance.md). GDB reads the symbols
 # from build/kernel.elf.
-$(B)/kernel.disk.elf: $(B)/kernel.elf scripts/diskelf
-	$(PYTHON) scripts/diskelf $< -o $@
+$(B)/kernel.disk.elf: $(B)/kernel.elf $(IMAGE_TOOLS)
+	$(HOSTPY) fjqemu.diskelf $< -o $@
 
 # ---- kernel variants that fault on purpose (tests/test_panic.py), built only on demand --
-# make build/fault/NAME.img: the kernel with src/fault.c compiled with -DFJ_FAULT=NAME
-# (dashes -> underscores), so kernel_main raises that exception; fault.c explains each.
+# make build/fault/NAME.img: the kernel linked with tests/guests/fault/fault.c compiled
+# with -DFJ_FAULT=NAME (dashes -> underscores), whose fault_inject (a weak empty hook in
+# the kernel) raises that exception; fault.c explains each.
+FAULT_SRC := tests/guests/fault/fault.c
 FAULTS := divide invalid-opcode pf-unmapped pf-rodata pf-nx gp-noncanonical gp-selector \
 	gp-idt stack-overflow bad-rbp nested
-FAULT_BASE_OBJ := $(filter-out $(B)/kernel/fault.o,$(KERNEL_OBJ))
 
 .PHONY: faults
 faults: $(FAULTS:%=$(B)/fault/%.img)
@@ -150,22 +176,22 @@ faults: $(FAULTS:%=$(B)/fault/%.img)
 # Static pattern rules, limited to FAULTS: with a plain fault-%.o rule (whose one
 # prerequisite matches any stem) make would try to remake the included .d files through
 # its built-in "%: %.o" rule.
-$(FAULTS:%=$(B)/fault/fault-%.o): $(B)/fault/fault-%.o: src/fault.c | $(B)/fault
+$(FAULTS:%=$(B)/fault/fault-%.o): $(B)/fault/fault-%.o: $(FAULT_SRC) | $(B)/fault
 	$(CC) $(KERNEL_CFLAGS) -DFJ_FAULT=$(subst -,_,$*) -c -o $@ $<
 
-$(FAULTS:%=$(B)/fault/linked-%.elf): $(B)/fault/linked-%.elf: $(FAULT_BASE_OBJ) \
-		$(B)/fault/fault-%.o src/kernel.ld
-	$(LD) $(LDFLAGS) -T src/kernel.ld -o $@ $(FAULT_BASE_OBJ) $(B)/fault/fault-$*.o
+$(FAULTS:%=$(B)/fault/linked-%.elf): $(B)/fault/linked-%.elf: $(KERNEL_OBJ) \
+		$(B)/kernel/objects $(B)/fault/fault-%.o kernel/kernel.ld $(B)/gen/layout.ld
+	$(LD) $(LDFLAGS) -T kernel/kernel.ld -o $@ $(KERNEL_OBJ) $(B)/fault/fault-$*.o
 
 # kernel-NAME.elf keeps DWARF for GDB; kernel-NAME.disk.elf goes on the disk.
 $(FAULTS:%=$(B)/fault/kernel-%.elf): $(B)/fault/kernel-%.elf: $(B)/fault/linked-%.elf \
-		scripts/ksymtab
+		$(KSYMTAB_TOOL)
 	$(call fill_ksymtab,$<,$@)
 
 $(FAULTS:%=$(B)/fault/%.img): $(B)/fault/%.img: $(B)/stage1.bin $(B)/stage2.bin \
-		$(B)/fault/kernel-%.elf scripts/mkimage scripts/diskelf
-	$(PYTHON) scripts/diskelf $(B)/fault/kernel-$*.elf -o $(B)/fault/kernel-$*.disk.elf
-	$(PYTHON) scripts/mkimage --stage1 $(B)/stage1.bin --stage2 $(B)/stage2.bin \
+		$(B)/fault/kernel-%.elf $(IMAGE_TOOLS)
+	$(HOSTPY) fjqemu.diskelf $(B)/fault/kernel-$*.elf -o $(B)/fault/kernel-$*.disk.elf
+	$(HOSTPY) fjqemu.image --stage1 $(B)/stage1.bin --stage2 $(B)/stage2.bin \
 		--kernel $(B)/fault/kernel-$*.disk.elf -o $@
 
 $(B)/fault:
@@ -177,20 +203,22 @@ $(B)/fault:
 $(B)/%.bin: $(B)/%.elf
 	$(OBJCOPY) -O binary $< $@
 
-$(B)/disk.img: $(B)/stage1.bin $(B)/stage2.bin $(B)/kernel.disk.elf scripts/mkimage
-	$(PYTHON) scripts/mkimage --stage1 $(B)/stage1.bin --stage2 $(B)/stage2.bin \
+$(B)/disk.img: $(B)/stage1.bin $(B)/stage2.bin $(B)/kernel.disk.elf $(IMAGE_TOOLS)
+	$(HOSTPY) fjqemu.image --stage1 $(B)/stage1.bin --stage2 $(B)/stage2.bin \
 		--kernel $(B)/kernel.disk.elf -o $@
 
+# C objects include the contract headers directly (their .d files track them); the
+# generated files must exist before anything that includes or links them is built.
 $(B)/boot/stage1.o $(LOADER_OBJ) $(KERNEL_OBJ) $(B)/kernel/kernel.linked.elf \
-		$(FAULTS:%=$(B)/fault/fault-%.o): $(B)/flags
+		$(FAULTS:%=$(B)/fault/fault-%.o): $(B)/flags | $(GEN)
 
-$(B)/boot $(B)/kernel:
+$(B)/boot $(B)/kernel $(B)/gen $(B)/boot/common $(B)/kernel/common:
 	@mkdir -p $@
 
 clean:
 	rm -rf $(B)
 
--include $(wildcard $(B)/boot/*.d $(B)/kernel/*.d)
+-include $(wildcard $(B)/boot/*.d $(B)/kernel/*.d $(B)/boot/common/*.d $(B)/kernel/common/*.d $(B)/gen/*.d)
 
 # run, test, unit, bench, debug, debug-server, gdb, bochs: beside the host side they drive.
 include qemu/qemu.mk

@@ -13,33 +13,16 @@
 #include <stdint.h>
 
 #include "bochs.h"
+#include "boot_layout.h"
 #include "bootinfo.h"
 #include "console.h"
+#include "cpu.h"
+#include "exceptions.h"
 #include "kprintf.h"
+#include "layout.h"
+#include "paging.h"
+#include "selectors.h"
 #include "string.h"
-
-/* struc boot_layout in boot/common.inc: the table scripts/mkimage writes into the MBR. */
-struct boot_layout {
-    uint16_t magic;
-    uint32_t stage2_lba;
-    uint16_t stage2_sectors;
-    uint32_t kernel_lba;
-    uint32_t kernel_bytes;
-} __attribute__((packed));
-
-/* struc boot_info in boot/common.inc must match src/bootinfo.h. */
-_Static_assert(offsetof(struct boot_info, boot_drive) == 8, "boot_info layout");
-_Static_assert(offsetof(struct boot_info, a20_method) == 9, "boot_info layout");
-_Static_assert(offsetof(struct boot_info, nx) == 10, "boot_info layout");
-_Static_assert(offsetof(struct boot_info, e820_count) == 12, "boot_info layout");
-_Static_assert(offsetof(struct boot_info, kernel_phys_start) == 16, "boot_info layout");
-_Static_assert(offsetof(struct boot_info, kernel_entry) == 32, "boot_info layout");
-_Static_assert(offsetof(struct boot_info, e820) == 40, "boot_info layout");
-_Static_assert(offsetof(struct boot_info, timeline_recorded) == 0x628, "boot_info layout");
-_Static_assert(offsetof(struct boot_info, tsc_hz) == 0x630, "boot_info layout");
-_Static_assert(offsetof(struct boot_info, timeline_tsc) == 0x638, "boot_info layout");
-_Static_assert(sizeof(struct boot_info) == 0x678, "boot_info layout");
-_Static_assert(sizeof(struct e820_entry) == 24, "e820 entry");
 
 /* ELF64 (System V gABI; x86-64 psABI for EM_X86_64). */
 struct elf64_ehdr {
@@ -61,15 +44,7 @@ enum {
     PT_LOAD = 1, PF_X = 1, PF_W = 2,
 };
 
-/* 4-level paging entry bits (SDM Vol 3A §4.5, Tables 4-14 to 4-20). */
-#define PTE_P (1ul << 0)
-#define PTE_W (1ul << 1)
-#define PTE_PS (1ul << 7)
-#define PTE_NX (1ul << 63)
-#define PTE_ADDR 0x000ffffffffff000ul
-#define PAGE_SIZE 0x1000ul
-
-#define HIGHER_HALF 0xffffffff80000000ul
+#define HIGHER_HALF KERNEL_VMA
 
 __attribute__((noreturn, format(printf, 1, 2))) static void fail(const char *fmt, ...)
 {
@@ -88,7 +63,7 @@ __attribute__((noreturn, format(printf, 1, 2))) static void fail(const char *fmt
 /* ---- CPU exceptions ------------------------------------------------------------------
  * 64-bit IDT gates (SDM Vol 3A §6.14.1) for vectors 0-31, each to a 16-byte stub that
  * pushes a dummy error code where the CPU pushes none, then the vector. Interrupts stay
- * off, so only exceptions arrive here. SEL_CODE64 is 18h (boot/common.inc). */
+ * off, so only exceptions arrive here. */
 struct idt_gate {
     uint16_t offset_lo, selector;
     uint8_t ist, type_attr;
@@ -97,21 +72,22 @@ struct idt_gate {
 } __attribute__((packed));
 _Static_assert(sizeof(struct idt_gate) == 16, "IDT gate");
 
-#define LOADER_SEL_CODE64 0x18
 #define EXCEPTION_STUB_SIZE 16
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
-static struct idt_gate loader_idt[32];
+static struct idt_gate loader_idt[EXCEPTION_VECTORS];
 extern const char loader_exception_stubs[];
 
-/* Vectors with a CPU-pushed error code: #DF 8, #TS..#PF 10-14, #AC 17, #CP 21, #VC 29,
- * #SX 30. */
+/* The error-code vectors come from the exception table (contracts/exceptions.h) as a
+ * bit mask, written into the assembler's .if. */
 __asm__(".pushsection .text\n"
         ".balign 16\n"
         ".globl loader_exception_stubs\n"
         "loader_exception_stubs:\n"
         ".irp v,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"
         ".balign 16\n"
-        ".if !(\\v == 8 || (\\v >= 10 && \\v <= 14) || \\v == 17 || \\v == 21 || \\v == 29 || \\v == 30)\n"
+        ".if !((" STR(EXCEPTION_ERROR_CODES) " >> \\v) & 1)\n"
         "pushq $0\n"
         ".endif\n"
         "pushq $\\v\n"
@@ -122,15 +98,6 @@ __asm__(".pushsection .text\n"
         "and $-16, %rsp\n"
         "call loader_exception\n"
         ".popsection\n");
-
-static const char *const exception_names[32] = {
-    "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
-    "#BR bound range", "#UD invalid opcode", "#NM no FPU", "#DF double fault",
-    "coprocessor segment overrun", "#TS invalid TSS", "#NP segment not present",
-    "#SS stack fault", "#GP general protection", "#PF page fault", "reserved",
-    "#MF x87 error", "#AC alignment check", "#MC machine check", "#XM SIMD error",
-    "#VE virtualization", "#CP control protection",
-};
 
 /* frame: vector, error code, then what the CPU pushed: RIP, CS, RFLAGS, RSP, SS. */
 /* Set on the first exception: a fault while reporting one (e.g. in kprintf) must not
@@ -151,21 +118,19 @@ __attribute__((noreturn, used)) void loader_exception(const uint64_t *frame)
             __asm__ volatile("cli; hlt");
     }
     loader_fault.reporting = 1;
-    uint64_t cr2;
-    __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+    uint64_t cr2 = read_cr2();
     uint64_t v = frame[0];
-    const char *name = v < 32 && exception_names[v] ? exception_names[v] : "reserved";
-    fail("CPU exception %lu (%s) at RIP 0x%lx, error code 0x%lx, CR2 0x%lx, RSP 0x%lx%s",
-         v, name, frame[2], frame[1], cr2, frame[5],
+    fail("CPU exception %lu (%s %s) at RIP 0x%lx, error code 0x%lx, CR2 0x%lx, RSP 0x%lx%s",
+         v, exception_mnemonic(v), exception_name(v), frame[2], frame[1], cr2, frame[5],
          frame[2] >= HIGHER_HALF ? " (in the kernel, before it loaded its own IDT)" : "");
 }
 
 static void install_idt(void)
 {
-    for (unsigned v = 0; v < 32; v++) {
+    for (unsigned v = 0; v < EXCEPTION_VECTORS; v++) {
         uint64_t stub = (uint64_t)loader_exception_stubs + v * EXCEPTION_STUB_SIZE;
         loader_idt[v] = (struct idt_gate){
-            .offset_lo = (uint16_t)stub, .selector = LOADER_SEL_CODE64,
+            .offset_lo = (uint16_t)stub, .selector = SEL_CODE64,
             .type_attr = 0x8e, /* present, DPL 0, 64-bit interrupt gate */
             .offset_mid = (uint16_t)(stub >> 16), .offset_hi = (uint32_t)(stub >> 32),
         };
@@ -193,30 +158,23 @@ static uint64_t *pt_alloc(struct pt_pool *pool)
     return table;
 }
 
-static uint64_t read_cr3(void)
-{
-    uint64_t v;
-    __asm__ volatile("mov %%cr3, %0" : "=r"(v));
-    return v;
-}
-
 /* Map one 4 KiB page. Upper levels are P|W without NX so that the leaf alone decides
  * (the effective permission is the most restrictive over all levels, SDM §4.6). */
 static void map_page(struct pt_pool *pool, uint64_t virt, uint64_t phys, uint64_t flags)
 {
-    uint64_t *table = (uint64_t *)(read_cr3() & PTE_ADDR);
+    uint64_t *table = (uint64_t *)(read_cr3() & PTE_ADDR_MASK);
     for (int shift = 39; shift > 12; shift -= 9) {
         uint64_t *entry = &table[(virt >> shift) & 511];
         if (!(*entry & PTE_P))
             *entry = (uint64_t)pt_alloc(pool) | PTE_P | PTE_W;
         else if (*entry & PTE_PS)
             fail("virtual 0x%lx is already mapped by a large page", virt);
-        table = (uint64_t *)(*entry & PTE_ADDR);
+        table = (uint64_t *)(*entry & PTE_ADDR_MASK);
     }
     uint64_t *pte = &table[(virt >> 12) & 511];
     if (*pte & PTE_P)
         fail("virtual 0x%lx is mapped twice (overlapping segments?)", virt);
-    *pte = (phys & PTE_ADDR) | flags | PTE_P;
+    *pte = (phys & PTE_ADDR_MASK) | flags | PTE_P;
 }
 
 /* Is [start, end) inside one usable (type 1) E820 range? */
@@ -256,12 +214,30 @@ static const char *machine_name(unsigned m)
     }
 }
 
+/* CRC-32 (IEEE 802.3, reflected, as zlib.crc32), bit by bit: small, and fast enough for
+ * the ~20 KiB kernel file. */
+static uint32_t crc32(const uint8_t *p, uint64_t n)
+{
+    uint32_t crc = 0xffffffffu;
+    while (n--) {
+        crc ^= *p++;
+        for (int bit = 0; bit < 8; bit++)
+            crc = crc >> 1 ^ (0xedb88320u & -(crc & 1));
+    }
+    return ~crc;
+}
+
 static const struct elf64_ehdr *check_header(const uint8_t *file, uint64_t size)
 {
     const struct elf64_ehdr *eh = (const struct elf64_ehdr *)file;
+    const struct stage2_header *s2 = (const struct stage2_header *)STAGE2_ADDR;
     if (size > KERNEL_BUF_END - KERNEL_BUF) /* stage 2 checked this; the layout may lie */
         fail("kernel file is 0x%lx bytes; the loader reads at most 0x%x (KERNEL_BUF..KERNEL_BUF_END)",
              size, KERNEL_BUF_END - KERNEL_BUF);
+    uint32_t crc = crc32(file, size);
+    if (crc != s2->kernel_crc32)
+        fail("kernel file corrupted: its CRC-32 is 0x%08x, the image builder recorded 0x%08x "
+             "(a bad disk read or a damaged image)", crc, s2->kernel_crc32);
     if (size < sizeof(*eh))
         fail("kernel file is %lu bytes, too small for an ELF header (%lu bytes)", size,
              sizeof(*eh));
@@ -405,7 +381,7 @@ uint64_t loader_main(struct boot_info *bi)
             load_segment(&pool, bi, file, &ph[i]);
 
     /* New mappings only; reloading CR3 still drops any stale translation (SDM §4.10.4.1). */
-    __asm__ volatile("mov %0, %%cr3" ::"r"(read_cr3()) : "memory");
+    write_cr3(read_cr3());
 
     bi->kernel_phys_start = lo;
     bi->kernel_phys_end = hi;

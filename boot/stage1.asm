@@ -2,7 +2,7 @@
 ;
 ; The BIOS loads this sector at 0000:7C00 (or 07C0:0000 on some BIOSes) and jumps to it in
 ; real mode with DL = boot drive. Stage 1 only loads stage 2, whose place on the disk it
-; reads from the boot_layout table that scripts/mkimage fills in, and jumps to it.
+; reads from the boot_layout table that fjqemu.image fills in, and jumps to it.
 
 %include "common.inc"
 
@@ -26,17 +26,21 @@ normalised:
         sti
         cld
 
-        ; A disk that scripts/mkimage did not write (no 'FJ' in the layout table) ends in
+        ; A disk that fjqemu.image did not write (no 'FJ' in the layout table) ends in
         ; the same message as a stage 2 without its magic, whatever is left in memory.
         cmp word [layout + boot_layout.magic], LAYOUT_MAGIC
         jne bad_stage2
         mov eax, [layout + boot_layout.stage2_lba]
         mov cx, [layout + boot_layout.stage2_sectors]
+        ; More sectors than STAGE2_ADDR..STAGE2_END holds would read over the IVT and this
+        ; code (the segment wraps at 0xffff sectors): a damaged table, same message.
+        cmp cx, (STAGE2_END - STAGE2_ADDR) / 512
+        ja bad_stage2
         mov di, STAGE2_ADDR >> 4
         call read_sectors               ; DL = boot drive, kept in dsk_drive
         jc read_failed
 
-        cmp dword [STAGE2_ADDR + 4], STAGE2_MAGIC
+        cmp dword [STAGE2_ADDR + stage2_header.magic], STAGE2_MAGIC
         jne bad_stage2
 
         mov dl, [dsk_drive]             ; stage 2 receives the boot drive the same way we did
@@ -48,8 +52,7 @@ bad_stage2:
 read_failed:
         mov si, msg_read_failed
         call print
-        mov al, ah
-        call print_hex8
+        call print_hex8                 ; AH = BIOS status
         mov si, msg_newline
 fail:
         call print
@@ -76,11 +79,11 @@ print:
         popa
         ret
 
-; print_hex8: AL as two hex digits.
+; print_hex8: AH as two hex digits.
 print_hex8:
         pusha
         mov cx, 2
-        mov dl, al
+        mov dl, ah
 .digit:
         rol dl, 4
         mov al, dl

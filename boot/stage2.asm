@@ -10,11 +10,12 @@
 %include "common.inc"
 
 extern loader_main
+extern stage2_end                       ; boot/stage2.ld: the end of stage 2's bytes
 
 COM1            equ 0x3f8
 
 ; TIMELINE_STAMP event: boot_info.timeline_tsc[event] = TSC, and its bit in
-; timeline_recorded (struct boot_info, src/bootinfo.h). Clobbers EAX and EDX; usable in
+; timeline_recorded (struct boot_info, contracts/bootinfo.h). Clobbers EAX and EDX; usable in
 ; real and protected mode (absolute addresses below 64 KiB).
 %macro TIMELINE_STAMP 1
         rdtsc
@@ -32,11 +33,23 @@ global stage2_start
 stage2_start:
         xchg bx, bx                     ; Bochs magic breakpoint (see common.inc)
         jmp short stage2_main
+        ; The rest of struct stage2_header (contracts/boot_layout.h): the image builder
+        ; fills in the CRC-32s.
         dd STAGE2_MAGIC                 ; at offset 4, checked by stage 1
+        dd 0                            ; CRC-32 of stage 2 after the header
+        dd 0                            ; CRC-32 of the kernel file (the loader checks it)
+%if $ - stage2_start != stage2_header_size
+%error "stage 2's header does not match struct stage2_header"
+%endif
 
 stage2_main:
         ; Stage 1 left DS = ES = SS = 0 and SP = STACK_TOP; keep both.
         cld
+        ; The CRC first, while stage 2's bytes are still those read from the disk (its
+        ; variables change below); the verdict is reported once COM1 and the screen work.
+        call stage2_crc32
+        cmp eax, [STAGE2_ADDR + stage2_header.stage2_crc32]
+        setne [stage2_corrupted]
         mov [boot_drive], dl
         rdtsc                           ; the first timeline stamp (stage 1 has no room)
         mov ebx, eax                    ; kept until boot_info is zeroed
@@ -56,6 +69,8 @@ stage2_main:
         call serial_init
         mov si, msg_banner
         call print
+        cmp byte [stage2_corrupted], 0
+        jne .corrupted
 
         call enable_a20
         call read_e820
@@ -75,6 +90,35 @@ stage2_main:
         or eax, 1                       ; CR0.PE
         mov cr0, eax
         jmp dword SEL_CODE32:pm_entry
+
+.corrupted:
+        mov si, msg_corrupted
+        call print
+        mov eax, [STAGE2_ADDR + stage2_header.stage2_crc32]
+        call print_hex32
+        mov si, msg_corrupted_tail
+        jmp fatal
+
+; stage2_crc32: CRC-32 (IEEE 802.3, reflected, as zlib.crc32) of STAGE2_ADDR +
+; stage2_header_size .. stage2_end, bit by bit: a 1 KiB table would cost more than the
+; ~12 KiB it checks. Out: EAX. Clobbers CX, ESI. Addresses stay below 64 KiB (DS = 0).
+stage2_crc32:
+        mov esi, STAGE2_ADDR + stage2_header_size
+        mov eax, 0xffffffff
+.byte:
+        xor al, [esi]
+        mov cx, 8
+.bit:
+        shr eax, 1
+        jnc .next_bit
+        xor eax, 0xedb88320             ; the polynomial, reflected
+.next_bit:
+        loop .bit
+        inc esi
+        cmp esi, stage2_end
+        jb .byte
+        not eax
+        ret
 
 ; ---- A20 ------------------------------------------------------------------------------
 ; With A20 off, address bit 20 is forced to 0 and FFFF:0510 aliases 0000:0500.
@@ -101,12 +145,12 @@ a20_check:
 enable_a20:
         call a20_check
         jnz .on                         ; A20_ALREADY: boot_info.a20_method stays 0
-        mov byte [BOOTINFO_ADDR + boot_info.a20_method], A20_BIOS_M
+        mov byte [BOOTINFO_ADDR + boot_info.a20_method], A20_BIOS
         mov ax, 0x2401                  ; INT 15h AX=2401h: enable A20 gate
         int 0x15
         call a20_check
         jnz .on
-        mov byte [BOOTINFO_ADDR + boot_info.a20_method], A20_KBC_M
+        mov byte [BOOTINFO_ADDR + boot_info.a20_method], A20_KBC
         call kbc_wait
         mov al, 0xd1                    ; 8042 command: write output port
         out 0x64, al
@@ -116,7 +160,7 @@ enable_a20:
         call kbc_wait
         call a20_check
         jnz .on
-        mov byte [BOOTINFO_ADDR + boot_info.a20_method], A20_FAST_M
+        mov byte [BOOTINFO_ADDR + boot_info.a20_method], A20_FAST
         in al, 0x92
         or al, 0x02                     ; port 92h bit 1: fast A20
         and al, 0xfe                    ; bit 0 would reset the machine
@@ -137,13 +181,12 @@ kbc_wait:
         loopnz .poll
         ret
 
-A20_BIOS_M      equ 1                   ; enum a20_method in src/bootinfo.h
-A20_KBC_M       equ 2
-A20_FAST_M      equ 3
-
 ; ---- E820 -----------------------------------------------------------------------------
 ; INT 15h EAX=E820h (ACPI spec, "System Address Map Interfaces"): one 24-byte entry per
-; call, EBX = continuation (0 after the last), CF set on a call past the end.
+; call, EBX = continuation (0 after the last), CF set on a call past the end. boot_info has
+; room for BOOTINFO_E820_MAX entries; the rest are still counted (into a scratch entry), so
+; e820_count says how many the BIOS reported and the kernel can warn that some are missing.
+E820_COUNT_LIMIT equ 1024               ; a BIOS whose list never ends must not hang the boot
 read_e820:
         mov di, BOOTINFO_ADDR + boot_info.e820
         xor ebx, ebx
@@ -162,9 +205,12 @@ read_e820:
         jz .skip
         inc bp
         add di, E820_ENTRY_SIZE
-        cmp bp, E820_MAX
-        jae .end
+        cmp bp, BOOTINFO_E820_MAX
+        jb .skip
+        mov di, e820_scratch            ; boot_info is full: count the rest, keep none
 .skip:
+        cmp bp, E820_COUNT_LIMIT
+        jae .end
         test ebx, ebx
         jnz .next
 .end:
@@ -418,8 +464,12 @@ fatal:
 %include "disk.inc"
 
 boot_drive:       db 0
+stage2_corrupted: db 0                  ; 1: stage2_crc32 disagreed with the header
+e820_scratch:     times E820_ENTRY_SIZE db 0 ; E820 entries past BOOTINFO_E820_MAX land here
 
 msg_banner:       db "farjump stage 2", 13, 10, 0
+msg_corrupted:    db "stage 2 corrupted: its CRC-32 is not 0x", 0
+msg_corrupted_tail: db ", the one the image builder recorded (a bad disk read or a damaged image)", 13, 10, 0
 msg_e820:         db "stage 2: E820 entries 0x", 0
 msg_loading:      db "stage 2: reading kernel, bytes 0x", 0
 msg_read_lba:     db "stage 2: kernel read with INT 13h AH=42h (LBA)", 13, 10, 0
@@ -505,10 +555,10 @@ build_identity_map:
         mov ecx, 3 * 4096 / 4
         xor eax, eax
         rep stosd
-        mov dword [PT_BASE], PT_BASE + 0x1000 + 0x3             ; P | W
-        mov dword [PT_BASE + 0x1000], PT_BASE + 0x2000 + 0x3    ; P | W
+        mov dword [PT_BASE], PT_BASE + 0x1000 + PTE_P + PTE_W
+        mov dword [PT_BASE + 0x1000], PT_BASE + 0x2000 + PTE_P + PTE_W
         mov edi, PT_BASE + 0x2000
-        mov eax, 0x83                                           ; P | W | PS
+        mov eax, PTE_P | PTE_W | PTE_PS                         ; 2 MiB pages
         mov ecx, IDENTITY_MAP_END >> 21
 .fill:
         mov [edi], eax

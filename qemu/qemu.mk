@@ -15,8 +15,6 @@
 
 .PHONY: run test unit bench debug debug-server gdb bochs
 
-# python3 -m fjqemu.X with the host packages on the path (fjgdb: the bench's decoders).
-HOSTPY ?= PYTHONPATH=$(CURDIR)/qemu:$(CURDIR)/gdb:$(CURDIR)/$(B)/gen $(PYTHON) -m
 CONTRACTS_PY := $(B)/gen/farjump_contracts.py
 
 # IMAGE=...: boot another image; TIMEOUT=...: seconds a headless (scripted) run may take.
@@ -52,14 +50,3 @@ $(B)/bochs.sym: $(B)/stage1.elf $(B)/stage2.elf $(B)/kernel.elf qemu/qemu.mk
 	{ printf '%016x %s\n' 0xb8000 VGA_TEXT 0xe0000 BIOS_ROM 0xfffe0000 BIOS_ROM_HIGH; \
 	  nm --defined-only $(filter %.elf,$^) | awk 'NF == 3 && $$2 ~ /^[TtDdBbRr]$$/ { print $$1, $$3 }'; \
 	} | sort -u > $@
-
-# STAND-IN until contracts/ (issue 10, piece A) generates build/gen/: the layout constants
-# of farjump_contracts written from the Makefile's LAYOUT list. Goes away at the merge.
-ifeq ($(wildcard contracts/*.h),)
-.PHONY: gen
-gen: $(CONTRACTS_PY)
-$(CONTRACTS_PY): Makefile
-	@mkdir -p $(@D)
-	@{ echo '"""Stand-in for the generated contracts: the layout from the Makefile."""'; \
-	  for kv in $(LAYOUT); do echo "$${kv%%=*} = $${kv#*=}"; done; } > $@
-endif

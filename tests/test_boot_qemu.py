@@ -1,10 +1,15 @@
 """Boot build/disk.img in real QEMU (headless, bounded) and check COM1 and guest memory."""
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+import farjump_contracts as fc
+from fjqemu import image
+from fjqemu.elf import Elf
 from fjqemu.vm import QemuVM
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,10 +92,31 @@ def test_hard_disk_is_read_with_int13_extensions(boots):
 def test_floppy_boot_uses_chs_reads(build, tmp_path):
     """SeaBIOS has no INT 13h extensions for floppies: both stages must fall back to CHS."""
     img = tmp_path / "floppy.img"
-    subprocess.run(["/usr/bin/python3", str(ROOT / "scripts/mkimage"), "--floppy",
-                    "--stage1", str(build / "stage1.bin"), "--stage2", str(build / "stage2.bin"),
-                    "--kernel", str(build / "kernel.disk.elf"), "-o", str(img)], check=True, timeout=120)
+    img.write_bytes(image.build((build / "stage1.bin").read_bytes(),
+                                (build / "stage2.bin").read_bytes(),
+                                (build / "kernel.disk.elf").read_bytes(), floppy=True))
     with QemuVM(img, floppy=True) as vm:
         serial = vm.wait_serial("Hello World!", timeout=BOOT_TIMEOUT)
     assert "AH=02h (CHS, no extensions)" in serial
     assert "boot drive 0x00" in serial
+
+
+def test_e820_entries_beyond_boot_info_are_counted(build):
+    """Issue 15 item 19: with more E820 entries than boot_info holds, stage 2 keeps counting
+    (boot_info.e820_count) and the kernel says how many it could not keep. GDB makes
+    SeaBIOS's short list repeat (tests/gdb/e820_many.py)."""
+    sys.path.insert(0, str(ROOT / "tests" / "gdb"))
+    from gdbharness import gdb_args, run_gdb
+    skip = next(s.value for s in Elf.read(build / "stage2.elf").symbols()
+                if s.name == "read_e820.skip")
+    want = fc.BOOTINFO_E820_MAX + 6
+    env = dict(os.environ, FJ_E820_SKIP=hex(skip), FJ_E820_WANT=str(want))
+    with QemuVM(build / "disk.img", gdb=True) as vm:
+        rc, out, err = run_gdb(gdb_args(script=ROOT / "tests" / "gdb" / "e820_many.py",
+                                        connect_port=vm.gdb_port), env=env)
+        assert "e820_many:" in out and " 0 rewinds" not in out, out + err
+        serial = vm.wait_serial("Hello World!", timeout=BOOT_TIMEOUT)
+    counted = int(re.search(r"stage 2: E820 entries 0x([0-9A-F]+)", serial).group(1), 16)
+    assert counted >= want
+    assert f"e820: {counted} entries reported, only {fc.BOOTINFO_E820_MAX} stored" in serial
+    assert f"memory map (BIOS E820, {fc.BOOTINFO_E820_MAX} entries):" in serial

@@ -1,9 +1,13 @@
 """The build contract: file names, sizes, symbols and DWARF line info (issue: boot chain)."""
+import os
 import re
+import shutil
 import struct
 import subprocess
+import zlib
 from pathlib import Path
 
+import farjump_contracts as fc
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,17 +82,29 @@ def test_dwarf_maps_stage_symbols_to_nasm_lines(build, elf, symbol, source):
 def test_dwarf_maps_kernel_main_to_c(build):
     addr = symbols(build / "kernel.elf")["kernel_main"][0]
     path, line = addr2line(build / "kernel.elf", addr)
-    assert path.endswith("src/main.c") and line > 0
+    assert path.endswith("kernel/main.c") and line > 0
 
 
 def test_disk_layout_table_matches_the_files(build):
     img = (build / "disk.img").read_bytes()
     stage2 = (build / "stage2.bin").read_bytes()
     kernel = (build / "kernel.disk.elf").read_bytes()
-    magic, s2_lba, s2_sectors, k_lba, k_bytes = struct.unpack_from("<2sIHII", img, 0x1AE)
+    table = img[fc.BOOT_LAYOUT_MBR_OFFSET:fc.BOOT_LAYOUT_MBR_OFFSET + fc.BOOT_LAYOUT_SIZE]
+    field = {name: table[off:off + size] for name, off, size in fc.BOOT_LAYOUT_FIELDS}
+    magic = field["magic"]
+    s2_lba, s2_sectors, k_lba, k_bytes = (int.from_bytes(field[n], "little") for n in (
+        "stage2_lba", "stage2_sectors", "kernel_lba", "kernel_bytes"))
+    assert fc.BOOT_LAYOUT_MBR_OFFSET == 0x1AE and fc.BOOT_LAYOUT_SIZE == 16
     assert magic == b"FJ"
     assert (s2_lba, s2_sectors) == (1, -(-len(stage2) // 512))
-    assert img[512 * s2_lba:512 * s2_lba + len(stage2)] == stage2
+    # Stage 2 as built, but for the CRC-32s the image builder writes into its header.
+    on_disk = img[512 * s2_lba:512 * s2_lba + len(stage2)]
+    crcs = {n: int.from_bytes(on_disk[o:o + z], "little") for n, o, z in fc.STAGE2_HEADER_FIELDS
+            if n.endswith("crc32")}
+    assert crcs == {"stage2_crc32": zlib.crc32(stage2[fc.STAGE2_HEADER_SIZE:]),
+                    "kernel_crc32": zlib.crc32(kernel)}
+    assert on_disk[:8] == stage2[:8] and on_disk[16:] == stage2[16:]
+    assert fc.STAGE2_HEADER_SIZE == 16
     assert k_bytes == len(kernel)
     assert img[512 * k_lba:512 * k_lba + k_bytes] == kernel
     assert kernel[:4] == b"\x7fELF"
@@ -122,9 +138,57 @@ def test_kernel_segments_have_section_permissions(build):
 def test_mkimage_rejects_a_bad_stage1(build, tmp_path):
     bad = tmp_path / "s1.bin"
     bad.write_bytes(b"\0" * 512)
-    r = subprocess.run(["/usr/bin/python3", str(ROOT / "scripts/mkimage"), "--stage1", str(bad),
+    r = subprocess.run(["/usr/bin/python3", "-m", "fjqemu.image", "--stage1", str(bad),
                         "--stage2", str(build / "stage2.bin"), "--kernel",
                         str(build / "kernel.disk.elf"), "-o", str(tmp_path / "x.img")],
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PYTHONPATH=f"{ROOT / 'qemu'}:{build / 'gen'}"))
     assert r.returncode == 1
     assert "55 aa" in r.stderr and "Traceback" not in r.stderr
+
+
+def copy_tree(build, tree: Path) -> Path:
+    """The work tree's files (tracked and new, not ignored) and its build, times kept, so
+    that make in the copy rebuilds only what the test changes."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True, timeout=60).stdout.split()
+    for name in files:
+        if (ROOT / name).is_file():
+            (tree / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, tree / name)
+    shutil.copytree(build, tree / "build", symlinks=True)
+    return tree
+
+
+def test_deleting_a_source_relinks(build, tmp_path):
+    """Issue 15 item 13: the link depends on the object list, so a kernel source that is
+    deleted leaves no stale kernel behind. In a copy of the tree and its build."""
+    tree = copy_tree(build, tmp_path / "tree")
+    extra = tree / "kernel" / "zz_extra.c"
+    extra.write_text("void zz_extra_function(void);\nvoid zz_extra_function(void)\n{\n}\n")
+
+    def make_and_symbols():
+        r = subprocess.run(["make", "-s", "all"], cwd=tree, capture_output=True, text=True,
+                           timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return symbols(tree / "build" / "kernel.elf")
+
+    assert "zz_extra_function" in make_and_symbols()
+    extra.unlink()
+    assert "zz_extra_function" not in make_and_symbols()
+
+
+def test_builds_in_a_path_with_a_space(build, tmp_path):
+    """Issue 15 item 15: the absolute paths the build passes on (NASM's source path, the
+    host tools' PYTHONPATH) are quoted. In a copy of the tree and its build, under a
+    directory with a space; the NASM objects and the image are rebuilt there."""
+    tree = copy_tree(build, tmp_path / "with space" / "farjump")
+    for src in ("boot/stage1.asm", "kernel/isr.asm"):
+        os.utime(tree / src)
+    old = (tree / "build" / "disk.img").stat().st_mtime_ns
+    r = subprocess.run(["make", "-s", "all"], cwd=tree, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (tree / "build" / "disk.img").stat().st_mtime_ns > old
+    path, _ = addr2line(tree / "build" / "stage1.elf", 0x7C00)
+    assert path == str(tree / "boot" / "stage1.asm")

@@ -1,4 +1,4 @@
-"""src/kprintf.c compiled for the host with gcc and run: the real formatter, no emulator.
+"""common/kprintf.c compiled for the host with gcc and run: the real formatter, no emulator.
 
 The harness supplies console_write (kprintf's only dependency), so kprintf's
 chunked output is captured too. Standard conversions are also checked against
@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 SRC = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                    os.pardir, "src"))
+                                    os.pardir, "common"))
 
 # (C arguments after the buffer: format and values, expected output)
 CASES = [

@@ -8,7 +8,7 @@ and checks that the boot ended with:
     (the bytes before RIP are `xchg bx, bx; cli; hlt`),
   - QEMU still running: with -no-reboot a triple fault or reset would have ended it.
 Disk read errors come from QEMU's blkdebug driver. Bad kernels are made here from
-build/kernel.disk.elf and put on images with scripts/mkimage --kernel.
+build/kernel.disk.elf and put on images with fjqemu.image.
 
 The boots run two at a time (this machine has 2 cores); each test waits for its own.
 """
@@ -19,12 +19,16 @@ import struct
 import subprocess
 import threading
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+import farjump_contracts as fc
+from fjqemu import image
+from fjqemu.elf import Elf
 from fjqemu.vm import QemuError, QemuVM
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,8 +36,8 @@ PYTHON = "/usr/bin/python3"
 BOOT_TIMEOUT = 20       # seconds per boot; a failing TCG boot ends in about 1 s here
 HALT_TIMEOUT = 5        # after the last message, until `info registers` says HLT=1
 VGA = 0xB8000
-KERNEL_BUF_SIZE = 0x90000 - 0x20000   # Makefile LAYOUT: KERNEL_BUF_END - KERNEL_BUF
-IDENTITY_MAP_END = 0x40000000         # Makefile LAYOUT
+KERNEL_BUF_SIZE = fc.KERNEL_BUF_END - fc.KERNEL_BUF
+IDENTITY_MAP_END = fc.IDENTITY_MAP_END
 SEABIOS_ATA_ERROR = 0x0C              # SeaBIOS's status for a failed ATA read (DISK_RET_EBADTRACK)
 MAGIC_BREAK_HALT_16 = bytes.fromhex("87dbfaf4")   # xchg bx,bx; cli; hlt (real mode)
 MAGIC_BREAK_HALT_64 = bytes.fromhex("6687dbfaf4")  # the same in 64-bit mode (66h prefix)
@@ -64,19 +68,17 @@ def first_file_segment(elf: bytes) -> int:
 
 # ---- images ---------------------------------------------------------------------------------
 def mkimage(build: Path, out: Path, kernel: bytes) -> Path:
-    kpath = out.with_suffix(".kernel")
-    kpath.write_bytes(kernel)
-    subprocess.run([PYTHON, str(ROOT / "scripts/mkimage"), "--stage1", str(build / "stage1.bin"),
-                    "--stage2", str(build / "stage2.bin"), "--kernel", str(kpath),
-                    "-o", str(out)], check=True, capture_output=True, timeout=120)
+    """An image the boot-time checks must catch: the image builder's own checks are off."""
+    out.write_bytes(image.build((build / "stage1.bin").read_bytes(),
+                                (build / "stage2.bin").read_bytes(), kernel, checked=False))
     return out
 
 
-def layout(image: bytes):
+def layout(img: bytes):
     """(stage2_lba, stage2_sectors, kernel_lba, kernel_bytes) from the MBR's table."""
-    magic, *rest = struct.unpack_from("<2sIHII", image, 0x1AE)
-    assert magic == b"FJ"
-    return tuple(rest)
+    table = image.unpack_layout(img)
+    assert table["magic"] == fc.LAYOUT_MAGIC == b"FJ"
+    return tuple(table[n] for n in ("stage2_lba", "stage2_sectors", "kernel_lba", "kernel_bytes"))
 
 
 def blkdebug_config(path: Path, sector: int, once: bool) -> Path:
@@ -305,11 +307,61 @@ def stage2_zeroed(build, tmp):
     return img, "no stage2", {}
 
 
+def flip_last_byte(img: Path, first: int, end: int, crc_field: str) -> tuple[int, int]:
+    """Flip every bit of image byte end - 1 (the last byte of stage 2 or of the kernel
+    file: data, nothing runs it). Returns (the CRC-32 the stage 2 header records in
+    crc_field, the CRC-32 of image bytes first..end now)."""
+    data = bytearray(img.read_bytes())
+    s2_lba = layout(data)[0]
+    off, size = next((o, n) for name, o, n in fc.STAGE2_HEADER_FIELDS if name == crc_field)
+    recorded = int.from_bytes(data[s2_lba * 512 + off:s2_lba * 512 + off + size], "little")
+    data[end - 1] ^= 0xFF
+    img.write_bytes(data)
+    return recorded, zlib.crc32(data[first:end])
+
+
+CORRUPTED = {}          # case name: (CRC-32 recorded, CRC-32 now), once the case has run
+
+
+@case
+def stage2_corrupted(build, tmp):
+    img = mkimage(build, tmp / "s2corrupt.img", kernel_bytes(build))
+    s2_lba = layout(img.read_bytes())[0]
+    start, length = s2_lba * 512, len((build / "stage2.bin").read_bytes())
+    CORRUPTED["stage2_corrupted"] = flip_last_byte(img, start + fc.STAGE2_HEADER_SIZE,
+                                                   start + length, "stage2_crc32")
+    return img, "halted.", {}
+
+
+@case
+def kernel_corrupted(build, tmp):
+    img = mkimage(build, tmp / "kcorrupt.img", kernel_bytes(build))
+    _, _, k_lba, k_bytes = layout(img.read_bytes())
+    CORRUPTED["kernel_corrupted"] = flip_last_byte(img, k_lba * 512, k_lba * 512 + k_bytes,
+                                                   "kernel_crc32")
+    return img, "loader: halted.", {}
+
+
 @case
 def layout_zeroed(build, tmp):
     img = mkimage(build, tmp / "layoutzero.img", kernel_bytes(build))
     data = bytearray(img.read_bytes())
-    data[0x1AE:0x1AE + 16] = bytes(16)
+    data[fc.BOOT_LAYOUT_MBR_OFFSET:fc.BOOT_LAYOUT_MBR_OFFSET + fc.BOOT_LAYOUT_SIZE] = bytes(
+        fc.BOOT_LAYOUT_SIZE)
+    img.write_bytes(data)
+    return img, "no stage2", {}
+
+
+@case
+def layout_huge_stage2(build, tmp):
+    """A damaged table claiming 0xffff stage-2 sectors (issue 15 item 18): reading them
+    would wrap the segment over the IVT and stage 1; stage 1 refuses more than
+    STAGE2_ADDR..STAGE2_END holds."""
+    img = mkimage(build, tmp / "hugestage2.img", kernel_bytes(build))
+    data = bytearray(img.read_bytes())
+    off, size = next((o, n) for name, o, n in fc.BOOT_LAYOUT_FIELDS if name == "stage2_sectors")
+    at = fc.BOOT_LAYOUT_MBR_OFFSET + off
+    data[at:at + size] = (0xFFFF).to_bytes(size, "little")
     img.write_bytes(data)
     return img, "no stage2", {}
 
@@ -460,6 +512,24 @@ def test_segment_above_the_identity_map(outcomes, build):
         "identity map)"))
 
 
+def test_corrupted_stage2_is_caught_by_its_crc(outcomes):
+    o = outcomes("stage2_corrupted")          # first: the case runs in the pool
+    recorded, now = CORRUPTED["stage2_corrupted"]
+    assert recorded != now
+    assert_stage2_failed(o,
+                         f"stage 2 corrupted: its CRC-32 is not 0x{recorded:08X}, the one the "
+                         "image builder recorded (a bad disk read or a damaged image)")
+
+
+def test_corrupted_kernel_file_is_caught_by_its_crc(outcomes):
+    o = outcomes("kernel_corrupted")
+    recorded, now = CORRUPTED["kernel_corrupted"]
+    assert_loader_failed(o, re.escape(
+        f"kernel file corrupted: its CRC-32 is 0x{now:08x}, the image builder recorded "
+        f"0x{recorded:08x} (a bad disk read or a damaged image)"))
+    assert "kernel at physical" not in o.serial
+
+
 def test_kernel_larger_than_the_buffer(outcomes):
     assert_stage2_failed(outcomes("kernel_too_big"),
                          f"stage 2: kernel file is 0x{KERNEL_BUF_SIZE + 1:08X} bytes; "
@@ -495,12 +565,12 @@ def test_not_enough_memory(outcomes, build):
 def test_exception_in_the_kernel_before_its_idt_is_reported(outcomes, build):
     entry = struct.unpack_from("<Q", kernel_bytes(build), 24)[0]
     assert_loader_failed(outcomes("kernel_faults_at_entry"), re.escape(
-        f"CPU exception 6 (#UD invalid opcode) at RIP 0x{entry:x}, error code 0x0, CR2 0x")
+        f"CPU exception 6 (#UD Invalid Opcode) at RIP 0x{entry:x}, error code 0x0, CR2 0x")
         + r"[0-9a-f]+, RSP 0x[0-9a-f]+" + re.escape(
         " (in the kernel, before it loaded its own IDT)"))
 
 
-@pytest.mark.parametrize("name", ["stage2_zeroed", "layout_zeroed"])
+@pytest.mark.parametrize("name", ["stage2_zeroed", "layout_zeroed", "layout_huge_stage2"])
 def test_missing_stage2(outcomes, name):
     o = outcomes(name)
     assert_stopped(o, MAGIC_BREAK_HALT_16)
@@ -513,23 +583,29 @@ def test_missing_stage2(outcomes, name):
 CONVERSION = re.compile(r"%[-0 #+]*(?:\d+|\*)?(?:\.(?:\d+|\*))?(?:hh|h|ll|l|z)?[a-zA-Z%]")
 
 
-def asm_messages(path: Path):
-    """The quoted text of every `db "..."` line."""
-    for line in path.read_text().splitlines():
-        if re.match(r"\s*\w+:?\s+db\s", line):
-            yield from re.findall(r'"([^"]*)"', line)
+def asm_messages(elf_path: Path):
+    """The text at every msg_* label of a built stage (NUL-terminated strings in its code
+    section), read through the ELF's symbol table."""
+    elf = Elf.read(elf_path)
+    for sym in elf.symbols():
+        if sym.name.startswith("msg_"):
+            sec = elf.section(sym.section)
+            start = sec.offset + sym.value - sec.addr
+            raw = elf.data[start:elf.data.index(b"\0", start)]
+            yield " ".join(raw.decode("latin-1").split())
 
 
-def c_messages(path: Path):
-    """Every string literal (adjacent ones joined) outside asm, asserts and byte compares."""
-    text = re.sub(r'__asm__\(".pushsection.*?\.popsection\\n"\);', "", path.read_text(),
-                  flags=re.S)
-    lines = [l for l in text.splitlines()
-             if "__asm__" not in l and "_Static_assert" not in l and "memcmp" not in l
-             and not l.lstrip().startswith(("#", "/*", "*"))]
-    text = "\n".join(lines)
-    for m in re.finditer(r'"(?:[^"\\]|\\.)*"(?:\s*"(?:[^"\\]|\\.)*")*', text):
-        yield "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(0))).replace("\\n", " ")
+def c_messages(obj: Path):
+    """Every string the compiled loader holds (its .rodata sections, as the compiler left
+    them in the object file): the messages, and the exception names it took from
+    contracts/exceptions.h. Byte patterns (the ELF magic) are not text and are skipped."""
+    elf = Elf.read(obj)
+    for section in elf.sections:
+        if section.name.startswith(".rodata"):
+            for raw in elf.section_bytes(section.name).split(b"\0"):
+                text = raw.decode("latin-1")
+                if text and all(c.isprintable() or c == "\n" for c in text):
+                    yield text.replace("\n", " ")
 
 
 def fragments(message: str):
@@ -539,11 +615,10 @@ def fragments(message: str):
             yield part
 
 
-def test_troubleshooting_doc_explains_every_message():
+def test_troubleshooting_doc_explains_every_message(build):
     doc = " ".join((ROOT / "docs/troubleshooting.md").read_text().split())
-    sources = [ROOT / "boot/stage1.asm", ROOT / "boot/stage2.asm"]
-    messages = [m for src in sources for m in asm_messages(src)]
-    messages += list(c_messages(ROOT / "boot/loader.c"))
+    messages = [m for stage in ("stage1.elf", "stage2.elf") for m in asm_messages(build / stage)]
+    messages += list(c_messages(build / "boot" / "loader.o"))
     assert len(messages) > 40          # the parsers found the messages
     missing = sorted({f for m in messages for f in fragments(m) if f not in doc})
     assert not missing, "docs/troubleshooting.md lacks:\n" + "\n".join(missing)

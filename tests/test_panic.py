@@ -1,6 +1,6 @@
 """The kernel panic screen (issue "Faults and bad input", kernel half).
 
-Kernels built with src/fault.c compiled for one deliberate exception each
+Kernels built with tests/guests/fault/fault.c compiled for one deliberate exception each
 (`make build/fault/NAME.img`, see the Makefile) are booted in QEMU; the panic screen is
 read from VGA memory by QEMU itself (QMP pmemsave, not the kernel's own report) and from
 COM1, and checked against the kernel ELF's own symbols (nm).
@@ -22,7 +22,7 @@ KERNEL_VMA = 0xFFFFFFFF80000000
 BOOT_TIMEOUT = 20       # seconds per boot; a TCG boot to the panic takes well under 1 s
 HALTED = "System halted, interrupts off."
 NESTED = "fault while panicking:"
-UNMAPPED = 0x00000BADC0DE0000      # src/fault.c UNMAPPED_ADDRESS
+UNMAPPED = 0x00000BADC0DE0000      # tests/guests/fault/fault.c UNMAPPED_ADDRESS
 ATTR_BAR = 0x4F                    # white on red
 
 FAULTS = ["divide", "invalid-opcode", "pf-unmapped", "pf-rodata", "pf-nx",
@@ -121,7 +121,7 @@ def panics(build):
 
 # ---- the symbol table -------------------------------------------------------------------
 def ksymtab(elf):
-    """{name: (address, size)} from the table the kernel carries (see src/symbols.c)."""
+    """{name: (address, size)} from the table the kernel carries (see kernel/symbols.c)."""
     out = subprocess.run(["objcopy", "-O", "binary", "--only-section=.ksymtab", str(elf),
                           "/dev/stdout"], capture_output=True, check=True, timeout=120).stdout
     magic, count, strings, used = struct.unpack_from("<4sIII", out)
@@ -151,7 +151,7 @@ def test_symbol_table_filled_without_moving_anything(build):
 def test_normal_build_does_not_build_fault_kernels():
     # -B: print every command `make all` runs from scratch, not just the stale ones.
     r = subprocess.run(["make", "-n", "-B", "all"], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0 and "scripts/ksymtab" in r.stdout
+    assert r.returncode == 0 and "fjqemu.ksymtab" in r.stdout
     assert "FJ_FAULT" not in r.stdout and "build/fault" not in r.stdout
 
 

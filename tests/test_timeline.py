@@ -68,7 +68,7 @@ R["help"] = run("help fj timeline")
 gdb.execute("tbreak kernel_main")
 gdb.execute("continue", to_string=True)
 R["kernel_main"] = json.loads(run("fj timeline --json")["out"])
-gdb.execute("tbreak src/main.c:%(line)d")
+gdb.execute("tbreak kernel/main.c:%(line)d")
 gdb.execute("continue", to_string=True)
 R["end_json"] = json.loads(run("fj timeline --json")["out"])
 R["end_text"] = run("fj timeline")
@@ -80,7 +80,7 @@ with open(os.environ["FJ_OUT"], "w") as f:
 @pytest.fixture(scope="module")
 def gdb_session(build, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fjtimeline")
-    main_c = (ROOT / "src/main.c").read_text().splitlines()
+    main_c = (ROOT / "kernel/main.c").read_text().splitlines()
     line = next(i for i, l in enumerate(main_c, 1) if "timeline_print(bi);" in l) + 1
     script = tmp / "drive.py"
     script.write_text(GDB_SCRIPT % {"line": line})

@@ -93,6 +93,7 @@ gdb.execute("continue")
 LGDT = pc()
 insn = rd(LGDT - 1, 6)
 R["lgdt_bytes"] = insn.hex()
+R["lgdt_pc"] = LGDT
 assert insn[0] == 0xFA and insn[1:4] == b"\x0f\x01\x16", insn.hex()  # cli; lgdt [disp16]
 DESC = int.from_bytes(insn[4:6], "little")
 desc_orig = rd(DESC, 6)

@@ -111,8 +111,8 @@ gdb.execute("next")
 R["steps"]["kernel_next"] = cur_line()
 
 # after Hello World: the line after the kprintf, reached with a bounded continue
-hello = line_of("src/main.c", r'kprintf\("Hello World!')
-gdb.execute(f"tbreak src/main.c:{hello + 1}")
+hello = line_of("kernel/main.c", r'kprintf\("Hello World!')
+gdb.execute(f"tbreak kernel/main.c:{hello + 1}")
 from fjgdb.target.run import continue_with_timeout   # noqa: E402
 R["after_hello_continue"] = continue_with_timeout(10)
 R["vga"] = js("fj vga --json")

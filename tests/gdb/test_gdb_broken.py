@@ -90,6 +90,11 @@ def test_paging_off(broken):
     ok(broken, "stage2_ivt", "c000:")
 
 
+def after_lgdt(broken) -> int:
+    """The instruction after stage 2's `lgdt [gdt_descriptor]` (5 bytes: 0f 01 16 disp16)."""
+    return broken["lgdt_pc"] + 5
+
+
 def test_gdtr_pointing_at_garbage(broken):
     assert broken["lgdt_bytes"].startswith("fa0f0116"), broken["lgdt_bytes"]
     text = ok(broken, "garbage_gdt", "GDT base=0x8000 limit=0x27 (5 slots)",
@@ -98,7 +103,7 @@ def test_gdtr_pointing_at_garbage(broken):
     assert len(text.splitlines()) == 2 + 2 + 5, text
     doc = json.loads(ok(broken, "garbage_gdt_json"))
     assert doc["base"] == 0x8000 and len(doc["entries"]) == 5
-    ok(broken, "garbage_seg", "CS:IP 0000:8089")
+    ok(broken, "garbage_seg", "CS:IP 0000:%04x" % after_lgdt(broken))
     ok(broken, "garbage_mode", "mode     real")
     # long mode: the loader's GDT overwritten with garbage at kernel_main
     ok(broken, "garbage_kernel_gdt", "note: entry 0 is not the null descriptor",
@@ -112,12 +117,13 @@ def test_gdtr_pointing_at_unreadable_memory(broken):
     for key in ("unreadable_gdt", "unreadable_gdt_json", "pm_unreadable_gdt"):
         error(broken, key, exact=exact)
     # what does not need the table works (QEMU's descriptor caches)
-    ok(broken, "unreadable_seg", "CS:IP 0000:8089")
+    ok(broken, "unreadable_seg", "CS:IP 0000:%04x" % after_lgdt(broken))
     ok(broken, "unreadable_mode", "mode     real, 16-bit code")
     ok(broken, "unreadable_context", "GDTR=0x7fff0000/0x27")
-    ok(broken, "unreadable_x2i", "; 0000:8089")
+    ok(broken, "unreadable_x2i", "; 0000:%04x" % after_lgdt(broken))
     ok(broken, "pm_unreadable_mode", "mode     protected, 16-bit code")
-    ok(broken, "pm_unreadable_seg", "CS:EIP 0000:00008093")
+    # then mov eax, cr0 (3 bytes); or eax, 1 (o32, 4); mov cr0, eax (3)
+    ok(broken, "pm_unreadable_seg", "CS:EIP 0000:%08x" % (after_lgdt(broken) + 10))
     ok(broken, "pm_unreadable_idt", "note: IDTR still holds the real-mode IVT")
     ok(broken, "repaired_gdt", "GDT base=0x")      # GDB and the guest carry on
 

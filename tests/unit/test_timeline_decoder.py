@@ -1,9 +1,9 @@
-"""The boot-timeline decoder (struct boot_info's TSC stamps, src/bootinfo.h)."""
+"""The boot-timeline decoder (struct boot_info's TSC stamps, contracts/bootinfo.h)."""
 
 import re
 import struct
-from pathlib import Path
 
+import farjump_contracts as fc
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -13,7 +13,6 @@ from fjgdb.decoders.timeline import (
     decode_timeline)
 from fjgdb.render.timeline import format_timeline
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def boot_info(stamps, hz=0, recorded=None, size=BOOTINFO_SIZE, magic=BOOTINFO_MAGIC):
@@ -30,12 +29,13 @@ def boot_info(stamps, hz=0, recorded=None, size=BOOTINFO_SIZE, magic=BOOTINFO_MA
     return bytes(buf)
 
 
-def test_layout_matches_the_generated_contract():
-    """The decoder takes the layout from farjump_contracts (generated from the C header
-    that stage 2, the loader and the kernel compile against), not from a copy."""
-    import farjump_contracts as fc
+def test_layout_matches_the_c_header():
+    """The decoder's offsets and events against the contract generated from
+    contracts/bootinfo.h (build/gen/farjump_contracts.py)."""
     assert [name[3:].lower() for _, name, _ in fc.TIMELINE_EVENTS] == list(EVENTS)
+    assert list(fc.TIMELINE_NAMES) == list(EVENTS)
     assert [i for i, _, _ in fc.TIMELINE_EVENTS] == list(range(len(EVENTS)))
+    assert [text for _, _, text in fc.TIMELINE_EVENTS[1:]] == [STEPS[e] for e in EVENTS[1:]]
     fields = {name: (off, size) for name, off, size in fc.BOOTINFO_FIELDS}
     for field, off in (("timeline_recorded", OFF_RECORDED), ("tsc_hz", OFF_TSC_HZ),
                        ("timeline_tsc", OFF_TSC)):

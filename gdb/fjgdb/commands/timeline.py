@@ -13,7 +13,7 @@ class FjTimeline(FjCommand):
     """Boot timeline: TSC stamps of each boot step, from struct boot_info in guest memory.
 
 Usage: fj timeline [ADDR] [--json]
-Reads struct boot_info (src/bootinfo.h) at physical ADDR (default 0x5000, BOOTINFO_ADDR)
+Reads struct boot_info (contracts/bootinfo.h) at physical ADDR (default 0x5000, BOOTINFO_ADDR)
 and shows the cost of each step between the transitions stage 2, the loader and the
 kernel stamp with RDTSC: stage2_start, a20_e820, kernel_read, pm_entry, lm_entry,
 elf_loaded, kernel_main, hello (stage 1 has no room for a stamp). Cycles always;

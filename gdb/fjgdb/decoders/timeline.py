@@ -1,4 +1,4 @@
-"""The boot timeline in struct boot_info (src/bootinfo.h): TSC stamps at each transition.
+"""The boot timeline in struct boot_info (contracts/bootinfo.h): TSC stamps at each transition.
 
 Stage 2, the loader and the kernel write the TSC (RDTSC) into ``timeline_tsc[event]`` and
 set bit ``event`` of ``timeline_recorded``; the kernel measures the TSC rate against the
