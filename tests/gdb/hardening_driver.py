@@ -2,8 +2,8 @@
 tests/gdb/test_gdb_hardening.py: what a careless user does (issue 15, GDB side), recorded
 as JSON for the test to judge.
 
-Environment: FJ_ROOT (repository), FJ_OUT (result file), FJ_QEMU_PID (QEMU, killed at
-the end to leave GDB with a connection to a dead machine).
+Protocol (qemu/fjqemu/gdbrun.py): $FJ_IN (JSON: root, port, qemu_pid: QEMU, killed at the
+end to leave GDB with a connection to a dead machine), $FJ_OUT (result file).
 """
 import json
 import os
@@ -13,6 +13,8 @@ import time
 
 import gdb
 
+CFG = json.load(open(os.environ["FJ_IN"]))
+QEMU_PID = int(CFG["qemu_pid"])
 R = {}
 
 
@@ -65,10 +67,10 @@ R["mode_after_ctrl_c"] = run("fj mode")
 
 # ---- last: QEMU dies under a stopped GDB (item 10) -----------------------------------------
 R["seg_before_kill"] = run("fj seg")              # fills the per-stop cache
-os.kill(int(os.environ["FJ_QEMU_PID"]), signal.SIGKILL)
+os.kill(QEMU_PID, signal.SIGKILL)
 for _ in range(100):                              # until the process is gone
     try:
-        os.kill(int(os.environ["FJ_QEMU_PID"]), 0)
+        os.kill(QEMU_PID, 0)
         time.sleep(0.05)
     except OSError:
         break

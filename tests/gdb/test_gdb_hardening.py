@@ -1,30 +1,26 @@
 """What a careless user does in GDB (issue 15, GDB side), against real GDB and QEMU:
 one GDB session (tests/gdb/hardening_driver.py), judged here."""
-import json
-import os
 from pathlib import Path
 
 import pytest
-from gdbharness import ROOT, ResettableVM, gdb_args, run_gdb
+
+from fjqemu.gdbrun import gdb_command, run_batch, run_driver
+from fjqemu.vm import QemuVM
 
 BAD = ("Traceback", "Python Exception", "internal error", "Error occurred in Python")
 
 
 @pytest.fixture(scope="module")
 def hard(build, tmp_path_factory):
-    out_file = tmp_path_factory.mktemp("fjhard") / "hard.json"
-    with ResettableVM(build / "disk.img", gdb=True) as vm:
-        env = dict(os.environ, FJ_ROOT=str(ROOT), FJ_OUT=str(out_file),
-                   FJ_QEMU_PID=str(vm.proc.pid))
+    # reboot=True: 'monitor system_reset' (fj reset) resets the guest instead of ending QEMU.
+    with QemuVM(build / "disk.img", gdb=True, reboot=True) as vm:
         # --timeout 0 waits forever: if Ctrl-C were ignored, this would time out
-        rc, out, err = run_gdb(gdb_args(connect_port=vm.gdb_port,
-                                        script=Path(__file__).with_name("hardening_driver.py")),
-                               timeout=40, env=env)
-    if not out_file.exists():
-        pytest.fail(f"hardening_driver wrote no results (rc {rc}):\n{out[-4000:]}\n"
-                    f"{err[-4000:]}")
-    r = json.loads(out_file.read_text())
-    r["_stdout"], r["_stderr"] = out, err
+        run = run_driver(Path(__file__).with_name("hardening_driver.py"), port=vm.gdb_port,
+                         config={"qemu_pid": vm.proc.pid}, timeout=40)
+    if run.result is None:
+        pytest.fail(f"hardening_driver wrote no results {run.tail(4000)}")
+    r = run.result
+    r["_stdout"], r["_stderr"] = run.stdout, run.stderr
     return r
 
 
@@ -121,9 +117,9 @@ def test_timeline_says_what_is_really_wrong(hard):
 def test_running_guest_gets_the_same_line_everywhere(build):
     """Item 11: with the guest running in the background ('continue &'), every command,
     fj vga included, says so in the same words, with the remedy that works there."""
-    with ResettableVM(build / "disk.img", gdb=True) as vm:
+    with QemuVM(build / "disk.img", gdb=True, reboot=True) as vm:
         cmds = ["continue &", "fj vga", "fj mode", "fj pt", "interrupt"]
-        rc, out, err = run_gdb(gdb_args(*cmds, connect_port=vm.gdb_port), timeout=30)
+        rc, out, err = run_batch(gdb_command(*cmds, port=vm.gdb_port), timeout=30)
     clean(out + err)
     want = "the guest is running (continue &); stop it first with 'interrupt'"
     for c in ("vga", "mode", "pt"):
