@@ -1,8 +1,5 @@
 """Boot build/disk.img in real QEMU (headless, bounded) and check COM1 and guest memory."""
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +7,7 @@ import pytest
 import farjump_contracts as fc
 from fjqemu import image
 from fjqemu.elf import Elf
+from fjqemu.gdbrun import run_driver
 from fjqemu.vm import QemuVM
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,16 +103,13 @@ def test_e820_entries_beyond_boot_info_are_counted(build):
     """Issue 15 item 19: with more E820 entries than boot_info holds, stage 2 keeps counting
     (boot_info.e820_count) and the kernel says how many it could not keep. GDB makes
     SeaBIOS's short list repeat (tests/gdb/e820_many.py)."""
-    sys.path.insert(0, str(ROOT / "tests" / "gdb"))
-    from gdbharness import gdb_args, run_gdb
     skip = next(s.value for s in Elf.read(build / "stage2.elf").symbols()
                 if s.name == "read_e820.skip")
     want = fc.BOOTINFO_E820_MAX + 6
-    env = dict(os.environ, FJ_E820_SKIP=hex(skip), FJ_E820_WANT=str(want))
     with QemuVM(build / "disk.img", gdb=True) as vm:
-        rc, out, err = run_gdb(gdb_args(script=ROOT / "tests" / "gdb" / "e820_many.py",
-                                        connect_port=vm.gdb_port), env=env)
-        assert "e820_many:" in out and " 0 rewinds" not in out, out + err
+        run = run_driver(ROOT / "tests" / "gdb" / "e820_many.py", port=vm.gdb_port,
+                         config={"skip": skip, "want": want})
+        assert "e820_many:" in run.stdout and " 0 rewinds" not in run.stdout, run.tail()
         serial = vm.wait_serial("Hello World!", timeout=BOOT_TIMEOUT)
     counted = int(re.search(r"stage 2: E820 entries 0x([0-9A-F]+)", serial).group(1), 16)
     assert counted >= want

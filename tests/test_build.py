@@ -2,7 +2,6 @@
 import os
 import re
 import shutil
-import struct
 import subprocess
 import zlib
 from pathlib import Path

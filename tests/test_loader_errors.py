@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 import struct
-import subprocess
 import threading
 import time
 import zlib

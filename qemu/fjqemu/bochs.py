@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from . import BOCHSRC, FjError, ROOT
 from .imagecheck import image_problem

@@ -18,6 +18,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from . import BOCHSRC, BUILD, ROOT
 from .bochs import BOCHS

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from . import BUILD, ROOT, FjError
 from .cmdline import QEMU, qemu_command, x_display_problem

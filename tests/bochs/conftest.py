@@ -6,7 +6,6 @@ info tab, and dumps the first 2 MiB of memory with writemem (linear = physical t
 stop: real mode, protected mode without paging, then the identity map). The tests decode
 those dumps with farjump's own decoders and compare with what Bochs printed.
 """
-import re
 import shutil
 import struct
 import subprocess

@@ -47,9 +47,8 @@ def test_missing_contracts_is_one_line(tmp_path):
     shutil.copytree(ROOT / "gdb", tmp_path / "gdb",
                     ignore=shutil.ignore_patterns("__pycache__"))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    rc, out, err = run_gdb(["gdb", "-nx", "-batch", "-ex",
-                            f"source {tmp_path / 'gdb' / 'farjump.py'}", "-ex", "fj mode"],
-                           timeout=30, env=env)
+    rc, out, err = run_batch(gdb_command(f"source {tmp_path / 'gdb' / 'farjump.py'}", "fj mode",
+                                       farjump=False, symbols=False), timeout=30, env=env)
     both = out + err
     assert "Traceback" not in both and "Python Exception" not in both, both
     assert out.count("farjump: build/gen/farjump_contracts.py is missing: run 'make' "
@@ -61,12 +60,12 @@ def test_missing_contracts_is_one_line(tmp_path):
 def test_transitions_without_symbols_say_so_with_their_prefix(build):
     """Issue 15 item 11: no transition symbol at all is an error line; some missing is
     said with the command's prefix."""
-    rc, out, err = run_gdb(gdb_args("fj transitions", symbols=False), timeout=30)
+    rc, out, err = run_batch(gdb_command("fj transitions", symbols=False), timeout=30)
     assert "Traceback" not in out + err
     assert "fj transitions: none of the transition symbols is loaded (stage1_start, " \
            "stage2_start, pm_entry, lm_entry, kernel_main): file build/kernel.elf" in err, err
-    rc, out, err = run_gdb(gdb_args("file build/kernel.elf", "fj transitions",
-                                    symbols=False), timeout=30)
+    rc, out, err = run_batch(gdb_command("file build/kernel.elf", "fj transitions",
+                                         symbols=False), timeout=30)
     assert "fj transitions: missing symbols (not loaded?): stage1_start, stage2_start, " \
            "pm_entry, lm_entry" in out, out + err
     assert re.search(r"^set breakpoint \d+ at 0x[0-9a-f]+ <kernel_main>$", out, re.M), out
@@ -85,9 +84,8 @@ def test_stale_contracts_is_one_line(tmp_path):
     for text, want in (("BOOTINFO_ADDR = 0x5000\n", "is out of date (cannot import name"),
                        ("def (:\n", "cannot be loaded (SyntaxError")):
         (gen / "farjump_contracts.py").write_text(text)
-        rc, out, err = run_gdb(["gdb", "-nx", "-batch", "-ex",
-                                f"source {tmp_path / 'gdb' / 'farjump.py'}"],
-                               timeout=30, env=env)
+        rc, out, err = run_batch(gdb_command(f"source {tmp_path / 'gdb' / 'farjump.py'}",
+                                           farjump=False, symbols=False), timeout=30, env=env)
         assert "Traceback" not in out + err and "Python Exception" not in out + err, out + err
         lines = [ln for ln in out.splitlines() if ln.startswith("farjump:")]
         assert len(lines) == 1 and lines[0].startswith(

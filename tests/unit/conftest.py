@@ -2,9 +2,6 @@
 
 import os
 
-FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                        "fixtures")
-
 # Keep hypothesis from writing .hypothesis/ (example database, charmap
 # cache) into the work tree; tests set max_examples/deadline themselves.
 import tempfile  # noqa: E402

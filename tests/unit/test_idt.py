@@ -124,6 +124,6 @@ def test_exception_table_comes_from_the_contract():
     assert [e.vector for e in EXCEPTIONS] == list(range(32))
     assert ERROR_CODE_VECTORS == {8, 10, 11, 12, 13, 14, 17, 21, 29, 30}
     assert {e.vector for e in EXCEPTIONS if e.has_error_code} == ERROR_CODE_VECTORS
-    assert exception_info(14).name == "page fault" and exception_info(32) is None
+    assert exception_info(14).name == "Page Fault" and exception_info(32) is None
     assert [exception_label(v) for v in (0, 2, 8, 14, 15, 21, 31, 32)] == \
         ["#DE", "NMI", "#DF", "#PF", "", "#CP", "", ""]

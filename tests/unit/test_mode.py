@@ -1,6 +1,5 @@
 """CPU mode classification (SDM Vol. 3A §2.2, Figure 2-3; §5.2.1)."""
 
-import pytest
 
 from fjgdb.decoders.descriptors import real_mode_segment, segment_from_cache
 from fjgdb.decoders.mode import cpu_mode

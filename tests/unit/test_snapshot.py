@@ -4,9 +4,10 @@ import os
 
 import pytest
 
-from conftest import FIXTURES
 from fjgdb.decoders.qemuregs import parse_info_registers
 from fjgdb.decoders.snapshot import CpuSnapshot, build_snapshot, changes, linear_pc
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 
 
 def snap(name: str) -> CpuSnapshot:

@@ -1,7 +1,6 @@
 """VGA text mode decoding and rendering."""
 
 import gzip
-import os
 import struct
 
 import pytest
