@@ -348,3 +348,58 @@ def test_bochs_dies_with_a_killed_bochs_run(build, tmp_path):
             p.wait(timeout=10)
         if bochs is not None and not gone(bochs, 0):
             os.killpg(bochs, signal.SIGKILL)
+
+
+def test_ctrl_backslash_at_the_gdb_prompt_ends_gdb_and_qemu(build):
+    """make debug's GDB prompt, Ctrl-\\ typed (SIGQUIT to the terminal's foreground group):
+    scripts/debug, its GDB (which itself ignores SIGQUIT) and QEMU all end. Through a
+    pseudo-terminal, bounded."""
+    port = free_port()
+    pid, fd = pty.fork()
+    if pid == 0:
+        env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+        env.update(TERM="xterm", GDBPORT=str(port))
+        os.chdir(ROOT)
+        os.execvpe(str(ROOT / "scripts" / "debug"), ["scripts/debug"], env)
+    buf = b""
+    status = None
+    kids: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while b"(gdb) " not in buf:
+            assert time.monotonic() < deadline, buf[-2000:].decode(errors="replace")
+            r, _, _ = select.select([fd], [], [], 0.5)
+            if r:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:
+                    data = b""
+                assert data, buf[-2000:].decode(errors="replace")
+                buf += data
+        # scripts/debug execs python3 -m fjqemu.debug: its children are QEMU and GDB.
+        kids = children(pid)
+        assert len(kids) == 2, kids
+        os.write(fd, b"\x1c")
+        while status is None:
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = st
+                break
+            assert time.monotonic() < deadline, "scripts/debug did not end after Ctrl-\\"
+            try:
+                select.select([fd], [], [], 0.2)
+                buf += os.read(fd, 65536)
+            except OSError:
+                time.sleep(0.05)
+    finally:
+        if status is None:
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+        for k in kids:
+            if not gone(k, 0):
+                os.kill(k, signal.SIGKILL)
+    for k in kids:
+        assert gone(k, 10), f"process {k} outlived Ctrl-\\ at the GDB prompt"
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 128 + signal.SIGQUIT, status
+    assert b"GDB and QEMU stopped" in buf, buf[-1000:].decode(errors="replace")

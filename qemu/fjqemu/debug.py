@@ -37,6 +37,7 @@ from .sessions import SessionLogs, session_logs
 PORT_FILE = BUILD / "gdb-port"
 ATTACH = Path(__file__).with_name("gdb_attach.py")   # run inside GDB by 'make gdb'
 QEMU_PROC: subprocess.Popen | None = None   # set as soon as QEMU starts; stopped on the way out
+GDB_PROC: subprocess.Popen | None = None    # GDB under 'make debug'; ended on the way out too
 
 
 def fail(msg: str) -> "NoReturn":  # noqa: F821
@@ -148,13 +149,30 @@ def gdb_args(port: int, stop_at_stage1, extra: list[str]) -> list[str]:
 
 def run_gdb(port: int, stop_at_stage1, extra: list[str]) -> int:
     # GDB owns the terminal and Ctrl-C; this process only waits for it.
+    global GDB_PROC
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        return subprocess.call(gdb_args(port, stop_at_stage1, extra), cwd=ROOT)
+        # Same process group as this one (GDB needs the terminal): a Ctrl-\\ at its prompt
+        # reaches both; GDB itself ignores SIGQUIT, so end_gdb() ends it on the way out.
+        GDB_PROC = subprocess.Popen(gdb_args(port, stop_at_stage1, extra), cwd=ROOT)
+        return GDB_PROC.wait()
     except FileNotFoundError:
         fail(f"'{GDB}' not found (set GDB=..., or 'make deps' installs gdb)")
     finally:
         signal.signal(signal.SIGINT, old)
+
+
+def end_gdb() -> None:
+    """End GDB if it still runs (this process was signalled while GDB had the terminal):
+    SIGTERM (GDB quits cleanly and gives the terminal back), SIGKILL after 5 s."""
+    if GDB_PROC is None or GDB_PROC.poll() is not None:
+        return
+    GDB_PROC.terminate()
+    try:
+        GDB_PROC.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        GDB_PROC.kill()
+        GDB_PROC.wait(timeout=10)
 
 
 def main() -> int:
@@ -199,8 +217,10 @@ def main() -> int:
         fail(f"port {port} is in use (set GDBPORT=...)")
 
     def on_signal(signum, _frame):
-        # Only unwind here: the finally below stops QEMU. (Waiting for QEMU inside the
-        # handler could deadlock with an interrupted Popen.wait().)
+        # Only unwind here: the finally below stops GDB and QEMU. (Waiting for them inside
+        # the handler could deadlock with an interrupted Popen.wait().)
+        if signum == signal.SIGQUIT and GDB_PROC is not None:
+            print("\ndebug: quit (Ctrl-\\): GDB and QEMU stopped", file=sys.stderr)
         raise SystemExit(128 + signum)
 
     # SIGQUIT (Ctrl-\\ at the GDB prompt) too: it would otherwise end this process without
@@ -241,6 +261,7 @@ def main() -> int:
         # Ignore further Ctrl-C/SIGTERM while QEMU is being stopped.
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
             signal.signal(sig, signal.SIG_IGN)
+        end_gdb()
         end_group(QEMU_PROC)
         if wrote_port:
             PORT_FILE.unlink(missing_ok=True)
