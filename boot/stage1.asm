@@ -109,9 +109,12 @@ msg_bad_stage2:  db "no stage2", 13, 10, 0
 msg_newline      equ $ - 3              ; the CR LF NUL above: 3 bytes saved
 
         times (BOOT_LAYOUT - 0x7c00) - ($ - $$) db 0
-global layout
+global layout:data boot_layout_size
 layout:
         istruc boot_layout
         iend
         times 510 - ($ - $$) db 0
+        ; A symbol of its own, so that GDB names 0x7dfe boot_signature, not layout+80.
+global boot_signature:data 2
+boot_signature:
         dw 0xaa55

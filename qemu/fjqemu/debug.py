@@ -29,7 +29,7 @@ from typing import NoReturn
 
 from . import BUILD, ROOT, FjError
 from .cmdline import QEMU, qemu_command, x_display_problem
-from .gdbrun import GDB, gdb_command
+from .gdbrun import GDB, gdb_command, session_syntax
 from .imagecheck import image_problem
 from .procs import die_with_parent, end_group
 from .sessions import SessionLogs, session_logs
@@ -193,6 +193,11 @@ def main() -> int:
         i = argv.index("--")
         argv, extra = argv[:i], argv[i + 1:]
     args = ap.parse_args(argv)
+    if not args.server:
+        try:
+            session_syntax()        # a bad $FJ_SYNTAX is said before anything starts
+        except FjError as e:
+            fail(str(e))
 
     if args.attach:
         port = env_port()
