@@ -33,5 +33,10 @@ else:
             raise
         print(f"{_CONTRACTS} is out of date ({e}): run 'make' again")
 
+# Source paths in the DWARF are relative to the repository (boot/stage2.asm, boot/loader.c):
+# the repository in GDB's source path finds them whatever GDB's working directory.
+import gdb  # noqa: E402
+gdb.execute(f"directory {os.path.dirname(_here)}", to_string=True)
+
 if install is not None and install():
     print("farjump: 'fj' commands loaded ('help fj'); mode-aware disassembler active.")
