@@ -33,12 +33,13 @@ class GdbError(RuntimeError):
 
 
 SYNTAXES = ("intel", "att")
+DEFAULT_SYNTAX = "intel"      # every source is NASM
 
 
 def session_syntax() -> str:
     """The disassembly flavor of a session at the terminal: Intel (every source is NASM)
     unless $FJ_SYNTAX says att. A bad value is refused by the caller (FjError)."""
-    value = os.environ.get("FJ_SYNTAX", "intel").strip().lower() or "intel"
+    value = os.environ.get("FJ_SYNTAX", DEFAULT_SYNTAX).strip().lower() or DEFAULT_SYNTAX
     if value not in SYNTAXES:
         raise FjError(f"$FJ_SYNTAX is {value[:20]!r}; want intel or att")
     return value
