@@ -403,3 +403,23 @@ def test_ctrl_backslash_at_the_gdb_prompt_ends_gdb_and_qemu(build):
         assert gone(k, 10), f"process {k} outlived Ctrl-\\ at the GDB prompt"
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 128 + signal.SIGQUIT, status
     assert b"GDB and QEMU stopped" in buf, buf[-1000:].decode(errors="replace")
+
+
+def test_make_debug_with_a_fault_image_loads_its_kernel_symbols(build):
+    """make debug IMAGE=build/fault/NAME.img builds that image and GDB gets its kernel's
+    symbols (build/fault/kernel-NAME.elf: fault_divide exists only there). GDB runs in
+    batch mode here (extra GDB arguments after '--')."""
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    env["GDBPORT"] = str(free_port())
+    r = subprocess.run(["make", "-s", "debug", "IMAGE=build/fault/divide.img"], cwd=ROOT,
+                       env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=300)
+    # make debug's GDB read EOF and quit; now the same module with a batch GDB:
+    assert (ROOT / "build" / "fault" / "kernel-divide.elf").is_file(), r.stdout + r.stderr
+    cmd = ["/usr/bin/python3", "-m", "fjqemu.debug", "--image", "build/fault/divide.img",
+           "--", "-batch", "-ex", "info line fault_divide", "-ex", "info symbol 0x8010"]
+    r = subprocess.run(cmd, cwd=ROOT, env=dict(env, PYTHONPATH=str(ROOT / "qemu")),
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    out = r.stdout + r.stderr
+    assert re.search(r'Line \d+ of "tests/guests/fault/fault.c"', out), out[-2000:]
+    assert "stage2_main in section .text" in out, out[-2000:]      # the stages' too

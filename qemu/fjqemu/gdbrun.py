@@ -46,10 +46,11 @@ def session_syntax() -> str:
 
 
 def gdb_command(*cmds, batch: bool = True, farjump: bool = True, symbols: bool = True,
-                port: int | None = None, scripts=(), extra=()) -> list[str]:
+                port: int | None = None, scripts=(), extra=(), kernel=None) -> list[str]:
     """GDB's argument list. batch: -nx -batch (no ~/.gdbinit, exit at the end); else -q
-    for a person at the terminal, in Intel syntax (session_syntax). Run it with
-    cwd=ROOT."""
+    for a person at the terminal, in Intel syntax (session_syntax). kernel: another
+    kernel ELF than build/kernel.elf for the symbols (a build/fault/ image's). Run it
+    with cwd=ROOT."""
     cmd = [GDB, "-nx", "-batch"] if batch else [GDB, "-q"]
     if farjump and symbols:
         cmd += ["-x", str(FARJUMP_GDB)]
@@ -57,6 +58,9 @@ def gdb_command(*cmds, batch: bool = True, farjump: bool = True, symbols: bool =
         cmd += ["-ex", f"source {ROOT / 'gdb' / 'farjump.py'}"]
     elif symbols:
         cmd += ["-x", str(SYMBOLS_GDB)]
+    if kernel is not None and symbols:
+        # 'file' replaces the main symbol file (build/kernel.elf) and keeps the stages'.
+        cmd += ["-ex", "set confirm off", "-ex", f"file {kernel}", "-ex", "set confirm on"]
     if not batch:
         cmd += ["-ex", f"set disassembly-flavor {session_syntax()}"]
     if port is not None:

@@ -43,6 +43,10 @@ def test_gdb_command_lines():
     assert plain[1:] == ["-nx", "-batch", "-x", str(SYMBOLS_GDB)]
     person = gdb_command(batch=False, extra=["-tui"])
     assert person[1] == "-q" and person[-1] == "-tui"
+    fault = gdb_command(port=1234, kernel="build/fault/kernel-divide.elf")
+    assert opt_after(fault, "file build/fault/kernel-divide.elf")
+    assert fault.index("file build/fault/kernel-divide.elf") < fault.index(
+        "target remote 127.0.0.1:1234")
 
 
 def test_sessions_at_the_terminal_are_in_intel_syntax(monkeypatch):
