@@ -224,6 +224,27 @@ def test_gdb_side_scripts_say_where_they_run():
         assert "runs inside GDB" in r.stderr
 
 
+def test_gdb_side_scripts_run_by_hand_say_so_in_one_line():
+    """Issue 15 item 16: python3 on farjump.py, 'python3 -m' on a driver (which imports
+    the repository's gdb/ directory as 'gdb'), and a driver sourced in GDB without its
+    $FJ_IN configuration: one line each, no traceback."""
+    from fjqemu.gdbrun import gdb_command, run_batch
+    runs = [["/usr/bin/python3", "gdb/farjump.py"]]
+    runs += [["/usr/bin/python3", "-m", m] for m in
+             ("fjqemu.gdb_attach", "fjqemu.bench.gdb_driver", "fjqemu.walkthrough.gdb_driver")]
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "qemu"))
+    for cmd in runs:
+        r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
+        assert r.returncode == 1 and "Traceback" not in r.stderr, (cmd, r.stderr)
+        assert "runs inside GDB" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    env.pop("FJ_IN", None)
+    for script in ("qemu/fjqemu/bench/gdb_driver.py", "qemu/fjqemu/walkthrough/gdb_driver.py"):
+        rc, out, err = run_batch(gdb_command(farjump=False, symbols=False,
+                                             scripts=[ROOT / script]), timeout=30, env=env)
+        assert rc == 1 and "Traceback" not in out + err, out + err
+        assert "not by hand" in err and len(err.strip().splitlines()) == 1, err
+
+
 def test_make_run_on_a_terminal_quits_with_ctrl_bracket(build):
     """make run without $DISPLAY on a terminal: the curses screen, and Ctrl-] typed as such
     quits; the last line says how QEMU ended. Driven through a pseudo-terminal, bounded."""
