@@ -172,7 +172,7 @@ $(B)/kernel.disk.elf: $(B)/kernel.elf $(IMAGE_TOOLS)
 # the kernel) raises that exception; fault.c explains each.
 FAULT_SRC := tests/guests/fault/fault.c
 FAULTS := divide invalid-opcode pf-unmapped pf-rodata pf-nx gp-noncanonical gp-selector \
-	gp-idt stack-overflow bad-rbp nested
+	gp-idt gp-idt-low stack-overflow bad-rbp nested
 
 .PHONY: faults
 faults: $(FAULTS:%=$(B)/fault/%.img)
