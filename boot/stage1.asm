@@ -99,7 +99,9 @@ print_hex8:
         popa
         ret
 
+%define DISK_VARS_AT STAGE1_VARS      ; disk.inc's variables outside the sector
 %include "disk.inc"
+        section .text                   ; back from disk.inc's 'absolute'
 
 ; Messages are short: stage 1 has 430 bytes for code and text. docs/troubleshooting.md
 ; explains each one.
