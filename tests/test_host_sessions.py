@@ -444,3 +444,87 @@ def test_make_debug_with_a_fault_image_loads_its_kernel_symbols(build):
     out = r.stdout + r.stderr
     assert re.search(r'Line \d+ of "tests/guests/fault/fault.c"', out), out[-2000:]
     assert "stage2_main in section .text" in out, out[-2000:]      # the stages' too
+
+
+def test_tui_asm_window_shows_data_as_data_and_follows_fj_reset(build):
+    """Issue 15 item 12, in GDB's TUI through a pseudo-terminal read by a terminal emulator
+    (pyte): at stage2_main the asm window shows stage 2's header as 'dd' words and
+    stage2_main's first instruction; after 'fj reset' it shows the reset vector's jump."""
+    import fcntl
+    import struct
+    import termios
+
+    import pyte
+    rows, cols = 40, 150
+    screen = pyte.Screen(cols, rows)
+    stream = pyte.ByteStream(screen)
+    port = free_port()
+    pid, fd = pty.fork()
+    if pid == 0:
+        env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+        env.update(TERM="xterm", GDBPORT=str(port))
+        os.chdir(ROOT)
+        os.execvpe(str(ROOT / "scripts" / "debug"), ["scripts/debug"], env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    deadline = time.monotonic() + 90
+
+    def text() -> str:
+        return "\n".join(screen.display)
+
+    def read_until(pred):
+        while not pred():
+            assert time.monotonic() < deadline, text()
+            r, _, _ = select.select([fd], [], [], 0.5)
+            if r:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:
+                    data = b""
+                assert data, text()
+                stream.feed(data)
+
+    try:
+        read_until(lambda: "(gdb)" in text())
+        os.write(fd, b"set style enabled off\nbreak stage2_main\ncontinue\n")
+        read_until(lambda: "Breakpoint 2, stage2_main" in text())
+        os.write(fd, b"layout asm\n")
+        read_until(lambda: "<stage2_main+1>" in text())
+        assert re.search(r"0x8010 <stage2_main>\s+cld", text()), text()
+        # scroll the asm window up over the header: the TUI disassembles backwards
+        os.write(fd, b"focus asm\n")
+        read_until(lambda: "Focus set to asm window" in text())
+        for _ in range(3):
+            os.write(fd, b"\x1bOA")         # Up, as xterm sends it in keypad mode
+        read_until(lambda: "<stage2_header_data>" in text())
+        tui = text()
+        assert re.search(r"0x8004 <stage2_header_data>\s+dd\s+0x32534a46", tui), tui
+        assert re.search(r"0x800c <stage2_header_data\+8>\s+dd\s+0x", tui), tui
+        assert re.search(r"0x8010 <stage2_main>\s+cld", tui), tui
+        os.write(fd, b"focus cmd\n")
+        os.write(fd, b"fj reset\n")
+        read_until(lambda: re.search(r"0xfff0\s+ljmp\s+0xf000:0xe05b", text()))
+        assert "<stage2_main>" not in text(), text()
+        os.write(fd, b"quit\n")
+        read_until(lambda: "Quit anyway? (y or n)" in text())
+        os.write(fd, b"y\n")
+        status = None
+        while status is None:
+            assert time.monotonic() < deadline, text()
+            done, st = os.waitpid(pid, os.WNOHANG)
+            status = st if done else None
+            try:
+                select.select([fd], [], [], 0.2)
+                os.read(fd, 65536)
+            except OSError:
+                time.sleep(0.05)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    finally:
+        try:
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        os.close(fd)
