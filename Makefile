@@ -24,6 +24,10 @@ HOSTPY := PYTHONPATH="$(CURDIR)/qemu:$(CURDIR)/gdb:$(CURDIR)/$(B)/gen" $(PYTHON)
 # fjqemu.gencontracts turns into NASM, ld and Python (asm-offsets style).
 GEN := $(B)/gen/contracts.inc $(B)/gen/layout.ld $(B)/gen/farjump_contracts.py
 
+# NASM gets its sources relative to the repository (quoted: a checkout path may hold a
+# space), like GCC: GDB shows boot/stage2.asm as it shows boot/loader.c. (NASM's
+# DW_AT_comp_dir is the source's own directory, so tools other than GDB, which
+# gdb/farjump.py points at the repository, must be run from the repository root.)
 NASMFLAGS := -f elf64 -g -F dwarf -w+all -I boot/ -I $(B)/gen/
 
 # Shared by the kernel and the long-mode part of stage 2. The kernel adds kernel/ to the
@@ -97,14 +101,14 @@ $(GEN) &: $(B)/gen/gen.s qemu/fjqemu/gencontracts.py
 
 # ---- stage 1: 512-byte MBR ------------------------------------------------------------
 $(B)/boot/stage1.o: boot/stage1.asm boot/disk.inc boot/common.inc $(B)/gen/contracts.inc | $(B)/boot
-	$(NASM) $(NASMFLAGS) -o $@ "$(abspath $<)"
+	$(NASM) $(NASMFLAGS) -o $@ "$<"
 
 $(B)/stage1.elf: $(B)/boot/stage1.o boot/stage1.ld $(B)/gen/layout.ld
 	$(LD) $(LDFLAGS) -T boot/stage1.ld -o $@ $<
 
 # ---- stage 2: real -> protected -> long mode, then the C ELF loader --------------------
 $(B)/boot/stage2.o: boot/stage2.asm boot/disk.inc boot/common.inc $(B)/gen/contracts.inc | $(B)/boot
-	$(NASM) $(NASMFLAGS) -o $@ "$(abspath $<)"
+	$(NASM) $(NASMFLAGS) -o $@ "$<"
 
 $(B)/boot/loader.o: boot/loader.c | $(B)/boot
 	$(CC) $(LOADER_CFLAGS) -c -o $@ $<
@@ -121,7 +125,7 @@ $(B)/stage2.elf: $(LOADER_OBJ) $(B)/boot/objects boot/stage2.ld $(B)/gen/layout.
 KERNEL_CFLAGS += -fno-optimize-sibling-calls
 
 $(B)/kernel/%.o: kernel/%.asm $(B)/gen/contracts.inc | $(B)/kernel
-	$(NASM) $(NASMFLAGS) -o $@ "$(abspath $<)"
+	$(NASM) $(NASMFLAGS) -o $@ "$<"
 
 $(B)/kernel/%.o: kernel/%.c | $(B)/kernel
 	$(CC) $(KERNEL_CFLAGS) -c -o $@ $<
@@ -168,7 +172,7 @@ $(B)/kernel.disk.elf: $(B)/kernel.elf $(IMAGE_TOOLS)
 # the kernel) raises that exception; fault.c explains each.
 FAULT_SRC := tests/guests/fault/fault.c
 FAULTS := divide invalid-opcode pf-unmapped pf-rodata pf-nx gp-noncanonical gp-selector \
-	gp-idt stack-overflow bad-rbp nested
+	gp-idt gp-idt-low stack-overflow bad-rbp nested
 
 .PHONY: faults
 faults: $(FAULTS:%=$(B)/fault/%.img)

@@ -307,17 +307,31 @@ static int loadable(const struct elf64_phdr *ph)
     return ph->p_type == PT_LOAD && ph->p_memsz != 0;
 }
 
-/* Segments copied on top of each other would silently corrupt the kernel. */
+static uint64_t page_down(uint64_t a) { return a & ~(uint64_t)(PAGE_SIZE - 1); }
+static uint64_t page_up(uint64_t a) { return page_down(a + PAGE_SIZE - 1); }
+
+/* Segments copied on top of each other would silently corrupt the kernel; segments that
+ * share a virtual page cannot both be mapped (one page, one physical frame, one set of
+ * permissions). Both are checked before anything is copied, so neither fails half-way. */
 static void check_overlaps(const struct elf64_phdr *ph, unsigned n)
 {
     for (unsigned i = 0; i < n; i++)
-        for (unsigned j = i + 1; j < n; j++)
-            if (loadable(&ph[i]) && loadable(&ph[j]) &&
-                ph[i].p_paddr < ph[j].p_paddr + ph[j].p_memsz &&
+        for (unsigned j = i + 1; j < n; j++) {
+            if (!loadable(&ph[i]) || !loadable(&ph[j]))
+                continue;
+            if (ph[i].p_paddr < ph[j].p_paddr + ph[j].p_memsz &&
                 ph[j].p_paddr < ph[i].p_paddr + ph[i].p_memsz)
                 fail("segments %u and %u overlap in physical memory (0x%lx..0x%lx and "
                      "0x%lx..0x%lx)", i, j, ph[i].p_paddr, ph[i].p_paddr + ph[i].p_memsz,
                      ph[j].p_paddr, ph[j].p_paddr + ph[j].p_memsz);
+            if (page_down(ph[i].p_vaddr) < page_up(ph[j].p_vaddr + ph[j].p_memsz) &&
+                page_down(ph[j].p_vaddr) < page_up(ph[i].p_vaddr + ph[i].p_memsz))
+                fail("segments %u and %u share a virtual page (0x%lx..0x%lx and "
+                     "0x%lx..0x%lx): each 4 KiB page maps one segment; link with "
+                     "-z max-page-size=0x1000 and page-aligned segments", i, j, ph[i].p_vaddr,
+                     ph[i].p_vaddr + ph[i].p_memsz, ph[j].p_vaddr,
+                     ph[j].p_vaddr + ph[j].p_memsz);
+        }
 }
 
 static void load_segment(struct pt_pool *pool, const struct boot_info *bi, const uint8_t *file,

@@ -99,7 +99,9 @@ print_hex8:
         popa
         ret
 
+%define DISK_VARS_AT STAGE1_VARS      ; disk.inc's variables outside the sector
 %include "disk.inc"
+        section .text                   ; back from disk.inc's 'absolute'
 
 ; Messages are short: stage 1 has 430 bytes for code and text. docs/troubleshooting.md
 ; explains each one.
@@ -109,9 +111,12 @@ msg_bad_stage2:  db "no stage2", 13, 10, 0
 msg_newline      equ $ - 3              ; the CR LF NUL above: 3 bytes saved
 
         times (BOOT_LAYOUT - 0x7c00) - ($ - $$) db 0
-global layout
+global layout:data boot_layout_size
 layout:
         istruc boot_layout
         iend
         times 510 - ($ - $$) db 0
+        ; A symbol of its own, so that GDB names 0x7dfe boot_signature, not layout+80.
+global boot_signature:data 2
+boot_signature:
         dw 0xaa55

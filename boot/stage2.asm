@@ -34,7 +34,10 @@ stage2_start:
         xchg bx, bx                     ; Bochs magic breakpoint (see common.inc)
         jmp short stage2_main
         ; The rest of struct stage2_header (contracts/boot_layout.h): the image builder
-        ; fills in the CRC-32s.
+        ; fills in the CRC-32s. A data object of its own, so that GDB's disassembler
+        ; (fjgdb's, and the TUI asm window through it) shows it as data, not code.
+global stage2_header_data:data (stage2_header_size - STAGE2_MAGIC_OFFSET)
+stage2_header_data:
         dd STAGE2_MAGIC                 ; at offset 4, checked by stage 1
         dd 0                            ; CRC-32 of stage 2 after the header
         dd 0                            ; CRC-32 of the kernel file (the loader checks it)

@@ -26,7 +26,7 @@ struct boot_layout {
  * that the image builder writes: of stage 2 after this header, checked by stage 2 itself
  * ("stage 2 corrupted"), and of the kernel file, checked by the loader ("kernel file
  * corrupted"). They live here rather than in boot_layout because the MBR has no room left
- * for them (stage 1 has 3 bytes free). */
+ * for them (stage 1 has 2 bytes free). */
 struct stage2_header {
     uint8_t entry[4];       /* xchg bx, bx; jmp short over the header */
     uint32_t magic;         /* STAGE2_MAGIC */

@@ -74,7 +74,7 @@ struct boot_info {
     uint64_t kernel_entry;      /* ELF e_entry (higher-half virtual address) */
     struct e820_entry e820[BOOTINFO_E820_MAX];
     /* Boot timeline (offset 0x628): the TSC (RDTSC) at each transition, in the order of
-     * enum timeline_event. Stage 1 has no room for it (3 bytes free), so the first
+     * enum timeline_event. Stage 1 has no room for it (2 bytes free), so the first
      * stamp is stage 2's. Bit N of timeline_recorded is set once timeline_tsc[N] holds
      * a stamp. tsc_hz is the TSC rate the kernel measured against the ACPI PM timer
      * (0 until it has, or when there is no ACPI PM timer). */

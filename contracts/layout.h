@@ -9,6 +9,7 @@
 #define BOOTINFO_ADDR 0x5000          /* struct boot_info (bootinfo.h) */
 #define BOOT_LAYOUT 0x7dae            /* struct boot_layout inside the MBR (boot_layout.h) */
 #define STACK_TOP 0x7000              /* stage 1 and 2 stack, grows down */
+#define STAGE1_VARS 0x7e00            /* stage 1's disk variables, past the MBR (no byte left in it) */
 #define STAGE2_ADDR 0x8000            /* stage 2 runs here ... */
 #define STAGE2_END 0x10000            /* ... and must end here: its real-mode code uses DS = 0 */
 #define PT_BASE 0x10000               /* page tables: identity map, then the kernel's */

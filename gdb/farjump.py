@@ -9,6 +9,13 @@ See docs/gdb.md.
 import os
 import sys
 
+try:
+    import gdb
+    gdb.execute         # 'python3 -m' from the repository imports the gdb/ directory instead
+except (ImportError, AttributeError):
+    raise SystemExit("gdb/farjump.py runs inside GDB: 'source gdb/farjump.py' at the (gdb) "
+                     "prompt, or 'make debug'") from None
+
 _here = os.path.dirname(os.path.abspath(__file__))
 _gen = os.path.join(os.path.dirname(_here), "build", "gen")
 for _d in (_gen, _here):
@@ -32,6 +39,10 @@ else:
         if "farjump_contracts" not in str(e):
             raise
         print(f"{_CONTRACTS} is out of date ({e}): run 'make' again")
+
+# Source paths in the DWARF are relative to the repository (boot/stage2.asm, boot/loader.c):
+# the repository in GDB's source path finds them whatever GDB's working directory.
+gdb.execute(f"directory {os.path.dirname(_here)}", to_string=True)
 
 if install is not None and install():
     print("farjump: 'fj' commands loaded ('help fj'); mode-aware disassembler active.")

@@ -113,8 +113,32 @@ static void decode_page_fault(uint64_t ec)
          ec & 0x20 ? ", protection key" : "", ec & 0x40 ? ", shadow stack" : "");
 }
 
+/* The vector of an IDT error code. The SDM says index = vector. QEMU's TCG encodes
+ * vector * 16 + 2 in long mode instead, i.e. index = 2 * vector: an index past 255 can
+ * only mean that; below, for a software INT n (EXT=0) the instruction at RIP says n, and
+ * index == 2 * n (n != 0) is the quirk. *quirk is set when the QEMU encoding was found. */
+static unsigned idt_vector(unsigned index, unsigned ext, uint64_t rip, bool *quirk)
+{
+    struct symbol sym;
+    *quirk = false;
+    if (index > 255) {
+        *quirk = true;
+        return index / 2;
+    }
+    /* RIP is read only inside the kernel's own code (mapped: it was executing there). */
+    if (!ext && symbol_lookup(rip, &sym)) {
+        const volatile uint8_t *insn = (const volatile uint8_t *)(uintptr_t)rip;
+        unsigned n = insn[1];
+        if (insn[0] == 0xCD && n != 0 && index == 2 * n) { /* INT imm8 */
+            *quirk = true;
+            return n;
+        }
+    }
+    return index;
+}
+
 /* Selector error code (#TS #NP #SS #GP), SDM Vol 3A §6.13 Figure 6-6. */
-static void decode_selector(uint64_t ec)
+static void decode_selector(uint64_t ec, uint64_t rip)
 {
     unsigned ext = ec & 1, idt = ec >> 1 & 1, ti = ec >> 2 & 1;
     unsigned index = (unsigned)(ec >> 3) & 0x1FFF;
@@ -123,12 +147,13 @@ static void decode_selector(uint64_t ec)
          (unsigned long long)ec, index, table, ext);
     if (ec == 0)
         line(ATTR_NOTE, "  0: not about a segment selector (e.g. a non-canonical address)");
-    else if (idt)
-        /* The index is the vector (SDM). QEMU's TCG encodes vector * 16 + 2 in long
-         * mode instead; an index past 255 can only mean that. */
-        line(ATTR_NOTE, "  IDT vector 0x%x, %s%s", index > 255 ? index / 2 : index,
+    else if (idt) {
+        bool quirk;
+        unsigned vector = idt_vector(index, ext, rip, &quirk);
+        line(ATTR_NOTE, "  IDT vector 0x%x, %s%s", vector,
              ext ? "external event" : "raised by software (INT n)",
-             index > 255 ? " (QEMU TCG: index = vector * 2)" : "");
+             quirk ? " (QEMU TCG: index = vector * 2)" : "");
+    }
     else
         line(ATTR_NOTE, "  %s selector 0x%llx (RPL not recorded)%s", table,
              (unsigned long long)(ec & 0xFFFC), ext ? ", during delivery of an external event" : "");
@@ -167,7 +192,7 @@ static void print_error_code(const struct interrupt_frame *f, uint64_t cr2)
         line(ATTR_FAULT, "CR2 0x%016llx (last page-fault address)%s", (unsigned long long)cr2,
              symbol_suffix(cr2, sym, sizeof sym));
     } else if (v == VEC_TS || v == VEC_NP || v == VEC_SS || v == VEC_GP) {
-        decode_selector(ec);
+        decode_selector(ec, f->rip);
     } else if (exception_has_error_code(v)) {
         line(ATTR_FAULT, "error code 0x%llx", (unsigned long long)ec);
     } else {

@@ -30,14 +30,17 @@ unit: $(CONTRACTS_PY)
 bench: deps all $(CONTRACTS_PY)
 	@$(HOSTPY) fjqemu.bench $(BENCH_ARGS)
 
-debug: deps all
-	@$(HOSTPY) fjqemu.debug --image $(B)/disk.img
+# IMAGE=...: debug another image; build/fault/NAME.img is built first, and GDB loads its
+# kernel's symbols (build/fault/kernel-NAME.elf) instead of build/kernel.elf.
+DEBUG_IMAGE = $(or $(IMAGE),$(B)/disk.img)
+debug: deps all $(filter $(B)/fault/%.img,$(IMAGE))
+	@$(HOSTPY) fjqemu.debug --image $(DEBUG_IMAGE)
 
-debug-server: deps all
-	@$(HOSTPY) fjqemu.debug --server --image $(B)/disk.img
+debug-server: deps all $(filter $(B)/fault/%.img,$(IMAGE))
+	@$(HOSTPY) fjqemu.debug --server --image $(DEBUG_IMAGE)
 
 gdb: deps all
-	@$(HOSTPY) fjqemu.debug --attach
+	@$(HOSTPY) fjqemu.debug --attach --image $(DEBUG_IMAGE)
 
 bochs: deps all $(B)/bochs.sym
 	@$(HOSTPY) fjqemu.bochsdebug $(B)/disk.img $(B)/bochs.sym

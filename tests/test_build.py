@@ -190,4 +190,22 @@ def test_builds_in_a_path_with_a_space(build, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert (tree / "build" / "disk.img").stat().st_mtime_ns > old
     path, _ = addr2line(tree / "build" / "stage1.elf", 0x7C00)
-    assert path == str(tree / "boot" / "stage1.asm")
+    assert path.endswith("boot/stage1.asm") and "with space" in path, path
+
+
+def test_source_paths_are_relative_for_asm_and_c_alike(build, tmp_path):
+    """Issue 15 item 12: GDB names NASM and C sources the same way (relative to the
+    repository), and finds both files."""
+    from fjqemu.gdbrun import gdb_command, run_batch
+    script = tmp_path / "paths.py"
+    script.write_text(
+        "import gdb\n"
+        "for e in ('stage1_start', 'stage2_main', 'loader_main', '_start', 'kernel_main'):\n"
+        "    s = gdb.find_pc_line(int(gdb.parse_and_eval('(unsigned long)&' + e))).symtab\n"
+        "    print('SRC', e, s.filename, s.fullname())\n")
+    rc, out, err = run_batch(gdb_command(scripts=[script]), timeout=60)
+    rows = [line.split()[1:] for line in out.splitlines() if line.startswith("SRC ")]
+    assert len(rows) == 5, out + err
+    for name, filename, fullname in rows:
+        assert not filename.startswith("/"), (name, filename)
+        assert fullname == str(ROOT / filename) and Path(fullname).is_file(), (name, fullname)

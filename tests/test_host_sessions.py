@@ -224,6 +224,27 @@ def test_gdb_side_scripts_say_where_they_run():
         assert "runs inside GDB" in r.stderr
 
 
+def test_gdb_side_scripts_run_by_hand_say_so_in_one_line():
+    """Issue 15 item 16: python3 on farjump.py, 'python3 -m' on a driver (which imports
+    the repository's gdb/ directory as 'gdb'), and a driver sourced in GDB without its
+    $FJ_IN configuration: one line each, no traceback."""
+    from fjqemu.gdbrun import gdb_command, run_batch
+    runs = [["/usr/bin/python3", "gdb/farjump.py"]]
+    runs += [["/usr/bin/python3", "-m", m] for m in
+             ("fjqemu.gdb_attach", "fjqemu.bench.gdb_driver", "fjqemu.walkthrough.gdb_driver")]
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "qemu"))
+    for cmd in runs:
+        r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
+        assert r.returncode == 1 and "Traceback" not in r.stderr, (cmd, r.stderr)
+        assert "runs inside GDB" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    env.pop("FJ_IN", None)
+    for script in ("qemu/fjqemu/bench/gdb_driver.py", "qemu/fjqemu/walkthrough/gdb_driver.py"):
+        rc, out, err = run_batch(gdb_command(farjump=False, symbols=False,
+                                             scripts=[ROOT / script]), timeout=30, env=env)
+        assert rc == 1 and "Traceback" not in out + err, out + err
+        assert "not by hand" in err and len(err.strip().splitlines()) == 1, err
+
+
 def test_make_run_on_a_terminal_quits_with_ctrl_bracket(build):
     """make run without $DISPLAY on a terminal: the curses screen, and Ctrl-] typed as such
     quits; the last line says how QEMU ended. Driven through a pseudo-terminal, bounded."""
@@ -348,3 +369,162 @@ def test_bochs_dies_with_a_killed_bochs_run(build, tmp_path):
             p.wait(timeout=10)
         if bochs is not None and not gone(bochs, 0):
             os.killpg(bochs, signal.SIGKILL)
+
+
+def test_ctrl_backslash_at_the_gdb_prompt_ends_gdb_and_qemu(build):
+    """make debug's GDB prompt, Ctrl-\\ typed (SIGQUIT to the terminal's foreground group):
+    scripts/debug, its GDB (which itself ignores SIGQUIT) and QEMU all end. Through a
+    pseudo-terminal, bounded."""
+    port = free_port()
+    pid, fd = pty.fork()
+    if pid == 0:
+        env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+        env.update(TERM="xterm", GDBPORT=str(port))
+        os.chdir(ROOT)
+        os.execvpe(str(ROOT / "scripts" / "debug"), ["scripts/debug"], env)
+    buf = b""
+    status = None
+    kids: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while b"(gdb) " not in buf:
+            assert time.monotonic() < deadline, buf[-2000:].decode(errors="replace")
+            r, _, _ = select.select([fd], [], [], 0.5)
+            if r:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:
+                    data = b""
+                assert data, buf[-2000:].decode(errors="replace")
+                buf += data
+        # scripts/debug execs python3 -m fjqemu.debug: its children are QEMU and GDB.
+        kids = children(pid)
+        assert len(kids) == 2, kids
+        os.write(fd, b"\x1c")
+        while status is None:
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = st
+                break
+            assert time.monotonic() < deadline, "scripts/debug did not end after Ctrl-\\"
+            try:
+                select.select([fd], [], [], 0.2)
+                buf += os.read(fd, 65536)
+            except OSError:
+                time.sleep(0.05)
+    finally:
+        if status is None:
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+        for k in kids:
+            if not gone(k, 0):
+                os.kill(k, signal.SIGKILL)
+    for k in kids:
+        assert gone(k, 10), f"process {k} outlived Ctrl-\\ at the GDB prompt"
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 128 + signal.SIGQUIT, status
+    assert b"GDB and QEMU stopped" in buf, buf[-1000:].decode(errors="replace")
+
+
+def test_make_debug_with_a_fault_image_loads_its_kernel_symbols(build):
+    """make debug IMAGE=build/fault/NAME.img builds that image and GDB gets its kernel's
+    symbols (build/fault/kernel-NAME.elf: fault_divide exists only there). GDB runs in
+    batch mode here (extra GDB arguments after '--')."""
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    env["GDBPORT"] = str(free_port())
+    r = subprocess.run(["make", "-s", "debug", "IMAGE=build/fault/divide.img"], cwd=ROOT,
+                       env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=300)
+    # make debug's GDB read EOF and quit; now the same module with a batch GDB:
+    assert (ROOT / "build" / "fault" / "kernel-divide.elf").is_file(), r.stdout + r.stderr
+    cmd = ["/usr/bin/python3", "-m", "fjqemu.debug", "--image", "build/fault/divide.img",
+           "--", "-batch", "-ex", "info line fault_divide", "-ex", "info symbol 0x8010"]
+    r = subprocess.run(cmd, cwd=ROOT, env=dict(env, PYTHONPATH=str(ROOT / "qemu")),
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    out = r.stdout + r.stderr
+    assert re.search(r'Line \d+ of "tests/guests/fault/fault.c"', out), out[-2000:]
+    assert "stage2_main in section .text" in out, out[-2000:]      # the stages' too
+
+
+def test_tui_asm_window_shows_data_as_data_and_follows_fj_reset(build):
+    """Issue 15 item 12, in GDB's TUI through a pseudo-terminal read by a terminal emulator
+    (pyte): at stage2_main the asm window shows stage 2's header as 'dd' words and
+    stage2_main's first instruction; after 'fj reset' it shows the reset vector's jump."""
+    import fcntl
+    import struct
+    import termios
+
+    import pyte
+    rows, cols = 40, 150
+    screen = pyte.Screen(cols, rows)
+    stream = pyte.ByteStream(screen)
+    port = free_port()
+    pid, fd = pty.fork()
+    if pid == 0:
+        env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+        env.update(TERM="xterm", GDBPORT=str(port))
+        os.chdir(ROOT)
+        os.execvpe(str(ROOT / "scripts" / "debug"), ["scripts/debug"], env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    deadline = time.monotonic() + 90
+
+    def text() -> str:
+        return "\n".join(screen.display)
+
+    def read_until(pred):
+        while not pred():
+            assert time.monotonic() < deadline, text()
+            r, _, _ = select.select([fd], [], [], 0.5)
+            if r:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:
+                    data = b""
+                assert data, text()
+                stream.feed(data)
+
+    try:
+        read_until(lambda: "(gdb)" in text())
+        os.write(fd, b"set style enabled off\nbreak stage2_main\ncontinue\n")
+        read_until(lambda: "Breakpoint 2, stage2_main" in text())
+        os.write(fd, b"layout asm\n")
+        read_until(lambda: "<stage2_main+1>" in text())
+        assert re.search(r"0x8010 <stage2_main>\s+cld", text()), text()
+        # scroll the asm window up over the header: the TUI disassembles backwards
+        os.write(fd, b"focus asm\n")
+        read_until(lambda: "Focus set to asm window" in text())
+        for _ in range(3):
+            os.write(fd, b"\x1bOA")         # Up, as xterm sends it in keypad mode
+        read_until(lambda: "<stage2_header_data>" in text())
+        tui = text()
+        assert re.search(r"0x8004 <stage2_header_data>\s+dd\s+0x32534a46", tui), tui
+        assert re.search(r"0x800c <stage2_header_data\+8>\s+dd\s+0x", tui), tui
+        assert re.search(r"0x8010 <stage2_main>\s+cld", tui), tui
+        os.write(fd, b"focus cmd\n")
+        os.write(fd, b"fj reset\n")
+        read_until(lambda: re.search(r"0xfff0\s+ljmp\s+0xf000:0xe05b", text()))
+        assert "<stage2_main>" not in text(), text()
+        os.write(fd, b"quit\n")
+        read_until(lambda: "Quit anyway? (y or n)" in text())
+        os.write(fd, b"y\n")
+        status = None
+        while status is None:
+            assert time.monotonic() < deadline, text()
+            done, st = os.waitpid(pid, os.WNOHANG)
+            status = st if done else None
+            try:
+                select.select([fd], [], [], 0.2)
+                os.read(fd, 65536)
+            except OSError:
+                time.sleep(0.05)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    finally:
+        try:
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        os.close(fd)

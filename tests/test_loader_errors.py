@@ -255,6 +255,19 @@ def segment_above_1gib(build, tmp):
 
 
 @case
+def segments_share_a_virtual_page(build, tmp):
+    """Segment 1 starts in segment 0's last virtual page (no byte overlaps, virtual or
+    physical): refused before any copy, not half-way by map_page."""
+    def patch(e):
+        ph0, ph1 = phdrs(e)[0], phdrs(e)[1]
+        last = (ph0[P_VADDR] + ph0[P_MEMSZ] - 1) & ~0xFFF
+        ph1[P_VADDR] = last + 0x800
+        ph1[P_PADDR] = (ph1[P_PADDR] & ~0xFFF) + 0x800
+        put_phdr(e, 1, ph1)
+    return patched(build, tmp, "vshare", patch), "loader: halted.", {}
+
+
+@case
 def kernel_too_big(build, tmp):
     big = kernel_bytes(build).ljust(KERNEL_BUF_SIZE + 1, b"\0")
     return mkimage(build, tmp / "big.img", big), "halted.", {}
@@ -509,6 +522,16 @@ def test_segment_above_the_identity_map(outcomes, build):
         f"segment 0: physical 0x40000000..0x{0x40000000 + memsz:x} is outside the memory the "
         "loader may use (0x100000..0x40000000): it ends above IDENTITY_MAP_END (the 1 GiB "
         "identity map)"))
+
+
+def test_segments_sharing_a_virtual_page_are_refused_before_loading(outcomes, build):
+    ph = phdrs(kernel_bytes(build))
+    v0, v1 = ph[0][P_VADDR], ((ph[0][P_VADDR] + ph[0][P_MEMSZ] - 1) & ~0xFFF) + 0x800
+    assert v0 + ph[0][P_MEMSZ] <= v1          # the test's premise: no byte overlap
+    assert_loader_failed(outcomes("segments_share_a_virtual_page"), re.escape(
+        f"segments 0 and 1 share a virtual page (0x{v0:x}..0x{v0 + ph[0][P_MEMSZ]:x} and "
+        f"0x{v1:x}..0x{v1 + ph[1][P_MEMSZ]:x}): each 4 KiB page maps one segment; link with "
+        "-z max-page-size=0x1000 and page-aligned segments"))
 
 
 def test_corrupted_stage2_is_caught_by_its_crc(outcomes):

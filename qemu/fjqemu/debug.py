@@ -9,6 +9,9 @@ or scripts/debug).
                            to stage1_start if the guest is still at the reset vector, else
                            stays where the guest stopped (an earlier GDB ran it)
 
+--image IMAGE (make debug IMAGE=...): boot another image; for build/fault/NAME.img GDB
+loads build/fault/kernel-NAME.elf's symbols instead of build/kernel.elf.
+
 Port: $GDBPORT, else 1234 if free (else any free port) for --server; --attach uses
 $GDBPORT, else build/gdb-port, else 1234. Without $DISPLAY QEMU runs with
 '-display none'; COM1 goes to build/serial.log, QEMU's own output to build/qemu.log (a
@@ -29,7 +32,7 @@ from typing import NoReturn
 
 from . import BUILD, ROOT, FjError
 from .cmdline import QEMU, qemu_command, x_display_problem
-from .gdbrun import GDB, gdb_command
+from .gdbrun import GDB, gdb_command, session_syntax
 from .imagecheck import image_problem
 from .procs import die_with_parent, end_group
 from .sessions import SessionLogs, session_logs
@@ -37,6 +40,7 @@ from .sessions import SessionLogs, session_logs
 PORT_FILE = BUILD / "gdb-port"
 ATTACH = Path(__file__).with_name("gdb_attach.py")   # run inside GDB by 'make gdb'
 QEMU_PROC: subprocess.Popen | None = None   # set as soon as QEMU starts; stopped on the way out
+GDB_PROC: subprocess.Popen | None = None    # GDB under 'make debug'; ended on the way out too
 
 
 def fail(msg: str) -> "NoReturn":  # noqa: F821
@@ -139,22 +143,57 @@ def start_qemu(image: Path, port: int, logs: SessionLogs) -> subprocess.Popen:
     return proc
 
 
-def gdb_args(port: int, stop_at_stage1, extra: list[str]) -> list[str]:
+def kernel_symbols(image: Path) -> Path | None:
+    """The kernel ELF (with DWARF) that goes with `image`: build/fault/NAME.img ->
+    kernel-NAME.elf beside it. None for build/disk.img (GDB's default build/kernel.elf)
+    and, with a note, for an image without one."""
+    try:
+        if image.resolve() == (BUILD / "disk.img").resolve():
+            return None
+    except OSError:
+        return None
+    elf = image.with_name(f"kernel-{image.stem}.elf")
+    if elf.is_file():
+        return elf.resolve()
+    print(f"debug: no {elf.name} beside {image}: GDB loads build/kernel.elf's symbols, "
+          f"which may not match that image's kernel", file=sys.stderr)
+    return None
+
+
+def gdb_args(port: int, stop_at_stage1, extra: list[str], kernel: Path | None = None):
     if stop_at_stage1 == "if-at-reset":
-        return gdb_command(batch=False, port=port, scripts=[ATTACH], extra=extra)
+        return gdb_command(batch=False, port=port, scripts=[ATTACH], extra=extra,
+                           kernel=kernel)
     cmds = ["tbreak stage1_start", "continue"] if stop_at_stage1 else []
-    return gdb_command(*cmds, batch=False, port=port, extra=extra)
+    return gdb_command(*cmds, batch=False, port=port, extra=extra, kernel=kernel)
 
 
-def run_gdb(port: int, stop_at_stage1, extra: list[str]) -> int:
+def run_gdb(port: int, stop_at_stage1, extra: list[str], kernel: Path | None = None) -> int:
     # GDB owns the terminal and Ctrl-C; this process only waits for it.
+    global GDB_PROC
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        return subprocess.call(gdb_args(port, stop_at_stage1, extra), cwd=ROOT)
+        # Same process group as this one (GDB needs the terminal): a Ctrl-\\ at its prompt
+        # reaches both; GDB itself ignores SIGQUIT, so end_gdb() ends it on the way out.
+        GDB_PROC = subprocess.Popen(gdb_args(port, stop_at_stage1, extra, kernel), cwd=ROOT)
+        return GDB_PROC.wait()
     except FileNotFoundError:
         fail(f"'{GDB}' not found (set GDB=..., or 'make deps' installs gdb)")
     finally:
         signal.signal(signal.SIGINT, old)
+
+
+def end_gdb() -> None:
+    """End GDB if it still runs (this process was signalled while GDB had the terminal):
+    SIGTERM (GDB quits cleanly and gives the terminal back), SIGKILL after 5 s."""
+    if GDB_PROC is None or GDB_PROC.poll() is not None:
+        return
+    GDB_PROC.terminate()
+    try:
+        GDB_PROC.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        GDB_PROC.kill()
+        GDB_PROC.wait(timeout=10)
 
 
 def main() -> int:
@@ -168,13 +207,20 @@ def main() -> int:
     g.add_argument("--attach", action="store_true",
                    help="start GDB only, attached to a running debug-server (make gdb)")
     ap.add_argument("--image", default=str(BUILD / "disk.img"),
-                    help="disk image to boot (default: build/disk.img)")
+                    help="disk image to boot (default: build/disk.img); for build/fault/"
+                         "NAME.img GDB loads build/fault/kernel-NAME.elf's symbols (with "
+                         "--attach: only that)")
     argv = sys.argv[1:]
     extra = []
     if "--" in argv:
         i = argv.index("--")
         argv, extra = argv[:i], argv[i + 1:]
     args = ap.parse_args(argv)
+    if not args.server:
+        try:
+            session_syntax()        # a bad $FJ_SYNTAX is said before anything starts
+        except FjError as e:
+            fail(str(e))
 
     if args.attach:
         port = env_port()
@@ -192,15 +238,17 @@ def main() -> int:
             fail(f"port {port} does not answer: a GDB is already attached to that QEMU "
                  f"(a 'make debug' or 'make gdb' in another terminal?); quit that GDB first, "
                  f"or start another 'make debug-server'")
-        return run_gdb(port, "if-at-reset", extra)
+        return run_gdb(port, "if-at-reset", extra, kernel_symbols(Path(args.image)))
 
     port = pick_port()
     if not port_free(port):
         fail(f"port {port} is in use (set GDBPORT=...)")
 
     def on_signal(signum, _frame):
-        # Only unwind here: the finally below stops QEMU. (Waiting for QEMU inside the
-        # handler could deadlock with an interrupted Popen.wait().)
+        # Only unwind here: the finally below stops GDB and QEMU. (Waiting for them inside
+        # the handler could deadlock with an interrupted Popen.wait().)
+        if signum == signal.SIGQUIT and GDB_PROC is not None:
+            print("\ndebug: quit (Ctrl-\\): GDB and QEMU stopped", file=sys.stderr)
         raise SystemExit(128 + signum)
 
     # SIGQUIT (Ctrl-\\ at the GDB prompt) too: it would otherwise end this process without
@@ -233,7 +281,7 @@ def main() -> int:
             except KeyboardInterrupt:
                 pass        # the documented way to end the server
             return 0
-        return run_gdb(port, True, extra)
+        return run_gdb(port, True, extra, kernel_symbols(Path(args.image)))
     except KeyboardInterrupt:
         print("debug: interrupted; QEMU stopped", file=sys.stderr)
         return 130
@@ -241,6 +289,7 @@ def main() -> int:
         # Ignore further Ctrl-C/SIGTERM while QEMU is being stopped.
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
             signal.signal(sig, signal.SIG_IGN)
+        end_gdb()
         end_group(QEMU_PROC)
         if wrote_port:
             PORT_FILE.unlink(missing_ok=True)

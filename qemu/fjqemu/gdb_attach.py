@@ -3,7 +3,8 @@ at the reset vector (CS:IP f000:fff0). A guest that an earlier GDB already ran o
 where it is: 'tbreak stage1_start; continue' would then wait for ever."""
 try:
     import gdb
-except ImportError:
+    gdb.execute         # python3 -m from the repository imports the gdb/ directory instead
+except (ImportError, AttributeError):
     raise SystemExit("gdb_attach.py runs inside GDB ('make gdb' starts it); not on its own")
 
 try:

@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import ROOT
+from . import ROOT, FjError
 from .procs import communicate, spawn
 
 GDB = os.environ.get("GDB", "gdb")
@@ -32,10 +32,25 @@ class GdbError(RuntimeError):
     """GDB did not finish in time, or a driver wrote no result."""
 
 
+SYNTAXES = ("intel", "att")
+DEFAULT_SYNTAX = "intel"      # every source is NASM
+
+
+def session_syntax() -> str:
+    """The disassembly flavor of a session at the terminal: Intel (every source is NASM)
+    unless $FJ_SYNTAX says att. A bad value is refused by the caller (FjError)."""
+    value = os.environ.get("FJ_SYNTAX", DEFAULT_SYNTAX).strip().lower() or DEFAULT_SYNTAX
+    if value not in SYNTAXES:
+        raise FjError(f"$FJ_SYNTAX is {value[:20]!r}; want intel or att")
+    return value
+
+
 def gdb_command(*cmds, batch: bool = True, farjump: bool = True, symbols: bool = True,
-                port: int | None = None, scripts=(), extra=()) -> list[str]:
+                port: int | None = None, scripts=(), extra=(), kernel=None) -> list[str]:
     """GDB's argument list. batch: -nx -batch (no ~/.gdbinit, exit at the end); else -q
-    for a person at the terminal. Run it with cwd=ROOT."""
+    for a person at the terminal, in Intel syntax (session_syntax). kernel: another
+    kernel ELF than build/kernel.elf for the symbols (a build/fault/ image's). Run it
+    with cwd=ROOT."""
     cmd = [GDB, "-nx", "-batch"] if batch else [GDB, "-q"]
     if farjump and symbols:
         cmd += ["-x", str(FARJUMP_GDB)]
@@ -43,6 +58,11 @@ def gdb_command(*cmds, batch: bool = True, farjump: bool = True, symbols: bool =
         cmd += ["-ex", f"source {ROOT / 'gdb' / 'farjump.py'}"]
     elif symbols:
         cmd += ["-x", str(SYMBOLS_GDB)]
+    if kernel is not None and symbols:
+        # 'file' replaces the main symbol file (build/kernel.elf) and keeps the stages'.
+        cmd += ["-ex", "set confirm off", "-ex", f"file {kernel}", "-ex", "set confirm on"]
+    if not batch:
+        cmd += ["-ex", f"set disassembly-flavor {session_syntax()}"]
     if port is not None:
         cmd += ["-ex", f"target remote 127.0.0.1:{port}"]
     for c in cmds:

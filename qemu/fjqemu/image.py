@@ -129,6 +129,10 @@ def write_atomically(path, data: bytes) -> None:
         with open(tmp, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
+    except OSError as e:
+        # Name the file the user asked for, not the temporary.
+        what = "is a directory" if os.path.isdir(path) else e.strerror or str(e)
+        raise OSError(f"cannot write {path}: {what}") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

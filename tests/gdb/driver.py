@@ -93,6 +93,9 @@ for name in ("stage2_start", "pm_entry"):
         gdb.execute("continue")
     if name == "stage2_start":
         rs_bp.delete()
+        # stage 2's header is data: decoding resumes at stage2_main; 0x7dfe is named
+        R["stage2_x6i"] = run("x/6i stage2_start")
+        R["boot_signature"] = run("x/2xb 0x7dfe")
     collect(name)
 
 # protected mode: next over 'call build_identity_map'
@@ -107,6 +110,11 @@ R["steps"]["pm_call_line"] = call
 for name in ("lm_entry", "kernel_main"):
     gdb.execute("continue")
     collect(name)
+    if name == "lm_entry":      # bt in the loader's C, called from lm_entry (jumped to)
+        gdb.execute("tbreak check_header")
+        gdb.execute("continue")
+        R["steps"]["loader_bt"] = run("bt")
+R["steps"]["kernel_bt"] = run("bt")
 gdb.execute("next")
 R["steps"]["kernel_next"] = cur_line()
 

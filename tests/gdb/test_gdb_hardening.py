@@ -96,3 +96,33 @@ def test_running_guest_gets_the_same_line_everywhere(build):
     want = "the guest is running (continue &); stop it first with 'interrupt'"
     for c in ("vga", "mode", "pt"):
         assert f"fj {c}: {want}\n" in err, err
+
+
+@pytest.mark.parametrize("case", ["no-sectors", "256-heads"])
+def test_stage1_chs_path_checks_the_bios_geometry(build, tmp_path, case):
+    """Issue 15 item 19: stage 1's CHS path divides by the geometry INT 13h AH=08h gives.
+    GDB makes the BIOS's answer 0 sectors per track (then stage 1 says 'disk error 0x07'
+    instead of hanging in a divide-error loop) or 256 heads (DH = 255: read as 256, a
+    floppy's first sectors are still found and stage 2 starts)."""
+    from fjqemu import image
+    from fjqemu.elf import Elf
+    img = tmp_path / "floppy.img"          # SeaBIOS: no INT 13h extensions for a floppy
+    img.write_bytes(image.build((build / "stage1.bin").read_bytes(),
+                                (build / "stage2.bin").read_bytes(),
+                                (build / "kernel.disk.elf").read_bytes(), floppy=True))
+    at = next(s.value for s in Elf.read(build / "stage1.elf").symbols()
+              if s.name == "read_sectors.geometry")
+    patch = ("set $ecx = $ecx & ~0x3f" if case == "no-sectors"
+             else "set $edx = ($edx & ~0xff00) | 0xff00")
+    with QemuVM(img, gdb=True, floppy=True, debugcon=True) as vm:
+        cmds = [f"break *0x{at:x}", "continue", patch, "delete", "detach"]
+        rc, out, err = run_batch(gdb_command(*cmds, farjump=False, symbols=False,
+                                             port=vm.gdb_port), timeout=30)
+        assert f"Breakpoint 1, 0x{at:016x}" in out, out + err
+        if case == "no-sectors":
+            vm.wait_halted(timeout=20)
+            assert vm.debugcon().endswith("disk error 0x07\r\n"), vm.debugcon()
+            assert "farjump stage 2" not in vm.serial()
+        else:
+            serial = vm.wait_serial("farjump stage 2", timeout=20)
+            assert "disk error" not in vm.debugcon() + serial

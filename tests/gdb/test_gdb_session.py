@@ -238,3 +238,28 @@ def test_tour_does_not_hang(walk):
     assert "stage1_start" in walk["tour_standing"]["out"]
     assert "kernel_main: long mode" in walk["tour_standing"]["out"]
     assert ok(walk["mode_after_timeout"])["halted"] is True      # cli; hlt
+
+
+def test_stage2_header_is_shown_as_data(walk):
+    """The FJS2 magic and the CRCs after it are data: x/i shows them as dd words and
+    decodes stage2_main from its first byte (it used to swallow its first instruction)."""
+    lines = walk["stage2_x6i"]["out"].strip().splitlines()
+    assert re.search(r"<stage2_header_data>:\s+dd\s+0x32534a46", lines[2]), lines
+    assert re.search(r"<stage2_header_data\+8>:\s+dd\s+0x[0-9a-f]{8}", lines[4]), lines
+    assert re.search(r"<stage2_main>:\s+cld", lines[5]), lines
+
+
+def test_boot_signature_has_its_own_symbol(walk):
+    out = walk["boot_signature"]["out"]
+    assert re.search(r"0x7dfe <boot_signature>:\s+0x55\s+0xaa", out), out
+
+
+def test_backtraces_in_64bit_code_end_at_the_asm_entry(walk):
+    """bt in the loader's C (stage 2, 64-bit) and in the kernel ends at the NASM label the
+    CPU jumped to, without a bogus '0x0 in ?? ()' frame after it."""
+    for key, frames in (("loader_bt", ("check_header", "loader_main", "lm_entry")),
+                        ("kernel_bt", ("kernel_main", "_start"))):
+        out = walk["steps"][key]["out"]
+        names = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\S+) \(", out, re.M)
+        assert tuple(names) == frames, out
+        assert "?? ()" not in out, out

@@ -67,6 +67,8 @@ def test_layout_regions_fit_together():
     assert fc.STAGE1_ADDR <= fc.BOOT_LAYOUT
     assert fc.BOOT_LAYOUT_MBR_OFFSET + fc.BOOT_LAYOUT_SIZE <= 0x1BE
     assert fc.BOOTINFO_ADDR + fc.BOOTINFO_SIZE <= fc.STACK_TOP <= fc.STAGE1_ADDR
+    # stage 1's disk variables (boot/disk.inc, 10 bytes): past the MBR, below stage 2
+    assert fc.STAGE1_ADDR + 512 <= fc.STAGE1_VARS and fc.STAGE1_VARS + 16 <= fc.STAGE2_ADDR
     assert fc.STAGE2_ADDR < fc.STAGE2_END <= fc.PT_BASE < fc.PT_END <= fc.KERNEL_BUF
     assert fc.KERNEL_BUF < fc.KERNEL_BUF_END <= 0xA0000 <= fc.KERNEL_PHYS_MIN <= fc.KERNEL_PHYS
     assert fc.KERNEL_VMA == 0xFFFFFFFF80000000

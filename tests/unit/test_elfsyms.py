@@ -9,13 +9,14 @@ from fjgdb.decoders.elfsyms import SymbolTable, read_elf_symbols
 
 def make_elf(symbols, text_addr=0x7C00, text_size=0x200):
     """A minimal ELF64: null, .text (alloc), .symtab, .strtab, .shstrtab sections.
-    *symbols*: (name, value, info, shndx)."""
+    *symbols*: (name, value, info, shndx[, size])."""
     strtab = b"\0"
     entries = [b"\0" * 24]
-    for name, value, info, shndx in symbols:
+    for name, value, info, shndx, *size in symbols:       # an optional 5th: st_size
         off = len(strtab)
         strtab += name.encode() + b"\0"
-        entries.append(struct.pack("<IBBHQQ", off, info, 0, shndx, value, 0))
+        entries.append(struct.pack("<IBBHQQ", off, info, 0, shndx, value,
+                                   size[0] if size else 0))
     symtab = b"".join(entries)
     shstr = b"\0.text\0.symtab\0.strtab\0.shstrtab\0"
     body = symtab + strtab + shstr
@@ -66,3 +67,15 @@ def test_function_start_skips_local_labels(table):
 def test_not_elf():
     with pytest.raises(DecodeError):
         read_elf_symbols(b"MZ" + b"\0" * 100)
+
+
+def test_data_objects_inside_code():
+    """NASM 'global name:data size' in an executable section (stage 2's header): the
+    disassembler shows those bytes as data. A sized function or a label is not data."""
+    table = SymbolTable(read_elf_symbols(make_elf([
+        ("stage2_start", 0x7C00, GLOBAL_NOTYPE, 1),
+        ("stage2_header_data", 0x7C04, 0x11, 1, 12),      # GLOBAL OBJECT, 12 bytes
+        ("stage2_main", 0x7C10, 0x12, 1, 0x40)])))        # GLOBAL FUNC
+    assert table.code_data_at(0x7C03) is None
+    assert [table.code_data_at(a).name for a in (0x7C04, 0x7C0F)] == ["stage2_header_data"] * 2
+    assert table.code_data_at(0x7C10) is None and table.code_data_at(0x7C20) is None

@@ -3,7 +3,9 @@ mode classification, segment caches, real-mode addresses, the paging helpers and
 walk's unreadable="fault" mode, PSF fonts, ELF symbol tables and the stack scan.
 
 Each must either give a result (that formats and serialises) or raise DecodeError, the
-decoders' own error type, never another exception. The other decoders' random-input
+decoders' own error type, never another exception; and each has a positive check: a
+DecodeError only for an input the decoder's contract calls invalid, and valid inputs
+decode to what they hold (a decoder that always raised would fail them). The other decoders' random-input
 tests live beside their unit tests: test_descriptors.py (descriptors, GDTs), test_idt.py
 (gates, IDTs), test_realmode.py (IVT), test_paging.py (entries, walks and ranges over
 random tables), test_qemuregs.py (random text), test_vga.py (text screens).
@@ -59,10 +61,13 @@ def test_cpu_mode_random(cr0, cr4, efer, cs, eflags):
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=5), ANY_INT, ANY_INT, ANY_INT, ANY_INT, st.booleans())
 def test_segment_from_cache_random(name, selector, base, limit, flags, long_mode):
+    valid = 0 <= selector <= 0xFFFF and base >= 0 and limit >= 0 and 0 <= flags <= 0xFFFFFFFF
     try:
         s = segment_from_cache(name, selector, base, limit, flags, long_mode)
     except DecodeError:
+        assert not valid
         return
+    assert valid and (s.selector, s.base, s.limit) == (selector, base, limit)
     format_segments([s])
     json.dumps(s.to_dict())
     s.type_name, s.rpl, s.index, s.present   # noqa: B018 - properties must not raise
@@ -74,6 +79,7 @@ def test_real_mode_segment_random(name, selector):
     try:
         s = real_mode_segment(name, selector)
     except DecodeError:
+        assert not 0 <= selector <= 0xFFFF
         return
     assert s.base == selector << 4
     format_segments({name: s})
@@ -98,7 +104,12 @@ def test_ivt_random_formats(data):
     try:
         entries = decode_ivt(data)
     except DecodeError:
+        assert len(data) % 4 or len(data) > 1024
         return
+    assert len(entries) == len(data) // 4
+    for e in entries:
+        want = data[e.vector * 4:e.vector * 4 + 4]
+        assert (e.offset, e.segment) == struct.unpack("<HH", want)
     format_ivt(entries, symbolize=lambda a: None, show_zero=True)
 
 
@@ -109,7 +120,9 @@ def test_idt_random_formats(table, limit, long_mode, show_empty):
     try:
         t = decode_idt(table, 0xB000, limit, long_mode)
     except DecodeError:
+        assert not (0 <= limit <= 0xFFFF and len(table) >= limit + 1)
         return
+    assert len(t.gates) == min((limit + 1) // (16 if long_mode else 8), 256)
     format_idt(t, symbolize=lambda a: "sym" if a & 1 else None, show_empty=show_empty)
     json.dumps(t.to_dict())
 
@@ -172,6 +185,9 @@ def test_walk_unreadable_modes_random(mem, how, cr3, vaddr, nxe, unreadable):
     try:
         w = walk(FlakyReader(mem, how), cr3, vaddr, nxe=nxe, unreadable=unreadable)
     except DecodeError:
+        # "fault" mode raises only for what it cannot turn into a fault: a non-canonical
+        # address or an unreadable PML4 (no step to end at).
+        assert unreadable != "fault" or not canonical(vaddr) or cr3 not in mem
         return
     assert unreadable in ("raise", "fault")
     assert (w.phys is None) == (w.fault is not None)
@@ -220,6 +236,36 @@ def test_load_psf_random(data, gz):
             assert len(font.pixel_rows(idx)) == font.height
 
 
+@st.composite
+def valid_font(draw):
+    """A well-formed PSF1 or PSF2 font: (bytes, width, height, glyph count)."""
+    if draw(st.booleans()):
+        height, count = draw(st.integers(1, 32)), 256
+        glyphs = draw(st.binary(min_size=count * height, max_size=count * height))
+        return PSF1_MAGIC + bytes([0, height]) + glyphs, 8, height, count
+    width, height, count = draw(st.integers(1, 20)), draw(st.integers(1, 32)), \
+        draw(st.integers(1, 300))
+    charsize = height * ((width + 7) // 8)
+    head = PSF2_MAGIC + struct.pack("<7I", 0, 32, 0, count, charsize, height, width)
+    return head + draw(st.binary(min_size=count * charsize, max_size=count * charsize)), \
+        width, height, count
+
+
+@settings(max_examples=100, deadline=None)
+@given(valid_font())
+def test_load_psf_valid_fonts_load(font):
+    data, width, height, count = font
+    fd, path = tempfile.mkstemp(prefix="fjfont-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        loaded = load_psf(path)
+    finally:
+        os.unlink(path)
+    assert (loaded.width, loaded.height, len(loaded.glyphs)) == (width, height, count)
+    assert loaded.glyphs[-1] == data[len(data) - len(loaded.glyphs[-1]):]
+
+
 # ---- ELF symbol tables ------------------------------------------------------------------------
 ELF = make_elf([("stage1_start", 0x7C00, 0x10, 1), ("print", 0x7C50, 0x00, 1),
                 ("print.loop", 0x7C51, 0x00, 1), ("ABS", 5, 0x10, 0xFFF1)])
@@ -238,7 +284,10 @@ def test_read_elf_symbols_random(data, addrs):
     try:
         syms = read_elf_symbols(data)
     except DecodeError:
+        assert data != ELF
         return
+    if data == ELF:
+        assert [s.name for s in syms] == ["stage1_start", "print", "print.loop"]
     table = SymbolTable(syms)
     for a in addrs + [s.addr for s in syms]:
         table.lookup(a)
@@ -248,12 +297,44 @@ def test_read_elf_symbols_random(data, addrs):
         assert table.address_of(s.name) is not None
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_.]{0,12}", fullmatch=True),
+                       st.integers(0x7C00, 0x7DFF), max_size=8))
+def test_read_elf_symbols_valid_files(symbols):
+    """Any well-formed file: every symbol defined in its .text comes back."""
+    data = make_elf([(name, addr, 0x10, 1) for name, addr in symbols.items()])
+    syms = read_elf_symbols(data)
+    assert {(s.name, s.addr) for s in syms} == set(symbols.items())
+    for name, addr in symbols.items():
+        assert SymbolTable(syms).address_of(name) == addr
+
+
 # ---- stack depth scan --------------------------------------------------------------------------
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=64), st.integers(0, 0xFFFF), st.integers(0, 80),
-       st.sampled_from([16, 32]))
+       st.sampled_from([16, 32, 64]))
 def test_stack_delta_random(code, start, off, bits):
     d = stack_delta(code, start, start + off, bits)
     assert d is None or isinstance(d, int)
     if off == 0:
         assert d == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["push", "pop", "pushf", "sub"]), max_size=12),
+       st.sampled_from([16, 32, 64]))
+def test_stack_delta_counts_straight_line_code(ops, bits):
+    """Positive check: pushes, pops and 'sub sp' of known sizes give their exact sum."""
+    width = bits // 8
+    code, want = b"", 0
+    for op in ops:
+        if op == "push":
+            code, want = code + b"\x50", want + width       # push ax/eax/rax
+        elif op == "pop":
+            code, want = code + b"\x5b", want - width       # pop bx/ebx/rbx
+        elif op == "pushf":
+            code, want = code + b"\x9c", want + width
+        else:                                               # sub sp/esp/rsp, 8
+            code = code + (b"\x48" if bits == 64 else b"") + b"\x83\xec\x08"
+            want += 8
+    assert stack_delta(code + b"\x90" * 15, 0x1000, 0x1000 + len(code), bits) == want

@@ -1,7 +1,9 @@
 """The one QEMU command line (fjqemu.cmdline) and the one GDB command line (fjqemu.gdbrun)."""
 from pathlib import Path
 
-from fjqemu import ROOT
+import pytest
+
+from fjqemu import ROOT, FjError
 from fjqemu.cmdline import qemu_command
 from fjqemu.gdbrun import FARJUMP_GDB, SYMBOLS_GDB, gdb_command
 
@@ -41,6 +43,28 @@ def test_gdb_command_lines():
     assert plain[1:] == ["-nx", "-batch", "-x", str(SYMBOLS_GDB)]
     person = gdb_command(batch=False, extra=["-tui"])
     assert person[1] == "-q" and person[-1] == "-tui"
+    fault = gdb_command(port=1234, kernel="build/fault/kernel-divide.elf")
+    assert opt_after(fault, "file build/fault/kernel-divide.elf")
+    assert fault.index("file build/fault/kernel-divide.elf") < fault.index(
+        "target remote 127.0.0.1:1234")
+
+
+def test_sessions_at_the_terminal_are_in_intel_syntax(monkeypatch):
+    """Every source is NASM: make debug and make gdb start in Intel syntax; FJ_SYNTAX=att
+    is the one setting for AT&T; batch GDBs (tests, tools) keep GDB's default."""
+    monkeypatch.delenv("FJ_SYNTAX", raising=False)
+    person = gdb_command(batch=False, port=1234)
+    assert opt_after(person, "set disassembly-flavor intel")
+    assert not any("disassembly-flavor" in a for a in gdb_command(port=1234))
+    monkeypatch.setenv("FJ_SYNTAX", "att")
+    assert opt_after(gdb_command(batch=False), "set disassembly-flavor att")
+    monkeypatch.setenv("FJ_SYNTAX", "nasm")
+    with pytest.raises(FjError, match="FJ_SYNTAX"):
+        gdb_command(batch=False)
+
+
+def opt_after(cmd: list[str], value: str) -> bool:
+    return any(a == "-ex" and b == value for a, b in zip(cmd, cmd[1:]))
 
 
 def test_one_builder_each():

@@ -64,6 +64,9 @@ def test_diskelf_bad_output_path(build, tmp_path, where):
         out.mkdir()
     r = tool(build, "diskelf", build / "kernel.elf", "-o", out)
     assert_one_line_error(r, "diskelf")
+    # names the file asked for, not the temporary beside it
+    why = "is a directory" if where == "directory" else "No such file or directory"
+    assert r.stderr.strip() == f"diskelf: cannot write {out}: {why}", r.stderr
     left = sorted(p.name for p in tmp_path.rglob("*"))
     assert left == (["adir"] if where == "directory" else []), left
 

@@ -272,3 +272,12 @@ def test_decode_entry_random(value, level):
         decode_entry(value, level)
     except DecodeError:
         pass
+
+
+def test_ranges_header_counts_in_singular_and_plural():
+    import dataclasses
+    pm = ranges(Reader(MEM), 0x1000)
+    assert len(pm.ranges) > 1
+    assert f": {len(pm.ranges)} ranges\n" in format_ranges(pm)
+    one = dataclasses.replace(pm, ranges=pm.ranges[:1])
+    assert format_ranges(one).startswith(f"CR3 0x{pm.cr3:x}: 1 range\n")

@@ -41,3 +41,12 @@ def test_sp_writes_are_unknown(code, pc):
 def test_pc_inside_an_instruction_is_unknown():
     code = bytes.fromhex("b80100" "90")             # mov ax, 1 ; nop
     assert stack_delta(code, 0, 1, 16) is None
+
+
+def test_64bit_code():
+    """The unwinder scans 64-bit NASM code too: 8-byte pushes, a 66h push is 2 bytes,
+    'mov rsp' makes the depth unknown."""
+    code = bytes.fromhex("50" "6650" "4883ec10" "90")     # push rax; push ax; sub rsp,16
+    assert stack_delta(code, 0, len(code) - 1, 64) == 8 + 2 + 16
+    mov = bytes.fromhex("48c7c400700000" "90")           # mov rsp, 0x7000
+    assert stack_delta(mov, 0, 7, 64) is None

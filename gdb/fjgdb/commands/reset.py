@@ -1,6 +1,8 @@
 """fj reset: reset the guest and refresh GDB's registers."""
 from __future__ import annotations
 
+import gdb
+
 from ..decoders.timeline import BOOTINFO_ADDR, BOOTINFO_SIZE
 from ..render.cpu import csip_text, stop_doc
 from ..target.errors import FjError
@@ -22,6 +24,21 @@ def reset() -> None:
     PANEL.last = None
 
 
+def refresh_tui() -> None:
+    """GDB announces no stop after a reset, so the TUI's source and asm windows would keep
+    showing the old place ('frame 0' does not move them: the selected frame did not
+    change in GDB's eyes). Re-enabling the TUI redraws them at the CPU's new $pc."""
+    try:
+        gdb.execute("info win", to_string=True)      # gdb.error: the TUI is not active
+    except gdb.error:
+        return
+    try:
+        gdb.execute("tui disable")
+        gdb.execute("tui enable")
+    except gdb.error:
+        pass
+
+
 class FjReset(FjCommand):
     """Reset the guest (QEMU 'system_reset') and refresh GDB's registers.
 
@@ -33,6 +50,7 @@ The CPU restarts at f000:fff0 and stays stopped. Use this rather than a bare
 
     def run(self, opts, from_tty):
         reset()
+        refresh_tui()
         snap = STATE.snapshot()
         if opts.json:
             emit_json(stop_doc(snap, "reset", STATE.symbolize(snap.linear_pc)))

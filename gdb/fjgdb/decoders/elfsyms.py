@@ -19,6 +19,8 @@ from .errors import DecodeError
 
 _SHT_SYMTAB = 2
 _SHF_ALLOC = 0x2
+_SHF_EXECINSTR = 0x4
+_STT_OBJECT = 1
 _STT_SECTION, _STT_FILE = 3, 4
 _SHN_UNDEF, _SHN_LORESERVE = 0, 0xFF00
 
@@ -32,6 +34,13 @@ class ElfSymbol:
     global_: bool
     section_start: int
     section_end: int
+    section_exec: bool = False
+
+    @property
+    def code_data(self) -> bool:
+        """Data with a size inside code (NASM ``global name:data size`` in an executable
+        section): disassemblers show it as data, not as instructions."""
+        return self.kind == _STT_OBJECT and self.size > 0 and self.section_exec
 
     @property
     def local_label(self) -> bool:
@@ -82,7 +91,7 @@ def _read_symbols(data: bytes) -> list[ElfSymbol]:
             if not name:
                 continue
             out.append(ElfSymbol(st_value, st_size, name, kind, st_info >> 4 == 1,
-                                 sec[3], sec[3] + sec[5]))
+                                 sec[3], sec[3] + sec[5], bool(sec[2] & _SHF_EXECINSTR)))
     out.sort(key=lambda s: (s.addr, s.local_label, not s.global_, s.name))
     return out
 
@@ -121,6 +130,16 @@ class SymbolTable:
         if not best.section_start <= addr < best.section_end:
             return None
         return best
+
+    def code_data_at(self, addr: int) -> ElfSymbol | None:
+        """The data object inside code (ElfSymbol.code_data) that holds *addr*, if any."""
+        i = bisect.bisect_right(self._addrs, addr) - 1
+        while i >= 0 and addr - self._syms[i].addr < 0x1000:
+            s = self._syms[i]
+            if s.code_data and s.addr <= addr < s.addr + s.size:
+                return s
+            i -= 1
+        return None
 
     def symbolize(self, addr: int) -> str | None:
         """'name' or 'name+0x1f' for *addr*, or None."""

@@ -1,6 +1,7 @@
-"""Stack depth of straight-line 16/32-bit code (pure: Capstone, no ``gdb``).
+"""Stack depth of straight-line 16/32/64-bit code (pure: Capstone, no ``gdb``).
 
-Used by the farjump frame unwinder for real-mode and 32-bit code, which has no CFI:
+Used by the farjump frame unwinder for code that has no CFI (real-mode, 32-bit and
+64-bit NASM code):
 the bytes pushed between a function's first instruction and the PC.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ _SP = {"sp", "esp", "rsp"}
 def _osize(insn, width: int) -> int:
     for b in insn.bytes:
         if b == 0x66:
-            return 6 - width          # 2 <-> 4
+            return 2 if width == 8 else 6 - width    # 2 <-> 4; 8 -> 2
         if b not in _PREFIXES:
             break
     return width
@@ -28,8 +29,8 @@ def stack_delta(code: bytes, start: int, pc: int, bits: int) -> int | None:
     *pc* gives None.
     """
     import capstone
-    md = capstone.Cs(capstone.CS_ARCH_X86,
-                     capstone.CS_MODE_16 if bits == 16 else capstone.CS_MODE_32)
+    md = capstone.Cs(capstone.CS_ARCH_X86, {16: capstone.CS_MODE_16, 32: capstone.CS_MODE_32,
+                                            64: capstone.CS_MODE_64}[bits])
     width = bits // 8
     delta = 0
     end = start

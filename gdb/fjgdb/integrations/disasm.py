@@ -8,7 +8,9 @@ whenever the mode cannot be found (not connected, monitor failure, capstone miss
 it returns None so GDB's builtin disassembler is used. It never raises.
 
 With it, ``x/i``, ``display/i $pc``, ``disassemble``, ``stepi`` and TUI asm are right in
-every mode. ``set disassembly-flavor att|intel`` is followed. In real mode each
+every mode. ``set disassembly-flavor att|intel`` is followed. Data placed inside code
+and marked as such (``global name:data size``: stage 2's header) is shown as ``dd``
+words, in every mode, so decoding resumes at the next instruction. In real mode each
 instruction gets a trailing ``; CS:IP`` comment (``set fj-show-csip off`` hides it).
 ``set fj-disassembler auto|16|32|64|off`` forces a decoding width (``64`` and ``off``
 both mean GDB's builtin).
@@ -117,7 +119,26 @@ class ModeAwareDisassembler(gdb.disassembler.Disassembler):
                     break
             return out
 
+    def _data(self, info):
+        """Data inside code (a NASM ``global name:data size`` object, e.g. stage 2's header
+        with its FJS2 magic) as ``dd``/``dw``/``db`` up to the object's end, so that the
+        instruction after it (stage2_main) is decoded from its real start."""
+        obj = STATE.symbols().code_data_at(info.address)
+        if obj is None:
+            return None
+        left = obj.addr + obj.size - info.address
+        size = 4 if left >= 4 else 2 if left >= 2 else 1
+        value = int.from_bytes(info.read_memory(size, 0).tobytes(), "little")
+        word = {4: "dd", 2: "dw", 1: "db"}[size]
+        return gdb.disassembler.DisassemblerResult(
+            size, f"{word:<6} 0x{value:0{2 * size}x}    ; data")
+
     def _disassemble(self, info):
+        if self._width.value == "off":
+            return None
+        data = self._data(info)
+        if data is not None:
+            return data
         if capstone is None:
             return None
         bits = self._bits()

@@ -15,8 +15,13 @@ in). This unwinder claims every frame while the CPU runs 16- or 32-bit code:
   otherwise the frame is outermost (``bt`` ends there; 'finish' refuses).
 
 Frame ids are (CFA, function start); outermost frames use a CFA above any stack
-address, so they stay stable while the function pushes and pops. For 64-bit code the
-unwinder steps aside (returns None) and GDB's own DWARF/prologue unwinders run.
+address, so they stay stable while the function pushes and pops.
+
+For 64-bit code GDB's own DWARF/prologue unwinders run, except in a caller frame
+(level > 0) whose PC is in NASM code (no DWARF function there): GDB's prologue analyser
+would take whatever lies on the stack as a return address (lm_entry, which stage 2
+*jumps* to, ended 'bt' with a bogus '0x0 in ?? ()' frame). The same call check decides:
+a real caller, or outermost.
 """
 from __future__ import annotations
 
@@ -53,6 +58,7 @@ class NarrowModeUnwinder(Unwinder):
         self.claimed = 0
         self.last_error = None
         self._outer = None
+        self._outer64 = None
 
     def __call__(self, pending_frame):
         try:
@@ -68,8 +74,11 @@ class NarrowModeUnwinder(Unwinder):
         if capstone is None:
             return None
         if int(pf.read_register("rip")) > 0xFFFFFFFF:
-            return None   # 16/32-bit code never runs above 4 GiB: 64-bit, no need to ask QEMU
-        bits = STATE.code_bits_or_none()
+            bits = 64     # 16/32-bit code never runs above 4 GiB: 64-bit, no need to ask QEMU
+        else:
+            bits = STATE.code_bits_or_none()
+        if bits == 64:
+            return self._unwind64(pf)
         if bits not in (16, 32):
             return None
         q = STATE.snapshot(allow_running=True)
@@ -117,6 +126,48 @@ class NarrowModeUnwinder(Unwinder):
             info.add_saved_register("rip", gdb.Value(0).cast(rip.type))
             info.add_saved_register("rsp", gdb.Value(top - ss_base).cast(rsp.type))
             self._outer = cs_base + start
+        self.claimed += 1
+        return info
+
+    def _unwind64(self, pf):
+        """A 64-bit caller frame in NASM code (see the module docstring), else None."""
+        rip = pf.read_register("rip")
+        rsp = pf.read_register("rsp")
+        pc, sp = int(rip), int(rsp)
+        if self._outer64 is not None and pc == 0 and pf.level() > 0 \
+                and sp == self._outer64[0]:
+            return pf.create_unwind_info(FrameId(*self._outer64))   # the marker (below)
+        if pf.level() == 0:
+            return None
+        block = None
+        try:
+            block = gdb.block_for_pc(pc - 1)
+        except RuntimeError:
+            pass
+        if block is not None and block.function is not None:
+            return None           # C code: GDB's DWARF unwinder knows its frames
+        func = STATE.symbols().function_start(pc - 1)
+        if func is None:
+            return None
+        start = func.addr
+        delta = None
+        if start <= pc and pc - start <= _MAX_SCAN:
+            code = STATE.read_raw(start, pc - start + 15) if pc > start else b""
+            delta = stack_delta(code, start, pc, 64) if pc > start else 0
+        if delta is not None:
+            ret_at = sp + delta
+            ret = int.from_bytes(STATE.read_raw(ret_at, 8), "little")
+            if self._called(0, ret, start, 64):
+                info = pf.create_unwind_info(FrameId(ret_at + 8, start))
+                info.add_saved_register("rip", gdb.Value(ret).cast(rip.type))
+                info.add_saved_register("rsp", gdb.Value(ret_at + 8).cast(rsp.type))
+                self.claimed += 1
+                return info
+        # Outermost (entered by a jump): the same marker as for 16/32-bit code.
+        self._outer64 = (sp, start)
+        info = pf.create_unwind_info(FrameId(sp, start))
+        info.add_saved_register("rip", gdb.Value(0).cast(rip.type))
+        info.add_saved_register("rsp", gdb.Value(sp).cast(rsp.type))
         self.claimed += 1
         return info
 

@@ -31,7 +31,8 @@ def _range_flags(r: Range) -> str:
 def format_ranges(pagemap: PageMap) -> str:
     """Table of mapped ranges. Flags: r w x (x absent if NX), u/s (user or
     supervisor), g (global), a (accessed), d (dirty)."""
-    lines = [f"CR3 0x{pagemap.cr3:x}: {len(pagemap.ranges)} ranges",
+    n = len(pagemap.ranges)
+    lines = [f"CR3 0x{pagemap.cr3:x}: {n} range{'' if n == 1 else 's'}",
              f"{'VIRT START':18}  {'VIRT END':18}  {'PHYS START':18}  "
              f"{'SIZE':>6}  {'PAGE':>4}  FLAGS"]
     for r in pagemap.ranges:

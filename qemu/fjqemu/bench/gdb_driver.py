@@ -7,9 +7,13 @@ import time
 
 try:
     import gdb
-except ImportError:
+    gdb.execute         # python3 -m from the repository imports the gdb/ directory instead
+except (ImportError, AttributeError):
     raise SystemExit("bench/gdb_driver.py runs inside GDB ('make bench' starts it); not on its own")
 
+if "FJ_IN" not in os.environ:     # sourced in GDB by hand: no configuration, one line
+    raise SystemExit("bench/gdb_driver.py is run by 'make bench' (its configuration comes in $FJ_IN), "
+                     "not by hand")
 CFG = json.load(open(os.environ["FJ_IN"]))
 MODE, N = CFG["mode"], int(CFG["n"])
 R = {"mode": MODE}

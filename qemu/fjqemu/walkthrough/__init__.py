@@ -46,8 +46,9 @@ symbol+offset offsets, source line numbers, Bochs tick counts,
 sizes like '12K', the instruction bytes Bochs prints after ';', the repository's
 absolute path and the gdbstub port. In a block marked
 'loose' every number matches any number (for sizes and sector counts). Images: --write
-renders docs/img/fj-vga.png (fj vga --png) and docs/img/qemu-screen.png (QMP screendump,
-PPM converted with Pillow); --check renders them into a temporary directory and checks
+renders docs/img/fj-vga.png (the doc's 'fj vga --png build/walkthrough/fj-vga.png', copied:
+a reader following the doc never overwrites the tracked file) and docs/img/qemu-screen.png
+(QMP screendump, PPM converted with Pillow); --check renders them into a temporary directory and checks
 that they are sane 720x400 images.
 """
 # The package: config (paths, limits), template (the doc's capture blocks), capture (running

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from .. import IMAGE, ROOT
-from ..gdbrun import GdbError, run_driver
+from ..gdbrun import DEFAULT_SYNTAX, GdbError, run_driver
 from ..procs import die_with_parent, end_group, kill_group, killpg
 from ..vm import QemuError, QemuVM
 from .config import (BOCHS_TIMEOUT, CONTINUE_TIMEOUT, GDB_TIMEOUT, IMG, MARK, SH_TIMEOUT,
@@ -92,7 +92,8 @@ def capture_gdb(blocks: list[Block], vm, paths: Paths) -> None:
     # What scripts/debug (make debug) runs, in batch form, then the walkthrough's commands.
     try:
         run = run_driver(DRIVER, port=vm.gdb_port, config=cfg, timeout=GDB_TIMEOUT,
-                         cmds=["tbreak stage1_start", "continue"], workdir=paths.tmp,
+                         cmds=[f"set disassembly-flavor {DEFAULT_SYNTAX}",
+                               "tbreak stage1_start", "continue"], workdir=paths.tmp,
                          spawner=spawn)
     except GdbError as e:
         raise CaptureError(str(e)[:4000]) from None

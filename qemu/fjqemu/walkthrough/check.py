@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import shutil
 
 from .capture import Paths
 from .config import SHOWN_BUILD, SHOWN_IMG
@@ -23,6 +24,11 @@ def make_images(paths: Paths, required: bool) -> list[str]:
     if ppm.exists():
         with Image.open(ppm) as im:
             im.convert("RGB").save(png_dir / "qemu-screen.png", optimize=True)
+    # The reader's 'fj vga --png' writes into build/ (never over the tracked docs/img/
+    # file); the tool copies it to the image directory the doc shows.
+    vga = paths.real(SHOWN_BUILD + "fj-vga.png")
+    if vga.exists():
+        shutil.copyfile(vga, png_dir / "fj-vga.png")
     for name in IMAGES:
         f = png_dir / name
         if not f.exists():

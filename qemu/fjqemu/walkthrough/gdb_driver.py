@@ -20,9 +20,13 @@ import traceback
 
 try:
     import gdb
-except ImportError:
+    gdb.execute         # python3 -m from the repository imports the gdb/ directory instead
+except (ImportError, AttributeError):
     raise SystemExit("walkthrough/gdb_driver.py runs inside GDB ('scripts/walkthrough' starts it); not on its own")
 
+if "FJ_IN" not in os.environ:     # sourced in GDB by hand: no configuration, one line
+    raise SystemExit("walkthrough/gdb_driver.py is run by 'scripts/walkthrough' (its configuration comes in $FJ_IN), "
+                     "not by hand")
 CFG = json.load(open(os.environ["FJ_IN"]))
 SUBST = CFG.get("subst", {})
 TIMEOUT = float(CFG.get("timeout", 10))

@@ -25,6 +25,7 @@
 #define FAULT_stack_overflow 9
 #define FAULT_bad_rbp 10
 #define FAULT_nested 11
+#define FAULT_gp_idt_low 12
 #define FAULT_ID_(name) FAULT_##name
 #define FAULT_ID(name) FAULT_ID_(name)
 #define SELECTED FAULT_ID(FJ_FAULT)
@@ -102,6 +103,13 @@ FAULT_FN void fault_gp_idt(void)
     __asm__ volatile("int $0x80");
 }
 
+/* The same with a vector below 0x80 (0x40): QEMU's TCG error code then names an index
+ * (0x80) that is itself a valid vector, which the panic screen must not report. */
+FAULT_FN void fault_gp_idt_low(void)
+{
+    __asm__ volatile("int $0x40");
+}
+
 /* #DF: unbounded recursion runs into the stack guard page; pushing the #PF frame
  * there faults again, which is a double fault, delivered on the IST1 stack.
  * The call goes through a volatile pointer so GCC can neither see the recursion
@@ -140,6 +148,8 @@ void fault_inject(void)
     fault_gp_selector();
 #elif SELECTED == FAULT_gp_idt
     fault_gp_idt();
+#elif SELECTED == FAULT_gp_idt_low
+    fault_gp_idt_low();
 #elif SELECTED == FAULT_stack_overflow
     recurse = fault_stack_overflow;
     recurse(1);
