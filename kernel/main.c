@@ -5,6 +5,7 @@
 #include "bochs.h"
 #include "bootinfo.h"
 #include "console.h"
+#include "cpus.h"
 #include "cpu.h"
 #include "fault_hooks.h"
 #include "gdt.h"
@@ -123,6 +124,7 @@ void kernel_main(struct boot_info *bi)
     vga_set_color(VGA_LIGHT_GREY, VGA_BLACK);
     timeline_hello(bi);
     timeline_print(bi);
+    smp_start_aps(bi); /* -smp N: the other CPUs, each to long mode; nothing with one CPU */
 
     BOCHS_BREAK();
     halt_forever();
