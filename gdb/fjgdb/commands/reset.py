@@ -19,7 +19,7 @@ def reset() -> None:
         before = None
     reset_guest()
     STATE.boot_info_before_reset = before
-    PANEL.last = None
+    PANEL.last = {}
 
 
 class FjReset(FjCommand):
