@@ -71,6 +71,8 @@ def cont_to(symbol):
 
 
 gdb.execute("set pagination off")
+R["transitions"] = js("fj transitions --json")
+gdb.execute("delete")
 gdb.execute("break ap_start")
 collect("ap_start", continue_with_timeout(30))
 # After the far jump to CS = 0 the pc is the linear address again, so an ordinary
@@ -96,5 +98,8 @@ gdb.execute("break kernel/main.c:" + str(next(
     n for n, line in enumerate(open(os.path.join(CFG["root"], "kernel/main.c")), 1)
     if "smp_start_aps(bi);" in line) + 2))
 collect("all_online", continue_with_timeout(60))
+gdb.execute("delete")
+R["tour"] = js("fj tour --reset --timeout 60 --json")
+R["tour_text"] = run("fj tour --reset --timeout 60")
 with open(os.environ["FJ_OUT"], "w") as f:
     json.dump(R, f)

@@ -18,9 +18,10 @@ BLOCK_RE = re.compile(r"^CPU#(\d+)\s*$", re.M)
 
 @pytest.fixture(scope="module")
 def smp(build):
-    with QemuVM(build / "disk.img", gdb=True, smp=4) as vm:
+    # reboot=True: fj tour --reset resets the guest instead of ending QEMU.
+    with QemuVM(build / "disk.img", gdb=True, smp=4, reboot=True) as vm:
         run = run_driver(Path(__file__).with_name("smp_driver.py"), port=vm.gdb_port,
-                         timeout=150)
+                         timeout=200)
         serial = vm.serial()
     if run.result is None:
         pytest.fail(f"driver wrote no results {run.tail(4000)}")
@@ -140,3 +141,31 @@ def test_all_online_every_ap_halted_in_ap_main(smp):
         assert (r["mode"], r["bits"], r["state"]) == ("long", 64, "halted"), r
         assert r["symbol"].startswith("ap_main")
     assert "CPU 3 online" in smp["_serial"]
+
+
+AP_STOPS = ("ap_start", "ap_pm_entry", "ap_lm_entry", "ap_main")
+BSP_STOPS = ("stage1_start", "stage2_start", "pm_entry", "lm_entry", "kernel_main")
+
+
+def test_transitions_include_the_ap_journey(smp):
+    doc = ok(smp["transitions"])
+    assert [b["name"] for b in doc["breakpoints"]] == list(BSP_STOPS + AP_STOPS)
+    assert doc["missing"] == []
+    at = {b["name"]: b["address"] for b in doc["breakpoints"]}
+    assert at["ap_start"] == fc.AP_TRAMPOLINE < at["ap_pm_entry"] < at["ap_lm_entry"]
+
+
+def test_tour_narrates_the_first_aps_journey(smp):
+    stops = ok(smp["tour"])
+    assert [s["stop"] for s in stops] == list(BSP_STOPS + AP_STOPS)
+    assert all(s["reached"] for s in stops), stops
+    assert [s.get("cpu") for s in stops] == [0] * 5 + [1] * 4
+    expect = [("real", 16), ("protected", 32), ("long", 64), ("long", 64)]
+    assert [(s["mode"], s["bits"]) for s in stops[5:]] == expect
+    assert stops[5]["linear_pc"] == fc.AP_TRAMPOLINE and stops[5]["csip"] == "CS:IP 0100:0000"
+    # CPU 1's first stop has nothing to compare with; then its own changes.
+    assert stops[5]["changed"] is None
+    assert "cr0" in stops[6]["changed"] and "efer" in stops[7]["changed"]
+    text = smp["tour_text"]["out"]
+    assert "== ap_start (CPU 1): real mode, 16-bit code" in text
+    assert "tour: 9/9 stops reached" in text
