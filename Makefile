@@ -170,8 +170,10 @@ $(B)/kernel/ap_trampoline.o: kernel/ap/trampoline.asm $(B)/gen/contracts.inc $(B
 $(B)/ap_trampoline.elf: $(B)/kernel/ap_trampoline.o kernel/ap/trampoline.ld $(B)/gen/layout.ld
 	$(LD) $(LDFLAGS) -T kernel/ap/trampoline.ld -o $@ $<
 
-$(B)/kernel/ap_blob.o: $(B)/ap_trampoline.bin
-$(B)/kernel/ap_blob.o: NASMFLAGS += -I "$(abspath $(B))/"
+# Its own rule (not a target-specific NASMFLAGS, which make would pass on to the
+# prerequisites and so to build/flags): NASM finds the .bin on the include path.
+$(B)/kernel/ap_blob.o: kernel/ap_blob.asm $(B)/ap_trampoline.bin $(B)/gen/contracts.inc | $(B)/kernel
+	$(NASM) $(NASMFLAGS) -I "$(abspath $(B))/" -o $@ "$(abspath $<)"
 
 # ---- kernel variants that fault on purpose (tests/test_panic.py), built only on demand --
 # make build/fault/NAME.img: the kernel linked with tests/guests/fault/fault.c compiled

@@ -99,3 +99,21 @@ def test_make_run_smp(build):
                          capture_output=True, text=True, timeout=60,
                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT}/qemu:{ROOT}/gdb"})
     assert bad.returncode == 2 and "SMP must be a CPU count from 1 to 16" in bad.stderr
+
+
+def test_make_debug_smp(build):
+    """make debug SMP=4 passes --smp 4 to scripts/debug's module, which gives GDB one
+    thread per CPU: fj cpus lists them, CPU 0 at stage1_start, the APs parked by SeaBIOS."""
+    dry = subprocess.run(["make", "-n", "debug", "debug-server", "run", "SMP=4"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    recipes = [line for line in dry.stdout.splitlines()
+               if re.search(r"fjqemu\.(run|debug)\b", line)]
+    assert len(recipes) == 3 and all("--smp 4" in line for line in recipes), dry.stdout
+    r = subprocess.run([str(ROOT / "scripts" / "debug"), "--smp", "4", "--", "-batch",
+                        "-ex", "fj cpus"], cwd=ROOT, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, r.stderr
+    rows = [line for line in r.stdout.splitlines() if re.match(r"[* ] CPU \d", line)]
+    assert len(rows) == 4, r.stdout
+    assert rows[0].startswith("* CPU 0  thread 1  real") and "<stage1_start>" in rows[0]
+    assert all(f"CPU {n}  thread {n + 1}  protected" in rows[n] for n in (1, 2, 3))
