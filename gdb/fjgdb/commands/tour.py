@@ -43,6 +43,7 @@ each stop names its CPU, and "changed" compares with that CPU's previous stop.
 --json prints one JSON list of per-stop states (for a scripted regression boot)."""
 
     name = "tour"
+    cpu_header = False      # not about one CPU (the tour names each stop's CPU)
 
     def add_arguments(self, parser):
         parser.add_argument("--reset", action="store_true")

@@ -34,6 +34,7 @@ at pc 0x0; fj mode and fj cpus show CS:IP 0100:0000 = linear 0x1000), ap_pm_entr
 ap_lm_entry (build/ap_trampoline.elf) and ap_main (the kernel's C)."""
 
     name = "transitions"
+    cpu_header = False      # breakpoints hold for every CPU
 
     def run(self, opts, from_tty):
         done, missing = [], []
@@ -59,7 +60,7 @@ ap_lm_entry (build/ap_trampoline.elf) and ap_main (the kernel's C)."""
                           "add-symbol-file build/stage2.elf, add-symbol-file "
                           "build/ap_trampoline.elf")
         if opts.json:
-            emit_json({"breakpoints": done, "missing": missing})
+            emit_json({"breakpoints": done, "missing": missing}, per_cpu=False)
             return
         for d in done:
             out(f"{'set' if d['new'] else 'kept'} breakpoint {d['number']} at "
