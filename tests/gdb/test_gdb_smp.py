@@ -169,3 +169,14 @@ def test_tour_narrates_the_first_aps_journey(smp):
     text = smp["tour_text"]["out"]
     assert "== ap_start (CPU 1): real mode, 16-bit code" in text
     assert "tour: 9/9 stops reached" in text
+
+
+def test_disassembler_decodes_for_the_selected_threads_cpu(smp):
+    """x/i after 'thread N' decodes in CPU N-1's mode, from its own CS base: the AP's
+    16-bit cli at 0100:0000 while CPU 0 runs 64-bit code; its 32-bit code at ap_pm_entry."""
+    at_start = smp["stops"]["ap_start"]["threads"]
+    assert "cli" in at_start["2"]["x1i"]["out"] and "0100:0000" in at_start["2"]["x1i"]["out"]
+    assert "<smp_start_aps" in at_start["1"]["x1i"]["out"] or \
+        "<wait_for" in at_start["1"]["x1i"]["out"]
+    at_pm = smp["stops"]["ap_pm_entry"]["threads"]["2"]["x1i"]["out"]
+    assert "<ap_pm_entry>" in at_pm and "movw   $0x10, %ax" in at_pm
