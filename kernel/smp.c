@@ -68,8 +68,9 @@ static void lapic_write(unsigned reg, uint32_t value)
 
 /* Spin until *flag == want or `us` microseconds of guest time pass. The TSC stands still
  * while QEMU is stopped (GDB at a breakpoint), so an AP stepped in GDB is not given up
- * on while it waits for the user; without a measured TSC rate, 3 GHz is assumed. */
-static int wait_for(volatile uint32_t *flag, uint32_t want, uint64_t us)
+ * on while it waits for the user; without a measured TSC rate, 3 GHz is assumed.
+ * noinline: a waiting boot CPU always shows as <wait_for+N> in fj cpus (docs/smp.md). */
+__attribute__((noinline)) static int wait_for(volatile uint32_t *flag, uint32_t want, uint64_t us)
 {
     uint64_t hz = tsc_hz ? tsc_hz : 3000000000ull;
     uint64_t start = bootinfo_rdtsc(), cycles = hz / 1000000 * us;
@@ -116,8 +117,9 @@ static int map_lapic(uint64_t phys)
     return 1;
 }
 
-/* Start one AP; 1 once it has printed its line. */
-static int start_ap(uint32_t cpu, uint32_t apic_id, volatile struct ap_params *params)
+/* Start one AP; 1 once it has printed its line. noinline: its own frame, so that in GDB
+ * 'frame function smp_start_aps' + 'finish' means "until every AP is online" (docs/smp.md). */
+__attribute__((noinline)) static int start_ap(uint32_t cpu, uint32_t apic_id, volatile struct ap_params *params)
 {
     params->stack_top = (uint64_t)(uintptr_t)(ap_stacks[cpu] + AP_STACK_SIZE);
     params->cpu = cpu;

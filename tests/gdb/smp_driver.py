@@ -93,10 +93,9 @@ gdb.execute("delete")
 gdb.execute("break ap_main")
 collect("ap_main", cont_to("ap_main"))
 gdb.execute("delete")
-# The boot CPU returns from smp_start_aps only when every AP has printed its line.
-gdb.execute("break kernel/main.c:" + str(next(
-    n for n, line in enumerate(open(os.path.join(CFG["root"], "kernel/main.c")), 1)
-    if "smp_start_aps(bi);" in line) + 2))
+# The boot CPU returns from smp_start_aps only when every AP has printed its line, and
+# calls timeline_print next.
+gdb.execute("break timeline_print")
 collect("all_online", continue_with_timeout(60))
 gdb.execute("delete")
 R["tour"] = js("fj tour --reset --timeout 60 --json")

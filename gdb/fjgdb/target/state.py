@@ -139,6 +139,15 @@ class State(Connection, Memory, Symbols):
         if hasattr(gdb.events, "connection_removed"):
             gdb.events.connection_removed.connect(self.forget_connection)
 
+    def cpu_monitor(self, command: str, allow_running: bool = False) -> str:
+        """A monitor command that answers for the monitor's current CPU (``info
+        registers``, ``info tlb``, ``info mem``), asked for GDB's selected thread's CPU:
+        with several CPUs ``monitor cpu N`` goes first, every time (the user may have
+        typed another ``monitor cpu`` since)."""
+        if self.cpu_count() > 1:
+            self.monitor(f"cpu {self.selected_cpu()}", allow_running)
+        return self.monitor(command, allow_running)
+
     # ---- the CPU at this stop -------------------------------------------------------------
     def snapshot(self, allow_running: bool = False) -> CpuSnapshot:
         """The selected thread's CPU at this stop (one ``info registers`` round trip per
@@ -148,9 +157,7 @@ class State(Connection, Memory, Symbols):
             return self._snaps[cpu]
         if cpu in self._qemu_errors:
             raise FjError(self._qemu_errors[cpu])
-        if self.cpu_count() > 1:
-            self.monitor(f"cpu {cpu}", allow_running)
-        text = self.monitor("info registers", allow_running)
+        text = self.cpu_monitor("info registers", allow_running)
         self.monitor_reads += 1
         try:
             regs = parse_info_registers(text)
