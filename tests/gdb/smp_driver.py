@@ -41,7 +41,7 @@ def per_thread():
         gdb.execute(f"thread {t.num}", to_string=True)
         d[str(t.num)] = {"mode": js("fj mode --json"), "seg": js("fj seg --json"),
                          "mode_text": run("fj mode"), "pc": int(gdb.parse_and_eval("$pc")),
-                         "x1i": run("x/1i $pc")}
+                         "x1i": run("x/1i $pc"), "bt": run("bt 3")}
     gdb.execute(f"thread {stopped}", to_string=True)
     return d
 

@@ -180,3 +180,16 @@ def test_disassembler_decodes_for_the_selected_threads_cpu(smp):
                      at_start["1"]["x1i"]["out"])          # CPU 0: the kernel, 64-bit
     at_pm = smp["stops"]["ap_pm_entry"]["threads"]["2"]["x1i"]["out"]
     assert "<ap_pm_entry>" in at_pm and "movw   $0x10, %ax" in at_pm
+
+
+def test_backtrace_unwinds_each_threads_cpu(smp):
+    """bt after 'thread N' unwinds CPU N-1: the AP's 32-bit trampoline code (farjump's
+    16/32-bit unwinder, which must take that CPU's mode, not CPU 0's 64-bit one) and the
+    boot CPU's C frames down to kernel_main."""
+    threads = smp["stops"]["ap_pm_entry"]["threads"]
+    ap, bsp = threads["2"]["bt"], threads["1"]["bt"]
+    for r in (ap, bsp):
+        assert "Python Exception" not in r.get("out", "") + r.get("error", ""), r
+    assert re.match(r"#0\s+ap_pm_entry \(\) at .*trampoline\.asm", ap["out"]), ap
+    assert "start_ap" in bsp["out"], bsp
+    assert re.search(r"^#0 .*(wait_for|start_ap)", bsp["out"], re.M), bsp
