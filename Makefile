@@ -51,7 +51,7 @@ KERNEL_OBJ := $(KERNEL_ASM:kernel/%.asm=$(B)/kernel/%.o) $(KERNEL_C:kernel/%.c=$
 LOADER_OBJ := $(B)/boot/stage2.o $(B)/boot/loader.o $(COMMON_C:common/%.c=$(B)/boot/common/%.o)
 
 .PHONY: all gen deps clean help FORCE
-all: $(B)/disk.img
+all: $(B)/disk.img $(B)/ap_trampoline.elf
 
 # A recipe that fails leaves no half-written target behind.
 .DELETE_ON_ERROR:
@@ -165,6 +165,19 @@ $(B)/kernel.elf: $(B)/kernel/kernel.linked.elf $(KSYMTAB_TOOL)
 # from build/kernel.elf.
 $(B)/kernel.disk.elf: $(B)/kernel.elf $(IMAGE_TOOLS)
 	$(HOSTPY) fjqemu.diskelf $< -o $@
+
+# ---- the AP trampoline: its own ELF at AP_TRAMPOLINE (GDB's symbols), its flat copy in the
+# kernel (kernel/ap_blob.asm incbins build/ap_trampoline.bin) ---------------------------
+$(B)/kernel/ap_trampoline.o: kernel/ap/trampoline.asm $(B)/gen/contracts.inc $(B)/flags | $(B)/kernel
+	$(NASM) $(NASMFLAGS) -o $@ "$(abspath $<)"
+
+$(B)/ap_trampoline.elf: $(B)/kernel/ap_trampoline.o kernel/ap/trampoline.ld $(B)/gen/layout.ld
+	$(LD) $(LDFLAGS) -T kernel/ap/trampoline.ld -o $@ $<
+
+# Its own rule (not a target-specific NASMFLAGS, which make would pass on to the
+# prerequisites and so to build/flags): NASM finds the .bin on the include path.
+$(B)/kernel/ap_blob.o: kernel/ap_blob.asm $(B)/ap_trampoline.bin $(B)/gen/contracts.inc | $(B)/kernel
+	$(NASM) $(NASMFLAGS) -I "$(abspath $(B))/" -o $@ "$(abspath $<)"
 
 # ---- kernel variants that fault on purpose (tests/test_panic.py), built only on demand --
 # make build/fault/NAME.img: the kernel linked with tests/guests/fault/fault.c compiled

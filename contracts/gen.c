@@ -23,6 +23,7 @@
 #include "layout.h"
 #include "paging.h"
 #include "selectors.h"
+#include "smp.h"
 
 /* The # operators stay in the macros that take a contract's name: an argument passed on
  * to another macro is expanded first, and the marker would name the value. */
@@ -60,6 +61,21 @@ void contracts(void)
     LAYOUT(IDENTITY_MAP_END);
     LAYOUT(KERNEL_PHYS);
     LAYOUT(KERNEL_VMA);
+    LAYOUT(AP_TRAMPOLINE);
+    LAYOUT(AP_PARAMS);
+    LAYOUT(AP_TRAMPOLINE_END);
+    CONST(AP_SIPI_VECTOR);
+    CONST(AP_MAX_CPUS);
+    CONST(AP_STACK_SIZE);
+    STRUCT(ap_params);
+    FIELD(ap_params, cr0);
+    FIELD(ap_params, cr3);
+    FIELD(ap_params, cr4);
+    FIELD(ap_params, efer);
+    FIELD(ap_params, entry);
+    FIELD(ap_params, stack_top);
+    FIELD(ap_params, cpu);
+    FIELD(ap_params, arrived);
 
     BYTES(LAYOUT_MAGIC, sizeof(((struct boot_layout *)0)->magic));
     BYTES(STAGE2_MAGIC, 4);

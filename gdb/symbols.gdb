@@ -5,3 +5,4 @@ set confirm off
 file build/kernel.elf
 add-symbol-file build/stage1.elf
 add-symbol-file build/stage2.elf
+add-symbol-file build/ap_trampoline.elf

@@ -69,6 +69,14 @@ void idt_init(void)
     __asm__ volatile("lidt %0" : : "m"(ptr) : "memory");
 }
 
+/* The same LIDT for an AP (kernel/smp.c). Kept apart from idt_init's, whose own LIDT and
+ * `ptr` tests/gdb/broken_driver.py breaks on. */
+void idt_load(void)
+{
+    struct idt_pointer ptr = { sizeof idt - 1, (uint64_t)(uintptr_t)idt };
+    __asm__ volatile("lidt %0" : : "m"(ptr) : "memory");
+}
+
 void exception_handler(struct interrupt_frame *frame)
 {
     /* Every exception is fatal for now. The panic guards against faulting again. */

@@ -5,6 +5,7 @@
 #include "bochs.h"
 #include "bootinfo.h"
 #include "console.h"
+#include "cpus.h"
 #include "cpu.h"
 #include "fault_hooks.h"
 #include "gdt.h"
@@ -122,6 +123,10 @@ void kernel_main(struct boot_info *bi)
     kprintf("Hello World!\n");
     vga_set_color(VGA_LIGHT_GREY, VGA_BLACK);
     timeline_hello(bi);
+    /* -smp N: the other CPUs, each to long mode (nothing with one CPU). Before the
+     * timeline report, so that 'break timeline_print' in GDB means "every CPU is online"
+     * (docs/smp.md); the timeline's last stamp (hello) is already taken. */
+    smp_start_aps(bi);
     timeline_print(bi);
 
     BOCHS_BREAK();

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acpi.h"
 #include "kprintf.h"
 #include "serial.h"
 #include "string.h"
@@ -43,67 +44,17 @@ static inline uint32_t inl(uint16_t port)
     return value;
 }
 
-static int checksum_ok(const uint8_t *p, size_t len)
-{
-    uint8_t sum = 0;
-    for (size_t i = 0; i < len; i++)
-        sum += p[i];
-    return sum == 0;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-/* The RSDP ("RSD PTR ", 16-byte aligned) in the EBDA's first KiB or in E0000h-FFFFFh. */
-static const uint8_t *find_rsdp(void)
-{
-    uintptr_t bda_ebda = 0x40e; /* BIOS data area: EBDA segment */
-    __asm__("" : "+r"(bda_ebda)); /* a computed pointer: GCC flags constants below 4 KiB */
-    uint64_t ebda = (uint64_t)*(const volatile uint16_t *)bda_ebda << 4;
-    uint64_t ranges[2][2] = { { ebda, ebda + 1024 }, { 0xe0000, 0x100000 } };
-    for (int r = 0; r < 2; r++) {
-        if (r == 0 && (ebda < 0x80000 || ebda >= 0xa0000))
-            continue; /* no plausible EBDA pointer */
-        for (uint64_t a = ranges[r][0]; a + 20 <= ranges[r][1]; a += 16) {
-            const uint8_t *p = (const uint8_t *)a;
-            if (memcmp(p, "RSD PTR ", 8) == 0 && checksum_ok(p, 20))
-                return p;
-        }
-    }
-    return NULL;
-}
-
 /* The PM timer's port from the FADT, 0 if there is none we can read safely. */
 static uint16_t find_pm_timer(uint32_t *mask)
 {
-    const uint8_t *rsdp = find_rsdp();
-    if (rsdp == NULL)
+    const uint8_t *f = acpi_table("FACP", 116);
+    if (f == NULL)
         return 0;
-    uint64_t rsdt = rd32(rsdp + 16);
-    if (rsdt == 0 || rsdt + 36 > IDENTITY_MAP_END)
+    uint32_t port = acpi_rd32(f + 76); /* PM_TMR_BLK */
+    if (port == 0 || port > 0xfffc)
         return 0;
-    const uint8_t *t = (const uint8_t *)rsdt;
-    uint32_t len = rd32(t + 4);
-    if (memcmp(t, "RSDT", 4) != 0 || len < 36 || rsdt + len > IDENTITY_MAP_END)
-        return 0;
-    for (uint32_t off = 36; off + 4 <= len; off += 4) {
-        uint64_t addr = rd32(t + off);
-        if (addr == 0 || addr + 116 > IDENTITY_MAP_END)
-            continue;
-        const uint8_t *f = (const uint8_t *)addr;
-        if (memcmp(f, "FACP", 4) != 0 || rd32(f + 4) < 116)
-            continue;
-        uint32_t port = rd32(f + 76); /* PM_TMR_BLK */
-        if (port == 0 || port > 0xfffc)
-            return 0;
-        *mask = (rd32(f + 112) & FADT_TMR_VAL_EXT) ? 0xffffffffu : 0xffffffu;
-        return (uint16_t)port;
-    }
-    return 0;
+    *mask = (acpi_rd32(f + 112) & FADT_TMR_VAL_EXT) ? 0xffffffffu : 0xffffffu;
+    return (uint16_t)port;
 }
 
 /* printf to COM1 only (serial_putc turns \n into CR LF). */

@@ -3,7 +3,7 @@
 # Each recipe runs a module of the host package qemu/fjqemu (python3 -m fjqemu.X).
 #
 #   make run            boot in QEMU: a window with $DISPLAY, curses on a terminal, else a
-#                       headless run that ends by itself (IMAGE=..., TIMEOUT=...)
+#                       headless run that ends by itself (IMAGE=..., TIMEOUT=..., SMP=N)
 #   make test           the whole pytest suite (pytest.ini: markers, paths)
 #   make unit           the pure tests only (decoders, host tools): no emulator, seconds
 #   make bench          benchmarks (docs/performance.md); BENCH_ARGS='--runs 3 --only sizes'
@@ -17,9 +17,10 @@
 
 CONTRACTS_PY := $(B)/gen/farjump_contracts.py
 
-# IMAGE=...: boot another image; TIMEOUT=...: seconds a headless (scripted) run may take.
+# IMAGE=...: boot another image; TIMEOUT=...: seconds a headless (scripted) run may take;
+# SMP=N: N CPUs (run, debug, debug-server; the kernel starts them all).
 run: deps all
-	@$(HOSTPY) fjqemu.run $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(or $(IMAGE),$(B)/disk.img)
+	@$(HOSTPY) fjqemu.run $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(SMP),--smp $(SMP)) $(or $(IMAGE),$(B)/disk.img)
 
 test: deps all $(CONTRACTS_PY)
 	$(PYTHON) -m pytest
@@ -34,10 +35,10 @@ bench: deps all $(CONTRACTS_PY)
 # kernel's symbols (build/fault/kernel-NAME.elf) instead of build/kernel.elf.
 DEBUG_IMAGE = $(or $(IMAGE),$(B)/disk.img)
 debug: deps all $(filter $(B)/fault/%.img,$(IMAGE))
-	@$(HOSTPY) fjqemu.debug --image $(DEBUG_IMAGE)
+	@$(HOSTPY) fjqemu.debug $(if $(SMP),--smp $(SMP)) --image $(DEBUG_IMAGE)
 
 debug-server: deps all $(filter $(B)/fault/%.img,$(IMAGE))
-	@$(HOSTPY) fjqemu.debug --server --image $(DEBUG_IMAGE)
+	@$(HOSTPY) fjqemu.debug --server $(if $(SMP),--smp $(SMP)) --image $(DEBUG_IMAGE)
 
 gdb: deps all
 	@$(HOSTPY) fjqemu.debug --attach --image $(DEBUG_IMAGE)

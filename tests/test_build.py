@@ -17,6 +17,9 @@ STAGE_SYMBOLS = [
     ("stage2.elf", "pm_entry", "boot/stage2.asm"),
     ("stage2.elf", "lm_entry", "boot/stage2.asm"),
     ("stage2.elf", "kernel_jump", "boot/stage2.asm"),
+    ("ap_trampoline.elf", "ap_start", "kernel/ap/trampoline.asm"),
+    ("ap_trampoline.elf", "ap_pm_entry", "kernel/ap/trampoline.asm"),
+    ("ap_trampoline.elf", "ap_lm_entry", "kernel/ap/trampoline.asm"),
 ]
 
 
@@ -76,6 +79,24 @@ def test_dwarf_maps_stage_symbols_to_nasm_lines(build, elf, symbol, source):
     between = [t.split(";")[0].strip() for t in lines[label:line - 1]]
     assert all(not t for t in between), f"{symbol}: line {line} is not the first instruction"
     assert lines[line - 1].split(";")[0].strip(), "DWARF points at a blank/comment line"
+
+
+def test_ap_trampoline_layout(build):
+    """The AP path's symbols: linked where the kernel copies the trampoline (AP_TRAMPOLINE,
+    the SIPI vector's page), in journey order, ending before struct ap_params; ap_main is
+    the kernel's C; the flat copy the kernel carries is the ELF's bytes."""
+    t = symbols(build / "ap_trampoline.elf")
+    assert fc.AP_TRAMPOLINE == fc.AP_SIPI_VECTOR << 12 and fc.AP_TRAMPOLINE < 0x100000
+    assert t["ap_start"] == (fc.AP_TRAMPOLINE, "T")
+    assert t["ap_start"][0] < t["ap_pm_entry"][0] < t["ap_lm_entry"][0] < fc.AP_PARAMS
+    assert len((build / "ap_trampoline.bin").read_bytes()) <= fc.AP_PARAMS - fc.AP_TRAMPOLINE
+    k = symbols(build / "kernel.elf")
+    assert k["ap_main"][1] == "T" and k["ap_main"][0] >= 0xFFFFFFFF80100000
+    assert "ap_start" not in k
+    blob = (k["ap_trampoline_blob"][0], k["ap_trampoline_blob_end"][0])
+    assert blob[1] - blob[0] == len((build / "ap_trampoline.bin").read_bytes())
+    path, line = addr2line(build / "kernel.elf", k["ap_main"][0])
+    assert path.endswith("kernel/smp.c") and line > 0
 
 
 def test_dwarf_maps_kernel_main_to_c(build):

@@ -84,6 +84,17 @@ def test_every_session_output_is_a_capture_block(shown):
     assert wt.parse(DOCS[shown].read_text(), shown)
 
 
+def test_smp_doc_is_a_template_of_a_four_cpu_session():
+    """docs/smp.md is captured only when named (its SMP session is not always
+    reproducible): still a template whose session starts as 'make debug SMP=4'."""
+    text = (ROOT / "docs" / "smp.md").read_text()
+    assert unmarked_transcripts(text) == []
+    blocks = wt.parse(text, "docs/smp.md")
+    assert blocks[0].session_start and blocks[0].smp == 4
+    assert all(b.smp == 1 for b in blocks[1:]) and all(b.kind == "gdb" for b in blocks)
+    assert wt.parse("<!-- capture: gdb x -->\n```\n$ make debug\n```\n")[0].smp == 1
+
+
 def test_unmarked_transcripts_are_found():
     text = "```\n(gdb) fj mode\nmode     real\n```\n```\n(gdb) source x\n```\n"
     assert len(unmarked_transcripts(text)) == 1

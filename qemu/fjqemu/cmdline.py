@@ -13,6 +13,20 @@ from pathlib import Path
 
 QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
 MEMORY = "128M"
+SMP_MAX = 16        # contracts/smp.h AP_MAX_CPUS: the kernel starts no more
+
+
+def smp_count(text) -> int:
+    """`SMP=N` / `--smp N`: a CPU count QEMU and farjump's kernel both take (argparse type)."""
+    import argparse
+    try:
+        n = int(str(text), 10)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= SMP_MAX:
+        raise argparse.ArgumentTypeError(f"SMP must be a CPU count from 1 to {SMP_MAX}, "
+                                         f"not {text!r}")
+    return n
 
 
 def qemu_opt(value) -> str:
@@ -35,7 +49,7 @@ def qemu_command(image, *, memory: str = MEMORY, display: str | None = "none",
                  serial: str | None = None, monitor: str | None = "none",
                  qmp: Path | None = None, reboot: bool = False, cpu: str | None = None,
                  floppy: bool = False, blkdebug=None, gdb_port: int | None = None,
-                 debugcon: Path | None = None, extra=()) -> list[str]:
+                 debugcon: Path | None = None, smp: int = 1, extra=()) -> list[str]:
     """The argument list for one QEMU boot of `image`.
 
     display: "none", "curses", or None for QEMU's default (a window).
@@ -45,6 +59,7 @@ def qemu_command(image, *, memory: str = MEMORY, display: str | None = "none",
     reboot: False adds -no-reboot (a triple fault or reset ends QEMU instead of looping).
     gdb_port: start paused (-S) with a gdbstub on 127.0.0.1:PORT.
     debugcon: port E9h written to this file.
+    smp: CPUs (-smp N only when N > 1, so one CPU boots with exactly today's command).
     """
     cmd = [QEMU, "-drive", drive_option(image, floppy=floppy, blkdebug=blkdebug),
            "-m", memory]
@@ -60,6 +75,8 @@ def qemu_command(image, *, memory: str = MEMORY, display: str | None = "none",
         cmd.append("-no-reboot")
     if cpu:
         cmd += ["-cpu", cpu]
+    if smp != 1:
+        cmd += ["-smp", str(smp)]
     if floppy:
         cmd += ["-boot", "a"]
     if gdb_port is not None:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import BUILD, ROOT, FjError
-from .cmdline import QEMU, qemu_command, x_display_problem
+from .cmdline import QEMU, qemu_command, smp_count, x_display_problem
 from .gdbrun import GDB, gdb_command, session_syntax
 from .imagecheck import image_problem
 from .procs import die_with_parent, end_group
@@ -99,7 +99,7 @@ def pick_port() -> int:
         return s.getsockname()[1]
 
 
-def start_qemu(image: Path, port: int, logs: SessionLogs) -> subprocess.Popen:
+def start_qemu(image: Path, port: int, logs: SessionLogs, smp: int = 1) -> subprocess.Popen:
     global QEMU_PROC
     if not image.exists():
         fail(f"no disk image at {image} (run 'make')")
@@ -118,7 +118,8 @@ def start_qemu(image: Path, port: int, logs: SessionLogs) -> subprocess.Popen:
              "without a window: env -u DISPLAY make debug")
     cmd = qemu_command(image, display="none" if headless else None,
                        monitor="none" if headless else None,
-                       serial=f"file:{logs.serial}", reboot=True, gdb_port=port)
+                       serial=f"file:{logs.serial}", reboot=True, gdb_port=port,
+                       smp=smp)
     log_path = logs.qemu
     try:
         with open(log_path, "wb") as log:
@@ -210,6 +211,9 @@ def main() -> int:
                     help="disk image to boot (default: build/disk.img); for build/fault/"
                          "NAME.img GDB loads build/fault/kernel-NAME.elf's symbols (with "
                          "--attach: only that)")
+    ap.add_argument("--smp", type=smp_count, default=1, metavar="N",
+                    help="CPUs (make debug SMP=N): GDB shows each as a thread, "
+                         "thread N+1 = CPU N (default 1)")
     argv = sys.argv[1:]
     extra = []
     if "--" in argv:
@@ -261,7 +265,7 @@ def main() -> int:
         fail(str(e))
     wrote_port = False
     try:
-        start_qemu(Path(args.image), port, logs)
+        start_qemu(Path(args.image), port, logs, args.smp)
         if args.server:
             where = f"also in {PORT_FILE}"
             if logs.own_dir:

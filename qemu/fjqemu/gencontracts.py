@@ -168,7 +168,11 @@ def python(c: Contracts) -> str:
             f"KSYM_HEADER_SIZE = {c.structs['ksym_header'][0]}",
             f"KSYM_HEADER_FIELDS = {fields('ksym_header')}",
             f"KSYM_ENTRY_SIZE = {c.structs['ksym'][0]}",
-            f"KSYM_ENTRY_FIELDS = {fields('ksym')}"]
+            f"KSYM_ENTRY_FIELDS = {fields('ksym')}", ""]
+    out += ["# Starting the other CPUs (contracts/smp.h; AP_TRAMPOLINE etc. are above)"]
+    out += [f"{k} = 0x{v:x}" for k, v in c.consts.items() if k.startswith("AP_")]
+    out += [f"AP_PARAMS_SIZE = {c.structs['ap_params'][0]}",
+            f"AP_PARAMS_FIELDS = {fields('ap_params')}"]
     return "\n".join(out) + "\n"
 
 

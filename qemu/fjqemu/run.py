@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from . import IMAGE, FjError
-from .cmdline import QEMU, qemu_command, x_display_problem
+from .cmdline import QEMU, qemu_command, smp_count, x_display_problem
 from .imagecheck import image_problem
 from .sessions import session_logs
 from . import terminal
@@ -56,11 +56,11 @@ def ended_by_guest(reason: str | None, what: str, serial: str) -> tuple[str, int
             f"COM1: {serial}. {EXPLAIN}", 1)
 
 
-def headless(image: Path, timeout: float, extra: list[str]) -> int:
+def headless(image: Path, timeout: float, extra: list[str], smp: int = 1) -> int:
     """Boot with no display, COM1 copied to standard output, until the guest ends."""
     out = sys.stdout.buffer
     with tempfile.TemporaryDirectory(prefix="fjrun-") as tmp:
-        vm = QemuVM(image, workdir=tmp, extra=extra)
+        vm = QemuVM(image, workdir=tmp, extra=extra, smp=smp)
         try:
             vm.start()
         except QemuError as e:
@@ -106,12 +106,13 @@ def headless(image: Path, timeout: float, extra: list[str]) -> int:
     return status
 
 
-def interactive(image: Path, display: str | None, serial: str, extra: list[str]) -> int:
+def interactive(image: Path, display: str | None, serial: str, extra: list[str],
+                smp: int = 1) -> int:
     """QEMU in a window or on the terminal; afterwards, say how it ended."""
     with tempfile.TemporaryDirectory(prefix="fjrun-") as tmp:
         qmp = Path(tmp) / "qmp.sock"
         cmd = qemu_command(image, display=display, monitor=None, serial=serial, qmp=qmp,
-                           extra=extra)
+                           smp=smp, extra=extra)
         old = signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C belongs to QEMU
         master = slave = None
         if display == "curses":     # on a pseudo-terminal relayed by terminal.relay()
@@ -163,6 +164,8 @@ def main(argv=None) -> int:
                     help="no display, COM1 on standard output, end by itself")
     ap.add_argument("--timeout", type=float, default=float(os.environ.get("TIMEOUT") or 30),
                     help="seconds a headless run may take (default: $TIMEOUT or 30)")
+    ap.add_argument("--smp", type=smp_count, default=1, metavar="N",
+                    help="CPUs (make run SMP=N); the kernel starts them all (default 1)")
     argv = list(sys.argv[1:] if argv is None else argv)
     extra = []
     if "--" in argv:
@@ -183,7 +186,7 @@ def main(argv=None) -> int:
     if args.headless or (not os.environ.get("DISPLAY") and not tty):
         say(f"booting {image} headless (no $DISPLAY or no terminal); COM1 follows, the run "
             f"ends when the guest halts or resets, or after {args.timeout:g} s")
-        return headless(image, args.timeout, extra)
+        return headless(image, args.timeout, extra, args.smp)
     if os.environ.get("DISPLAY"):
         problem = x_display_problem(os.environ["DISPLAY"])
         if problem:
@@ -191,7 +194,7 @@ def main(argv=None) -> int:
                 "terminal: env -u DISPLAY make run")
             return 1
         say(f"booting {image} in a QEMU window; COM1 follows here. Close the window to quit.")
-        return interactive(image, None, "stdio", extra)
+        return interactive(image, None, "stdio", extra, args.smp)
     try:
         logs = session_logs(image.parent)   # held until QEMU ends
     except FjError as e:
@@ -203,7 +206,7 @@ def main(argv=None) -> int:
     say(f"booting {image} with the curses display; COM1 goes to {log}.")
     say(f"To quit: {terminal.QUIT_NAME} (Ctrl and ]), any time.")
     time.sleep(2)
-    return interactive(image, "curses", f"file:{log}", extra)
+    return interactive(image, "curses", f"file:{log}", extra, args.smp)
 
 
 if __name__ == "__main__":

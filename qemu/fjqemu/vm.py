@@ -36,7 +36,8 @@ def free_tcp_port() -> int:
 class QemuVM:
     def __init__(self, image, *, memory: str = "128M", extra=(), gdb: bool = False,
                  workdir=None, cpu: str | None = None, floppy: bool = False,
-                 debugcon: bool = False, blkdebug=None, reboot: bool = False):
+                 debugcon: bool = False, blkdebug=None, reboot: bool = False,
+                 smp: int = 1):
         self.image = Path(image)
         self.memory = memory
         self.extra = list(extra)
@@ -45,6 +46,7 @@ class QemuVM:
         self.floppy = floppy
         self.blkdebug = Path(blkdebug) if blkdebug else None
         self.reboot = reboot
+        self.smp = smp
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="fjqemu-")
         self.workdir = Path(workdir or self._tmp.name)
         self.serial_path = self.workdir / "serial.log"
@@ -63,7 +65,7 @@ class QemuVM:
                             monitor="none", reboot=self.reboot, cpu=self.cpu,
                             floppy=self.floppy, blkdebug=self.blkdebug,
                             gdb_port=self.gdb_port, debugcon=self.debugcon_path,
-                            extra=self.extra)
+                            smp=self.smp, extra=self.extra)
 
     def start(self, timeout: float = 10.0) -> "QemuVM":
         if not self.image.exists():

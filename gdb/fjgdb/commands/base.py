@@ -43,7 +43,21 @@ def error_line(where: str, exc: BaseException) -> str:
     return f"{where}: internal error: {type(exc).__name__}: {first}".rstrip(": ")
 
 
-def emit_json(doc) -> None:
+def cpu_label() -> str | None:
+    """"CPU 1 (thread 2 of 4)" for GDB's selected thread when there are several CPUs,
+    None with one: every per-CPU answer says which CPU it describes."""
+    n = STATE.cpu_count()
+    if n <= 1:
+        return None
+    cpu = STATE.selected_cpu()
+    return f"CPU {cpu} (thread {cpu + 1} of {n})"
+
+
+def emit_json(doc, per_cpu: bool = True) -> None:
+    """One JSON document; with several CPUs a per-CPU dict gains "cpu" (the selected
+    thread's cpu_index) and "cpus" (how many)."""
+    if per_cpu and isinstance(doc, dict) and "cpu" not in doc and STATE.cpu_count() > 1:
+        doc = {"cpu": STATE.selected_cpu(), "cpus": STATE.cpu_count(), **doc}
     gdb.write(to_json(doc) + "\n", gdb.STDOUT)
     gdb.flush()
 
@@ -72,6 +86,8 @@ class FjCommand(gdb.Command):
     """Base class: subclasses set ``name``, a docstring and implement ``run``."""
 
     name = ""
+    #: text output starts with "CPU n (thread n+1 of N)" when there are several CPUs
+    cpu_header = True
 
     def __init__(self):
         super().__init__("fj " + self.name, gdb.COMMAND_DATA)
@@ -97,6 +113,9 @@ class FjCommand(gdb.Command):
                 return
             opts = self.parser.parse_args(argv)
             STATE.check_alive()
+            label = cpu_label() if self.cpu_header and not opts.json else None
+            if label:
+                out(label)
             self.run(opts, from_tty)
         except _ArgError as e:
             raise gdb.GdbError(f"{where}: {one_line(e)} (see 'help fj {self.name}')")

@@ -7,28 +7,34 @@ from ..target.code import next_instructions
 from ..target.state import STATE
 from ..decoders.snapshot import changes
 from ..target.errors import FjError
-from .base import FjCommand, emit_json, out
+from .base import FjCommand, cpu_label, emit_json, out
 
 
 class Panel:
-    """The panel remembers the CPU at the previous panel, to say what changed."""
+    """The panel remembers each CPU at its previous panel, to say what changed."""
 
     def __init__(self):
-        self.last = None     # CpuSnapshot at the previous panel
+        self.last = {}       # cpu_index -> CpuSnapshot at that CPU's previous panel
 
     def render(self, count: int = 5) -> tuple[str, dict]:
         snap = STATE.snapshot()
         m = snap.mode
         sym = STATE.symbolize(snap.linear_pc)
         insns = next_instructions(count)
-        first = self.last is None
-        ch = changes(self.last, snap, with_mode=False)
-        self.last = snap
+        cpu = STATE.selected_cpu()
+        last = self.last.get(cpu)
+        first = last is None
+        ch = changes(last, snap, with_mode=False)
+        self.last[cpu] = snap
         doc = {"mode": m.mode, "bits": m.bits, "submode": m.submode, "paging": m.paging,
                "csip": csip_text(snap), "pc": snap.pc, "linear_pc": snap.linear_pc,
                "symbol": sym, "instructions": [i.to_dict() for i in insns], "changed": ch,
                "cr0": snap.cr0, "cr3": snap.cr3, "cr4": snap.cr4, "efer": snap.efer}
-        return "\n".join(panel_lines(snap, sym, insns, ch, first)), doc
+        lines = panel_lines(snap, sym, insns, ch, first)
+        label = cpu_label()
+        if label:
+            lines = [label] + list(lines)
+        return "\n".join(lines), doc
 
 
 PANEL = Panel()
@@ -44,6 +50,7 @@ CR0/CR3/CR4/EFER/GDTR/IDTR/CS changed since the previous panel (old -> new).
 'set fj-context on' prints the panel at every stop."""
 
     name = "context"
+    cpu_header = False      # the panel says which CPU itself
 
     def add_arguments(self, parser):
         parser.add_argument("-n", type=int, default=5)

@@ -21,7 +21,7 @@ def reset() -> None:
         before = None
     reset_guest()
     STATE.boot_info_before_reset = before
-    PANEL.last = None
+    PANEL.last = {}
 
 
 def refresh_tui() -> None:
@@ -47,6 +47,7 @@ The CPU restarts at f000:fff0 and stays stopped. Use this rather than a bare
 'monitor system_reset', after which GDB would keep showing stale registers."""
 
     name = "reset"
+    cpu_header = False      # resets every CPU
 
     def run(self, opts, from_tty):
         reset()

@@ -12,7 +12,7 @@ from ..target.run import breakpoint, continue_with_timeout, quiet
 from ..target.state import STATE
 from .base import FjCommand, emit_json, out
 from .reset import reset
-from .transitions import TRANSITIONS
+from .transitions import transitions
 
 #: True while the tour runs: the stop-event panel stays quiet.
 TOUR_ACTIVE = [False]
@@ -20,7 +20,10 @@ TOUR_ACTIVE = [False]
 
 def stop_here(name: str | None) -> dict:
     snap = STATE.snapshot()
-    return stop_doc(snap, name, STATE.symbolize(snap.linear_pc))
+    doc = stop_doc(snap, name, STATE.symbolize(snap.linear_pc))
+    if STATE.cpu_count() > 1:
+        doc["cpu"] = STATE.selected_cpu()
+    return doc
 
 
 class FjTour(FjCommand):
@@ -34,9 +37,13 @@ passed is reported as skipped; if none is reached within the timeout (fj-timeout
 default 10 s; 0 waits forever) the guest is interrupted and the tour ends saying where
 it was. Ctrl-C ends the tour the same way, at once.
 --reset first resets the guest (fj reset), for a complete tour from the BIOS.
+With several CPUs (make debug SMP=N) the tour goes on with the first AP's journey:
+ap_start (real mode at the SIPI vector, 0100:0000), ap_pm_entry, ap_lm_entry, ap_main;
+each stop names its CPU, and "changed" compares with that CPU's previous stop.
 --json prints one JSON list of per-stop states (for a scripted regression boot)."""
 
     name = "tour"
+    cpu_header = False      # not about one CPU (the tour names each stop's CPU)
 
     def add_arguments(self, parser):
         parser.add_argument("--reset", action="store_true")
@@ -50,12 +57,12 @@ it was. Ctrl-C ends the tour the same way, at once.
                           f"{opts.timeout:g}")
         STATE.require_connected()
         progress = from_tty and not opts.json
-        stops = [(n, STATE.resolve(n)) for n in TRANSITIONS]
+        stops = [(n, STATE.resolve(n)) for n in transitions()]
         results = []
         emit = (lambda r: None) if opts.json else self._print
         if opts.reset:
             reset()
-        prev = None
+        prev = {}           # cpu_index -> its snapshot at its previous stop
         bps = {}
         TOUR_ACTIVE[0] = True
         try:
@@ -106,8 +113,9 @@ it was. Ctrl-C ends the tour the same way, at once.
                         emit(r)
                     now = STATE.snapshot()
                     snap = stop_here(hit)
-                    snap["changed"] = changes(prev, now) if prev is not None else None
-                    prev = now
+                    cpu = STATE.selected_cpu()
+                    snap["changed"] = changes(prev[cpu], now) if cpu in prev else None
+                    prev[cpu] = now
                     results.append(snap)
                     emit(snap)
                     for n in pending[:idx + 1]:

@@ -12,7 +12,11 @@ GDT/IDT/CR2/CR3 are printed 64 bits wide whenever EFER.LMA=1 (so also in
 compatibility mode), 32 bits otherwise. ``EFER=`` follows the DR lines;
 FPU/SSE lines and anything else after it are ignored. Monitor echo, the
 ``(qemu)`` prompt and ANSI escape sequences around the dump are tolerated.
-With several ``CPU#n`` blocks only the first is parsed.
+With several ``CPU#n`` blocks (``info registers -a``) :func:`parse_info_registers` takes
+the first and :func:`parse_info_registers_all` all of them, by CPU index. QEMU 7.2 heads
+each block, also the one CPU of a plain ``info registers``, with ``CPU#n`` (the monitor's
+current CPU, cpu_index n): ``cpu`` records it (None when there is no header), so a caller
+can check that QEMU answered for the CPU it asked about.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ GPRS_32 = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp")
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _START = re.compile(r"^[ \t]*[RE]AX=[0-9a-fA-F]+", re.M)
-_CPU = re.compile(r"^[ \t]*CPU#\d+", re.M)
+_CPU = re.compile(r"^[ \t]*CPU#(\d+)", re.M)
 _TOKEN = re.compile(r"(?<![A-Za-z0-9_])([A-Z][A-Z0-9]*)[ ]*=[ ]*"
                     r"([0-9a-fA-F]+)(?![0-9A-Za-z])")
 _SEG = re.compile(r"^[ \t]*(ES|CS|SS|DS|FS|GS|LDT|TR) ?=([0-9a-fA-F]{4}) "
@@ -71,6 +75,7 @@ class QemuRegisters:
     smm: bool = False
     a20: bool = True
     dr: dict[str, int] = field(default_factory=dict)
+    cpu: int | None = None          # the CPU#n header above the block, if any
 
     @property
     def eip(self) -> int:
@@ -121,7 +126,38 @@ def parse_info_registers(text: str) -> QemuRegisters:
     """Parse the text of ``info registers`` (see module docstring)."""
     if not isinstance(text, str):
         raise DecodeError("info registers text must be str")
-    block = _block(text)
+    clean = _ANSI.sub("", text).replace("\r", "")
+    m = _START.search(clean)
+    header = None
+    if m:
+        heads = list(_CPU.finditer(clean, 0, m.start()))
+        header = int(heads[-1].group(1)) if heads else None
+    return dataclasses.replace(_parse_block(_block(text)), cpu=header)
+
+
+def parse_info_registers_all(text: str) -> dict[int, QemuRegisters]:
+    """Parse ``info registers -a``: every ``CPU#n`` block, keyed by n (cpu_index), in the
+    order printed. A dump without CPU#n headers is one CPU of unknown index: refused."""
+    if not isinstance(text, str):
+        raise DecodeError("info registers text must be str")
+    clean = _ANSI.sub("", text).replace("\r", "")
+    heads = list(_CPU.finditer(clean))
+    if not heads:
+        raise DecodeError("not QEMU 'info registers -a' output: no CPU#n header")
+    cpus: dict[int, QemuRegisters] = {}
+    for i, h in enumerate(heads):
+        n = int(h.group(1))
+        end = heads[i + 1].start() if i + 1 < len(heads) else len(clean)
+        if n in cpus:
+            raise DecodeError(f"'info registers -a' lists CPU#{n} twice")
+        try:
+            cpus[n] = dataclasses.replace(_parse_block(_block(clean[h.end():end])), cpu=n)
+        except DecodeError as e:
+            raise DecodeError(f"CPU#{n}: {e}") from None
+    return cpus
+
+
+def _parse_block(block: str) -> QemuRegisters:
     tokens: dict[str, str] = {}
     for m in _TOKEN.finditer(block):
         tokens.setdefault(m.group(1), m.group(2))

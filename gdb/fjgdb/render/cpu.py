@@ -109,7 +109,8 @@ def tour_stop_lines(r: dict) -> list[str]:
         return [f"== {r['stop']}: not reached: {r['reason']}{extra}"]
     bits = f"{r['bits']}-bit" if r["bits"] else "?-bit"
     return [
-        f"== {r['stop']}: {r['mode']} mode, {bits} code, paging "
+        f"== {r['stop']}{' (CPU %d)' % r['cpu'] if 'cpu' in r else ''}: {r['mode']} mode, "
+        f"{bits} code, paging "
         f"{'on' if r['paging'] else 'off'} | {r['csip']} | linear 0x{r['linear_pc']:x}",
         f"   CR0=0x{r['cr0']:x} CR3=0x{r['cr3']:x} CR4=0x{r['cr4']:x} EFER=0x{r['efer']:x}"
         f" GDTR=0x{r['gdt_base']:x}/0x{r['gdt_limit']:x} A20={'on' if r['a20'] else 'off'}",

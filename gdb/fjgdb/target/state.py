@@ -13,11 +13,19 @@ costs nothing.
 
 :class:`State` combines the connection (:mod:`.connection`), memory (:mod:`.memory`) and
 symbol (:mod:`.symbols`) parts; this module holds the cache and its invalidation.
+
+Several CPUs (``-smp N``): GDB shows each vCPU as a thread (thread id = QEMU cpu_index + 1),
+and QEMU's monitor answers for its own current CPU, not for GDB's selected thread. So the
+cache is keyed by CPU (GDB 13 has no event for "selected thread changed"): the snapshot is
+that of GDB's selected thread's CPU, read after ``monitor cpu N`` (which also makes
+``info tlb``/``info mem`` answer for that CPU), and refused if QEMU's ``CPU#n`` header
+names another CPU.
 """
 from __future__ import annotations
 
 import gdb
 
+from ..decoders.cpus import cpu_of_thread
 from ..decoders.errors import DecodeError
 from ..decoders.qemuregs import parse_info_registers
 from .connection import Connection
@@ -29,10 +37,10 @@ from .symbols import Symbols
 
 class State(Connection, Memory, Symbols):
     def __init__(self) -> None:
-        self.previous: CpuSnapshot | None = None      # at the last stop where it was read
+        self._previous: dict[int, CpuSnapshot] = {}   # per CPU: the last stop it was read
         self.generation = 0                           # bumped on every invalidation
-        self._snap: CpuSnapshot | None = None
-        self._qemu_error: str | None = None
+        self._snaps: dict[int, CpuSnapshot] = {}      # per CPU (cpu_index): this stop's
+        self._qemu_errors: dict[int, str] = {}
         self._phys: dict[int, bool] = {}              # connection num -> PhyMemMode works
         self._ram: dict[int, int | None] = {}
         self._symbols = None
@@ -40,6 +48,35 @@ class State(Connection, Memory, Symbols):
         self._resumed = False                          # a cont event since the last stop
         self.scan_cache: dict = {}                     # unwinder scratch, per stop
         self.boot_info_before_reset: bytes | None = None   # fj timeline: stale after reset
+
+    # ---- which CPU -------------------------------------------------------------------------
+    @staticmethod
+    def selected_cpu() -> int:
+        """QEMU's cpu_index of GDB's selected thread (0 without one)."""
+        thread = gdb.selected_thread()
+        if thread is None:
+            return 0
+        try:
+            return cpu_of_thread(thread.ptid[1])
+        except (ValueError, IndexError, TypeError):
+            return 0
+
+    @staticmethod
+    def cpu_count() -> int:
+        """How many vCPUs (GDB threads) the connection has; 1 without one."""
+        try:
+            return max(1, len(gdb.selected_inferior().threads()))
+        except gdb.error:
+            return 1
+
+    @property
+    def _snap(self) -> CpuSnapshot | None:
+        return self._snaps.get(self.selected_cpu())
+
+    @property
+    def previous(self) -> CpuSnapshot | None:
+        """The selected CPU's snapshot at the last stop where it was read."""
+        return self._previous.get(self.selected_cpu())
 
     # ---- invalidation ------------------------------------------------------------------
     def on_cont(self, *_args) -> None:
@@ -56,10 +93,13 @@ class State(Connection, Memory, Symbols):
         `next` and `step` stop and resume internally (into a callee, then back) without
         a stop event for each, so what was read may belong to an earlier internal stop:
         keep it only when its RIP and RSP are the registers GDB holds for this stop."""
+        cpu = self.selected_cpu()
         keep = self._resumed and self._snap is not None and self._matches_gdb_registers()
         self._resumed = False
         if not keep:
             self.invalidate()
+        else:       # only the stopping CPU's was checked against this stop's registers
+            self._snaps = {cpu: self._snaps[cpu]}
 
     def _matches_gdb_registers(self) -> bool:
         q = self._snap.regs
@@ -73,16 +113,15 @@ class State(Connection, Memory, Symbols):
         return pc == q.rip & mask and sp == q.reg("rsp") & mask
 
     def invalidate(self, *_args) -> None:
-        if self._snap is not None:
-            self.previous = self._snap
-        self._snap = None
-        self._qemu_error = None
+        self._previous.update(self._snaps)
+        self._snaps = {}
+        self._qemu_errors = {}
         self.scan_cache = {}
         self.generation += 1
 
     def forget_connection(self, *_args) -> None:
         self.invalidate()
-        self.previous = None
+        self._previous = {}
         self.boot_info_before_reset = None
         self._phys.clear()
         self._ram.clear()
@@ -100,22 +139,39 @@ class State(Connection, Memory, Symbols):
         if hasattr(gdb.events, "connection_removed"):
             gdb.events.connection_removed.connect(self.forget_connection)
 
+    def cpu_monitor(self, command: str, allow_running: bool = False) -> str:
+        """A monitor command that answers for the monitor's current CPU (``info
+        registers``, ``info tlb``, ``info mem``), asked for GDB's selected thread's CPU:
+        with several CPUs ``monitor cpu N`` goes first, every time (the user may have
+        typed another ``monitor cpu`` since)."""
+        if self.cpu_count() > 1:
+            self.monitor(f"cpu {self.selected_cpu()}", allow_running)
+        return self.monitor(command, allow_running)
+
     # ---- the CPU at this stop -------------------------------------------------------------
     def snapshot(self, allow_running: bool = False) -> CpuSnapshot:
-        """The CPU at this stop (one ``info registers`` round trip per stop)."""
-        if self._snap is not None:
-            return self._snap
-        if self._qemu_error is not None:
-            raise FjError(self._qemu_error)
-        text = self.monitor("info registers", allow_running)
+        """The selected thread's CPU at this stop (one ``info registers`` round trip per
+        stop and CPU, after ``monitor cpu N`` when there are several)."""
+        cpu = self.selected_cpu()
+        if cpu in self._snaps:
+            return self._snaps[cpu]
+        if cpu in self._qemu_errors:
+            raise FjError(self._qemu_errors[cpu])
+        text = self.cpu_monitor("info registers", allow_running)
         self.monitor_reads += 1
         try:
-            self._snap = build_snapshot(parse_info_registers(text))
+            regs = parse_info_registers(text)
         except DecodeError as e:
             first = text.strip().splitlines()[0] if text.strip() else "(no output)"
-            self._qemu_error = f"cannot parse QEMU 'info registers' ({e}); it said: {first}"
-            raise FjError(self._qemu_error)
-        return self._snap
+            self._qemu_errors[cpu] = (f"cannot parse QEMU 'info registers' ({e}); it said: "
+                                      f"{first}")
+            raise FjError(self._qemu_errors[cpu])
+        if regs.cpu is not None and regs.cpu != cpu:
+            self._qemu_errors[cpu] = (f"QEMU's monitor answered for CPU#{regs.cpu}, not for "
+                                      f"CPU#{cpu} (GDB's thread {cpu + 1}); not using it")
+            raise FjError(self._qemu_errors[cpu])
+        self._snaps[cpu] = build_snapshot(regs)
+        return self._snaps[cpu]
 
     def code_bits_or_none(self) -> int | None:
         """16/32/64 for the code running now, None if unknown. Never raises."""

@@ -3,7 +3,8 @@
     scripts/walkthrough --write     re-capture; rewrite the docs' capture blocks and docs/img/*.png
     scripts/walkthrough --check     re-capture; compare with the docs (exit 1 and a diff on mismatch)
     ... [--doc FILE]...             only these docs (default: docs/walkthrough.md, docs/gdb.md,
-                                    docs/bochs.md and README.md)
+                                    docs/bochs.md and README.md; docs/smp.md only when
+                                    named: its SMP session is not always reproducible)
 
 Each doc is a template: prose by hand, and blocks marked
 
@@ -20,7 +21,8 @@ session and Bochs run); within one doc:
          against one QEMU, started as 'make debug' starts it (QEMU paused at the reset
          vector, GDB with gdb/farjump.gdb, 'tbreak stage1_start', 'continue'). A block
          whose first line is '$ make debug' gets what GDB printed before the first command
-         (it may have no command).
+         (it may have no command); '$ make debug SMP=N' also gives the doc's QEMU N CPUs
+         (docs/smp.md).
   bochs  lines '<bochs:N> CMD'. All bochs blocks of the doc are one scripts/bochs-run boot
          (the transcript is split at the commands); the first block also gets what Bochs
          printed before its first prompt, and may have no command (only that).

@@ -115,7 +115,8 @@ def capture_gdb(blocks: list[Block], vm, paths: Paths) -> None:
         expect_fail = list(b.fails)
         out = []
         if b.session_start:
-            out += ["$ make debug"] + clean(paths.to_shown(pre))
+            out += ["$ make debug" + (f" SMP={b.smp}" if b.smp != 1 else "")] \
+                + clean(paths.to_shown(pre))
         for ci, cmd in enumerate(b.cmds):
             key = f"{bi}:{ci}"
             text = paths.to_shown(chunks.get(key, ""))
@@ -270,7 +271,9 @@ def capture(blocks: list[Block], paths: Paths) -> None:
             # QEMU as 'make debug' starts it: paused at the reset vector, a reset resets
             # (no -no-reboot), 128 MiB; the image is opened read-only (snapshot=on).
             (paths.tmp / "qemu").mkdir()
-            vm = QemuVM(IMAGE, gdb=True, reboot=True,
+            # '$ make debug SMP=N' starts the doc's session: N CPUs, as make debug SMP=N.
+            smp = max([b.smp for b in by["gdb"] if b.session_start], default=1)
+            vm = QemuVM(IMAGE, gdb=True, reboot=True, smp=smp,
                         workdir=paths.tmp / "qemu")
             with _LOCK:
                 if STOP.is_set():

@@ -27,7 +27,8 @@ class Block:
     body_end: int               # the closing fence
     body: list
     cmds: list = field(default_factory=list)
-    session_start: bool = False  # '$ make debug' first line of a gdb block
+    session_start: bool = False  # '$ make debug [SMP=N]' first line of a gdb block
+    smp: int = 1                # N of '$ make debug SMP=N': the session's QEMU has N CPUs
     out: list | None = None     # the fresh capture
 
     @property
@@ -70,8 +71,11 @@ def parse(text: str, doc: str = "docs/walkthrough.md") -> list[Block]:
                   bool(re.search(r"\bloose\b", opts)), cut, i, doc, i + 2, end,
                   lines[i + 2:end])
         b.cmds = [pm.group(1) for ln in b.body if (pm := PROMPT[kind].match(ln))]
-        if kind == "gdb" and b.body and b.body[0].strip() == "$ make debug":
+        sm = re.fullmatch(r"\$ make debug(?: SMP=([1-9][0-9]?))?",
+                          b.body[0].strip()) if kind == "gdb" and b.body else None
+        if sm:
             b.session_start = True
+            b.smp = int(sm.group(1) or 1)
         if not b.cmds and not b.session_start and kind != "bochs":
             raise SystemExit(f"walkthrough: {b.label}: no commands in the block")
         for c in cut:
