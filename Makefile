@@ -77,6 +77,7 @@ help:
 	@echo 'make gdb          GDB with farjump loaded, attached to "make debug-server"'
 	@echo 'make bochs        boot in Bochs with its debugger, stopping at every magic breakpoint (docs/bochs.md)'
 	@echo 'make bench        benchmarks, as ratios against references measured in the same run (docs/performance.md)'
+	@echo 'make iso          build/farjump.iso: GRUB booting build/kernel.elf by Multiboot 2'
 	@echo 'make gen          only the files generated from contracts/ (build/gen)'
 	@echo 'make deps         install the Debian packages farjump needs (apt-get)'
 	@echo 'make clean        remove build/'
@@ -198,6 +199,18 @@ $(B)/fault:
 	@mkdir -p $@
 
 -include $(wildcard $(B)/fault/*.d)
+
+# ---- other ways in: a GRUB ISO (Multiboot 2) ------------------------------------------------
+# build/kernel.elf itself also boots with QEMU's -kernel (Multiboot 1): docs/boot.md.
+.PHONY: iso
+iso: $(B)/farjump.iso
+
+$(B)/farjump.iso: $(B)/kernel.elf boot/grub.cfg
+	@command -v grub-mkrescue >/dev/null || scripts/install-deps
+	rm -rf $(B)/iso && mkdir -p $(B)/iso/boot/grub
+	cp $(B)/kernel.elf $(B)/iso/boot/kernel.elf
+	cp boot/grub.cfg $(B)/iso/boot/grub/grub.cfg
+	grub-mkrescue -o $@ $(B)/iso 2>$(B)/grub-mkrescue.log || { cat $(B)/grub-mkrescue.log >&2; exit 1; }
 
 # ---- flat binaries and the disk image ----------------------------------------------------
 $(B)/%.bin: $(B)/%.elf

@@ -20,6 +20,7 @@
 #include "exceptions.h"
 #include "kprintf.h"
 #include "layout.h"
+#include "pagemap.h"
 #include "paging.h"
 #include "selectors.h"
 #include "string.h"
@@ -41,7 +42,7 @@ struct elf64_phdr {
 
 enum {
     ELFCLASS64 = 2, ELFDATA2LSB = 1, ET_EXEC = 2, EM_X86_64 = 62,
-    PT_LOAD = 1, PF_X = 1, PF_W = 2,
+    PT_LOAD = 1, PF_X = PAGEMAP_PF_X, PF_W = PAGEMAP_PF_W,
 };
 
 #define HIGHER_HALF KERNEL_VMA
@@ -140,41 +141,6 @@ static void install_idt(void)
         uint64_t base;
     } idtr = { sizeof(loader_idt) - 1, (uint64_t)loader_idt };
     __asm__ volatile("lidt %0" ::"m"(idtr) : "memory");
-}
-
-/* Page tables for the kernel come from PT_BASE+3000h (after the identity map's PML4,
- * PDPT and PD) up to PT_END. */
-struct pt_pool {
-    uint64_t next;
-};
-
-static uint64_t *pt_alloc(struct pt_pool *pool)
-{
-    if (pool->next + PAGE_SIZE > PT_END)
-        fail("out of page-table memory (PT_BASE..PT_END = 0x%x..0x%x)", PT_BASE, PT_END);
-    uint64_t *table = (uint64_t *)pool->next;
-    pool->next += PAGE_SIZE;
-    memset(table, 0, PAGE_SIZE);
-    return table;
-}
-
-/* Map one 4 KiB page. Upper levels are P|W without NX so that the leaf alone decides
- * (the effective permission is the most restrictive over all levels, SDM §4.6). */
-static void map_page(struct pt_pool *pool, uint64_t virt, uint64_t phys, uint64_t flags)
-{
-    uint64_t *table = (uint64_t *)(read_cr3() & PTE_ADDR_MASK);
-    for (int shift = 39; shift > 12; shift -= 9) {
-        uint64_t *entry = &table[(virt >> shift) & 511];
-        if (!(*entry & PTE_P))
-            *entry = (uint64_t)pt_alloc(pool) | PTE_P | PTE_W;
-        else if (*entry & PTE_PS)
-            fail("virtual 0x%lx is already mapped by a large page", virt);
-        table = (uint64_t *)(*entry & PTE_ADDR_MASK);
-    }
-    uint64_t *pte = &table[(virt >> 12) & 511];
-    if (*pte & PTE_P)
-        fail("virtual 0x%lx is mapped twice (overlapping segments?)", virt);
-    *pte = (phys & PTE_ADDR_MASK) | flags | PTE_P;
 }
 
 /* Is [start, end) inside one usable (type 1) E820 range? */
@@ -326,14 +292,18 @@ static void load_segment(struct pt_pool *pool, const struct boot_info *bi, const
     memcpy((void *)ph->p_paddr, file + ph->p_offset, ph->p_filesz);
     memset((void *)(ph->p_paddr + ph->p_filesz), 0, ph->p_memsz - ph->p_filesz); /* BSS */
 
-    uint64_t flags = 0;
-    if (ph->p_flags & PF_W)
-        flags |= PTE_W;
-    if (!(ph->p_flags & PF_X) && bi->nx)
-        flags |= PTE_NX;
-    uint64_t first = ph->p_vaddr & ~(PAGE_SIZE - 1);
-    for (uint64_t va = first; va < ph->p_vaddr + ph->p_memsz; va += PAGE_SIZE)
-        map_page(pool, va, ph->p_paddr - (ph->p_vaddr - va), flags);
+    uint64_t va = 0;
+    switch (pagemap_range(pool, read_cr3(), ph->p_vaddr, ph->p_paddr, ph->p_memsz,
+                          pagemap_flags(ph->p_flags, bi->nx), &va)) {
+    case PAGEMAP_OK:
+        return;
+    case PAGEMAP_NO_MEMORY:
+        fail("out of page-table memory (PT_BASE..PT_END = 0x%x..0x%x)", PT_BASE, PT_END);
+    case PAGEMAP_LARGE:
+        fail("virtual 0x%lx is already mapped by a large page", va);
+    case PAGEMAP_TWICE:
+        fail("virtual 0x%lx is mapped twice (overlapping segments?)", va);
+    }
 }
 
 uint64_t loader_main(struct boot_info *bi)
@@ -341,7 +311,9 @@ uint64_t loader_main(struct boot_info *bi)
     const struct boot_layout *layout = (const struct boot_layout *)BOOT_LAYOUT;
     const uint8_t *file = (const uint8_t *)KERNEL_BUF;
     uint64_t size = layout->kernel_bytes;
-    struct pt_pool pool = { PT_BASE + 3 * PAGE_SIZE };
+    /* Page tables for the kernel come from PT_BASE+3000h (after the identity map's PML4,
+     * PDPT and PD) up to PT_END. */
+    struct pt_pool pool = { PT_BASE + 3 * PAGE_SIZE, PT_END };
 
     /* memset/memcpy use REP string instructions, and ten BIOS calls ran since stage 2's
      * CLD: clear DF here rather than trust them (the kernel's _start does the same). */

@@ -61,13 +61,21 @@ enum a20_method {
     A20_FAST = 3,    /* system control port A (92h) bit 1 */
 };
 
+/* Who loaded the kernel (boot_info.boot_path). Stage 2 zeroes boot_info: BIOS is 0. */
+enum boot_path {
+    BOOT_PATH_BIOS = 0,       /* farjump's own stage 1 + stage 2 */
+    BOOT_PATH_MULTIBOOT1 = 1, /* a Multiboot 1 loader (QEMU -kernel) -> kernel/multiboot.asm */
+    BOOT_PATH_MULTIBOOT2 = 2, /* a Multiboot 2 loader (GRUB) -> kernel/multiboot.asm */
+    BOOT_PATH_UEFI = 3,       /* farjump's UEFI loader */
+};
+
 struct boot_info {
     uint32_t magic;      /* BOOTINFO_MAGIC */
     uint32_t size;       /* sizeof(struct boot_info) */
     uint8_t boot_drive;  /* BIOS drive number from DL (80h = first hard disk) */
     uint8_t a20_method;  /* enum a20_method */
     uint8_t nx;          /* 1 when CPUID says NX exists and EFER.NXE is set */
-    uint8_t reserved0;
+    uint8_t boot_path;   /* enum boot_path */
     uint32_t e820_count; /* valid entries in e820[] */
     uint64_t kernel_phys_start; /* lowest byte of the kernel's PT_LOAD segments */
     uint64_t kernel_phys_end;   /* one past the highest byte (BSS included) */
