@@ -15,11 +15,20 @@
 
 .PHONY: run test unit bench debug debug-server gdb bochs
 
+# BOOT=bios|multiboot|grub|uefi: the way in for make run / make debug (docs/boot.md):
+# farjump's disk image, QEMU -kernel build/kernel.elf, GRUB's ISO, or OVMF with build/efi.img.
+BOOT ?= bios
+BOOT_FILE_bios := $(B)/disk.img
+BOOT_FILE_multiboot := $(B)/kernel.elf
+BOOT_FILE_grub := $(B)/farjump.iso
+BOOT_FILE_uefi := $(B)/efi.img
+BOOT_FILE = $(or $(BOOT_FILE_$(BOOT)),$(error BOOT=$(BOOT): one of bios multiboot grub uefi))
+
 CONTRACTS_PY := $(B)/gen/farjump_contracts.py
 
 # IMAGE=...: boot another image; TIMEOUT=...: seconds a headless (scripted) run may take.
-run: deps all
-	@$(HOSTPY) fjqemu.run $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(or $(IMAGE),$(B)/disk.img)
+run: deps all $(BOOT_FILE)
+	@$(HOSTPY) fjqemu.run --boot $(BOOT) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(or $(IMAGE),$(BOOT_FILE))
 
 test: deps all $(CONTRACTS_PY)
 	$(PYTHON) -m pytest
@@ -30,11 +39,11 @@ unit: $(CONTRACTS_PY)
 bench: deps all $(CONTRACTS_PY)
 	@$(HOSTPY) fjqemu.bench $(BENCH_ARGS)
 
-debug: deps all
-	@$(HOSTPY) fjqemu.debug --image $(B)/disk.img
+debug: deps all $(BOOT_FILE)
+	@$(HOSTPY) fjqemu.debug --boot $(BOOT) --image $(BOOT_FILE)
 
-debug-server: deps all
-	@$(HOSTPY) fjqemu.debug --server --image $(B)/disk.img
+debug-server: deps all $(BOOT_FILE)
+	@$(HOSTPY) fjqemu.debug --server --boot $(BOOT) --image $(BOOT_FILE)
 
 gdb: deps all
 	@$(HOSTPY) fjqemu.debug --attach

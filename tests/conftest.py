@@ -15,7 +15,8 @@ TIERS = {"unit": "unit", "gdb": "gdb", "bochs": "bochs",
          "test_build.py": "build", "test_kprintf_host.py": "unit",
          "test_boot_qemu.py": "qemu", "test_loader_errors.py": "qemu",
          "test_panic.py": "qemu", "test_timeline.py": "qemu",
-         "test_host_sessions.py": "qemu", "test_walkthrough.py": "docs"}
+         "test_host_sessions.py": "qemu", "test_walkthrough.py": "docs",
+         "test_ways.py": "qemu"}
 MARKERS = frozenset(TIERS.values())
 
 
@@ -39,3 +40,13 @@ def build():
     if r.returncode != 0:
         pytest.fail(f"make failed:\n{r.stdout}\n{r.stderr}")
     return BUILD
+
+
+@pytest.fixture(scope="session")
+def iso(build):
+    """build/farjump.iso (GRUB, Multiboot 2) after `make iso`."""
+    r = subprocess.run(["make", "-s", "iso"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    if r.returncode != 0:
+        pytest.fail(f"make iso failed:\n{r.stdout}\n{r.stderr}")
+    return BUILD / "farjump.iso"

@@ -13,6 +13,15 @@ from pathlib import Path
 
 QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
 MEMORY = "128M"
+# Debian's OVMF (package ovmf): the UEFI firmware for BOOT=uefi.
+OVMF = os.environ.get("OVMF", "/usr/share/ovmf/OVMF.fd")
+
+# The ways into the kernel (make run BOOT=...; docs/boot.md), each with what QEMU boots:
+#   bios       build/disk.img, farjump's stage 1 + stage 2 (-drive)
+#   multiboot  build/kernel.elf through QEMU's own Multiboot 1 loader (-kernel)
+#   grub       build/farjump.iso, GRUB loading kernel.elf by Multiboot 2 (CD-ROM drive)
+#   uefi       build/efi.img, a FAT disk with farjump's UEFI loader, under OVMF (-bios)
+BOOTS = ("bios", "multiboot", "grub", "uefi")
 
 
 def qemu_opt(value) -> str:
@@ -31,12 +40,28 @@ def drive_option(image, *, floppy: bool = False, blkdebug=None) -> str:
     return drive + (",if=floppy" if floppy else "")
 
 
-def qemu_command(image, *, memory: str = MEMORY, display: str | None = "none",
+def boot_media(boot: str, image, *, floppy: bool = False, blkdebug=None) -> list[str]:
+    """The options that give QEMU what to boot for boot path `boot` (BOOTS)."""
+    if boot == "bios":
+        return ["-drive", drive_option(image, floppy=floppy, blkdebug=blkdebug)]
+    if floppy or blkdebug:
+        raise ValueError(f"floppy and blkdebug are for the bios boot path, not {boot!r}")
+    if boot == "multiboot":
+        return ["-kernel", str(image)]
+    if boot == "grub":
+        return ["-drive", f"format=raw,media=cdrom,readonly=on,file={qemu_opt(image)},"
+                          "file.locking=off"]
+    if boot == "uefi":
+        return ["-bios", OVMF, "-drive", drive_option(image)]
+    raise ValueError(f"unknown boot path {boot!r} (one of {', '.join(BOOTS)})")
+
+
+def qemu_command(image, *, boot: str = "bios", memory: str = MEMORY, display: str | None = "none",
                  serial: str | None = None, monitor: str | None = "none",
                  qmp: Path | None = None, reboot: bool = False, cpu: str | None = None,
                  floppy: bool = False, blkdebug=None, gdb_port: int | None = None,
                  debugcon: Path | None = None, extra=()) -> list[str]:
-    """The argument list for one QEMU boot of `image`.
+    """The argument list for one QEMU boot of `image` by boot path `boot` (BOOTS).
 
     display: "none", "curses", or None for QEMU's default (a window).
     serial: a QEMU chardev for COM1 ("stdio", "file:PATH"), None for QEMU's default.
@@ -46,8 +71,7 @@ def qemu_command(image, *, memory: str = MEMORY, display: str | None = "none",
     gdb_port: start paused (-S) with a gdbstub on 127.0.0.1:PORT.
     debugcon: port E9h written to this file.
     """
-    cmd = [QEMU, "-drive", drive_option(image, floppy=floppy, blkdebug=blkdebug),
-           "-m", memory]
+    cmd = [QEMU, *boot_media(boot, image, floppy=floppy, blkdebug=blkdebug), "-m", memory]
     if display is not None:
         cmd += ["-display", display]
     if serial is not None:

@@ -3,6 +3,8 @@ or scripts/debug).
 
   scripts/debug            (make debug) QEMU + GDB, stopped at stage1_start; quitting GDB
                            ends QEMU
+  scripts/debug --boot multiboot|grub   (make debug BOOT=...) the kernel booted by QEMU's
+                           -kernel or by GRUB, stopped at mb_entry (fjqemu.bootpaths)
   scripts/debug --server   (make debug-server) QEMU only; prints the port, writes it to
                            build/gdb-port and waits (Ctrl-C ends QEMU)
   scripts/debug --attach   (make gdb) GDB only, attached to a running debug-server; runs
@@ -30,7 +32,8 @@ from typing import NoReturn
 from . import BUILD, ROOT, FjError
 from .cmdline import QEMU, qemu_command, x_display_problem
 from .gdbrun import GDB, gdb_command
-from .imagecheck import image_problem
+from .bootpaths import IMAGES, boot_problem, gdb_entry_commands
+from .elf import ElfError
 from .procs import die_with_parent, end_group
 from .sessions import SessionLogs, session_logs
 
@@ -95,11 +98,11 @@ def pick_port() -> int:
         return s.getsockname()[1]
 
 
-def start_qemu(image: Path, port: int, logs: SessionLogs) -> subprocess.Popen:
+def start_qemu(image: Path, port: int, logs: SessionLogs, boot: str = "bios") -> subprocess.Popen:
     global QEMU_PROC
-    if not image.exists():
+    if boot == "bios" and not image.exists():
         fail(f"no disk image at {image} (run 'make')")
-    problem = image_problem(image)
+    problem = boot_problem(boot, image)
     if problem:
         fail(problem)
     if logs.own_dir:
@@ -112,7 +115,7 @@ def start_qemu(image: Path, port: int, logs: SessionLogs) -> subprocess.Popen:
     if problem:
         fail(f"$DISPLAY is {os.environ['DISPLAY']} but {problem}; unset it to run QEMU "
              "without a window: env -u DISPLAY make debug")
-    cmd = qemu_command(image, display="none" if headless else None,
+    cmd = qemu_command(image, boot=boot, display="none" if headless else None,
                        monitor="none" if headless else None,
                        serial=f"file:{logs.serial}", reboot=True, gdb_port=port)
     log_path = logs.qemu
@@ -139,18 +142,21 @@ def start_qemu(image: Path, port: int, logs: SessionLogs) -> subprocess.Popen:
     return proc
 
 
-def gdb_args(port: int, stop_at_stage1, extra: list[str]) -> list[str]:
+def gdb_args(port: int, stop_at_stage1, extra: list[str], boot: str = "bios") -> list[str]:
     if stop_at_stage1 == "if-at-reset":
         return gdb_command(batch=False, port=port, scripts=[ATTACH], extra=extra)
-    cmds = ["tbreak stage1_start", "continue"] if stop_at_stage1 else []
+    try:
+        cmds = gdb_entry_commands(boot) if stop_at_stage1 else []
+    except ElfError as e:
+        fail(str(e))
     return gdb_command(*cmds, batch=False, port=port, extra=extra)
 
 
-def run_gdb(port: int, stop_at_stage1, extra: list[str]) -> int:
+def run_gdb(port: int, stop_at_stage1, extra: list[str], boot: str = "bios") -> int:
     # GDB owns the terminal and Ctrl-C; this process only waits for it.
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        return subprocess.call(gdb_args(port, stop_at_stage1, extra), cwd=ROOT)
+        return subprocess.call(gdb_args(port, stop_at_stage1, extra, boot), cwd=ROOT)
     except FileNotFoundError:
         fail(f"'{GDB}' not found (set GDB=..., or 'make deps' installs gdb)")
     finally:
@@ -167,8 +173,11 @@ def main() -> int:
                    help="start QEMU only (make debug-server); Ctrl-C ends it")
     g.add_argument("--attach", action="store_true",
                    help="start GDB only, attached to a running debug-server (make gdb)")
-    ap.add_argument("--image", default=str(BUILD / "disk.img"),
-                    help="disk image to boot (default: build/disk.img)")
+    ap.add_argument("--image", default=None,
+                    help="what to boot (default: build/disk.img, or BOOT's file)")
+    ap.add_argument("--boot", default=os.environ.get("BOOT") or "bios",
+                    choices=("bios", "multiboot", "grub"),
+                    help="the way in (default: $BOOT or bios; docs/boot.md)")
     argv = sys.argv[1:]
     extra = []
     if "--" in argv:
@@ -213,7 +222,8 @@ def main() -> int:
         fail(str(e))
     wrote_port = False
     try:
-        start_qemu(Path(args.image), port, logs)
+        start_qemu(Path(args.image) if args.image else IMAGES[args.boot], port, logs,
+                   args.boot)
         if args.server:
             where = f"also in {PORT_FILE}"
             if logs.own_dir:
@@ -233,7 +243,7 @@ def main() -> int:
             except KeyboardInterrupt:
                 pass        # the documented way to end the server
             return 0
-        return run_gdb(port, True, extra)
+        return run_gdb(port, True, extra, args.boot)
     except KeyboardInterrupt:
         print("debug: interrupted; QEMU stopped", file=sys.stderr)
         return 130

@@ -36,8 +36,10 @@ def free_tcp_port() -> int:
 class QemuVM:
     def __init__(self, image, *, memory: str = "128M", extra=(), gdb: bool = False,
                  workdir=None, cpu: str | None = None, floppy: bool = False,
-                 debugcon: bool = False, blkdebug=None, reboot: bool = False):
+                 debugcon: bool = False, blkdebug=None, reboot: bool = False,
+                 boot: str = "bios"):
         self.image = Path(image)
+        self.boot = boot
         self.memory = memory
         self.extra = list(extra)
         self.gdb_port = free_tcp_port() if gdb else None
@@ -58,7 +60,7 @@ class QemuVM:
 
     # ---- life cycle -----------------------------------------------------------------
     def command(self) -> list[str]:
-        return qemu_command(self.image, memory=self.memory, display="none",
+        return qemu_command(self.image, boot=self.boot, memory=self.memory, display="none",
                             serial=f"file:{self.serial_path}", qmp=self.qmp_path,
                             monitor="none", reboot=self.reboot, cpu=self.cpu,
                             floppy=self.floppy, blkdebug=self.blkdebug,
