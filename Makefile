@@ -42,8 +42,13 @@ LDFLAGS := -m elf_x86_64 -nostdlib -z max-page-size=0x1000 -z noexecstack --buil
 COMMON_C   := $(wildcard common/*.c)
 KERNEL_C   := $(wildcard kernel/*.c)
 KERNEL_ASM := $(wildcard kernel/*.asm)
+# The loaders' ELF checks (common/elfcheck.c) are no part of the kernel.
 KERNEL_OBJ := $(KERNEL_ASM:kernel/%.asm=$(B)/kernel/%.o) $(KERNEL_C:kernel/%.c=$(B)/kernel/%.o) \
-	$(COMMON_C:common/%.c=$(B)/kernel/common/%.o)
+	$(patsubst common/%.c,$(B)/kernel/common/%.o,$(filter-out common/elfcheck.c,$(COMMON_C)))
+# The framebuffer console's 8x16 font (kernel/fbcon.c), converted from a PSF font of
+# Debian's console-setup-linux (fjqemu.psffont).
+FONT ?= /usr/share/consolefonts/Lat15-VGA16.psf.gz
+KERNEL_OBJ += $(B)/kernel/font8x16.o
 LOADER_OBJ := $(B)/boot/stage2.o $(B)/boot/loader.o $(COMMON_C:common/%.c=$(B)/boot/common/%.o)
 
 .PHONY: all gen deps clean help FORCE
@@ -128,6 +133,12 @@ $(B)/kernel/%.o: kernel/%.c | $(B)/kernel
 	$(CC) $(KERNEL_CFLAGS) -c -o $@ $<
 
 $(B)/kernel/common/%.o: common/%.c | $(B)/kernel/common
+	$(CC) $(KERNEL_CFLAGS) -c -o $@ $<
+
+$(B)/gen/font8x16.c: qemu/fjqemu/psffont.py | $(B)/gen
+	$(HOSTPY) fjqemu.psffont $(FONT) -o $@
+
+$(B)/kernel/font8x16.o: $(B)/gen/font8x16.c | $(B)/kernel
 	$(CC) $(KERNEL_CFLAGS) -c -o $@ $<
 
 # The kernel carries its own symbol table for the panic screen (kernel/symbols.c). Link

@@ -1,6 +1,7 @@
 /* The kernel's 4 KiB mappings (pagemap.h). */
 #include "pagemap.h"
 
+#include "layout.h"
 #include "paging.h"
 #include "string.h"
 
@@ -61,4 +62,14 @@ enum pagemap_status pagemap_range(struct pt_pool *pool, uint64_t pml4, uint64_t 
         }
     }
     return PAGEMAP_OK;
+}
+
+void pagemap_identity(uint64_t pt_base)
+{
+    uint64_t *pml4 = (uint64_t *)(uintptr_t)pt_base, *pdpt = pml4 + 512, *pd = pdpt + 512;
+    memset(pml4, 0, 3 * PAGE_SIZE);
+    pml4[0] = (uint64_t)(uintptr_t)pdpt | PTE_P | PTE_W;
+    pdpt[0] = (uint64_t)(uintptr_t)pd | PTE_P | PTE_W;
+    for (uint64_t i = 0; i < IDENTITY_MAP_END / LARGE_PAGE_SIZE; i++)
+        pd[i] = i * LARGE_PAGE_SIZE | PTE_P | PTE_W | PTE_PS;
 }

@@ -35,4 +35,9 @@ enum pagemap_status pagemap_range(struct pt_pool *pool, uint64_t pml4, uint64_t 
                                   uint64_t paddr, uint64_t memsz, uint64_t flags,
                                   uint64_t *bad_va);
 
+/* Stage 2's identity map (boot/stage2.asm, build_identity_map), for the loaders that do
+ * not run stage 2: PML4 at pt_base, PDPT at +1000h, PD at +2000h, virtual = physical for
+ * 0..IDENTITY_MAP_END with 2 MiB pages, P|W. Further tables come from pt_base + 3000h. */
+void pagemap_identity(uint64_t pt_base);
+
 #endif

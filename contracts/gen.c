@@ -112,6 +112,16 @@ void contracts(void)
     FIELD(boot_info, timeline_reserved);
     FIELD(boot_info, tsc_hz);
     FIELD(boot_info, timeline_tsc);
+    FIELD(boot_info, fb_addr);
+    FIELD(boot_info, fb_width);
+    FIELD(boot_info, fb_height);
+    FIELD(boot_info, fb_pitch);
+    FIELD(boot_info, fb_bpp);
+    FIELD(boot_info, fb_format);
+    FIELD(boot_info, fb_reserved);
+    CONST(FB_NONE);
+    CONST(FB_RGBX);
+    CONST(FB_BGRX);
     TIMELINE_TABLE(TL)
 
     EXCEPTION_TABLE(EXC)

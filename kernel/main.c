@@ -8,6 +8,7 @@
 #include "console.h"
 #include "cpu.h"
 #include "fault_hooks.h"
+#include "fbcon.h"
 #include "gdt.h"
 #include "idt.h"
 #include "kprintf.h"
@@ -90,6 +91,7 @@ void kernel_main(struct boot_info *bi)
 {
     BOCHS_BREAK(); /* the fifth transition stop: stage1, stage2, pm, lm, kernel_main */
     timeline_kernel_main(bi); /* TSC stamp into boot_info (bi is checked there) */
+    fbcon_init(bi); /* no VGA text mode (UEFI): the console draws on the framebuffer */
     console_init(0);
     /* Exceptions first: from here on any fault gets a panic screen, and a stack
      * overflow a #DF on its own stack rather than a triple fault (reset). */

@@ -153,14 +153,7 @@ void multiboot_main(uint32_t magic, uint32_t info)
     /* From here on the loader's memory is overwritten. */
     memcpy((void *)BOOTINFO_ADDR, bi, sizeof(*bi));
 
-    /* Stage 2's identity map (boot/stage2.asm, build_identity_map): PML4 at PT_BASE, PDPT
-     * at +1000h, PD at +2000h, 2 MiB pages for 0..IDENTITY_MAP_END. */
-    uint64_t *pml4 = (uint64_t *)PT_BASE, *pdpt = pml4 + 512, *pd = pdpt + 512;
-    memset(pml4, 0, 3 * PAGE_SIZE);
-    pml4[0] = (uint64_t)(uintptr_t)pdpt | PTE_P | PTE_W;
-    pdpt[0] = (uint64_t)(uintptr_t)pd | PTE_P | PTE_W;
-    for (uint64_t i = 0; i < IDENTITY_MAP_END / LARGE_PAGE_SIZE; i++)
-        pd[i] = i * LARGE_PAGE_SIZE | PTE_P | PTE_W | PTE_PS;
+    pagemap_identity(PT_BASE); /* stage 2's identity map, as build_identity_map has it */
 
     /* The kernel's pages, from the same pool the BIOS loader uses. */
     struct pt_pool pool = { PT_BASE + 3 * PAGE_SIZE, PT_END };
