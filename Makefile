@@ -83,6 +83,7 @@ help:
 	@echo 'make bochs        boot in Bochs with its debugger, stopping at every magic breakpoint (docs/bochs.md)'
 	@echo 'make bench        benchmarks, as ratios against references measured in the same run (docs/performance.md)'
 	@echo 'make iso          build/farjump.iso: GRUB booting build/kernel.elf by Multiboot 2'
+	@echo 'make efi          build/efi.img: a FAT disk with farjump'"'"'s UEFI loader and the kernel (OVMF)'
 	@echo 'make gen          only the files generated from contracts/ (build/gen)'
 	@echo 'make deps         install the Debian packages farjump needs (apt-get)'
 	@echo 'make clean        remove build/'
@@ -222,6 +223,60 @@ $(B)/farjump.iso: $(B)/kernel.elf boot/grub.cfg
 	cp $(B)/kernel.elf $(B)/iso/boot/kernel.elf
 	cp boot/grub.cfg $(B)/iso/boot/grub/grub.cfg
 	grub-mkrescue -o $@ $(B)/iso 2>$(B)/grub-mkrescue.log || { cat $(B)/grub-mkrescue.log >&2; exit 1; }
+
+# ---- UEFI: farjump's UEFI loader (gnu-efi) and a FAT image for OVMF -----------------------
+# boot/uefi.c and the common/ code it shares with the BIOS loader, position-independent as
+# gnu-efi wants; linked to build/uefi.so (ELF with DWARF: GDB's symbols, at the ImageBase
+# found at run time), converted to the PE file build/BOOTX64.EFI.
+EFI_INC := /usr/include/efi
+EFI_LIB := /usr/lib
+UEFI_CFLAGS := -std=gnu11 -ffreestanding -fno-builtin -fpic -fshort-wchar -fno-stack-protector \
+	-fcf-protection=none -mno-red-zone -mgeneral-regs-only -fno-asynchronous-unwind-tables \
+	-fno-omit-frame-pointer -DGNU_EFI_USE_MS_ABI -Wall -Wextra -Werror -g -Os -MMD -MP \
+	-I $(EFI_INC) -I $(EFI_INC)/x86_64 -I common -I contracts
+UEFI_OBJ := $(B)/uefi/uefi.o $(patsubst %,$(B)/uefi/common/%.o,console kprintf serial string \
+	vga pagemap elfcheck)
+
+.PHONY: efi
+efi: $(B)/efi.img
+
+$(B)/uefi/uefi.o: boot/uefi.c $(B)/flags | $(B)/uefi/common $(GEN)
+	@test -f $(EFI_INC)/efi.h || scripts/install-deps
+	$(CC) $(UEFI_CFLAGS) -c -o $@ $<
+
+$(B)/uefi/common/%.o: common/%.c $(B)/flags | $(B)/uefi/common $(GEN)
+	$(CC) $(UEFI_CFLAGS) -c -o $@ $<
+
+# gnu-efi's libefi (init.o, which InitializeLib needs) defines memset and memcpy too:
+# ours become weak there, so the link takes libefi's.
+$(B)/uefi/common/string.o: common/string.c $(B)/flags | $(B)/uefi/common $(GEN)
+	$(CC) $(UEFI_CFLAGS) -c -o $@ $<
+	$(OBJCOPY) --weaken-symbol=memset --weaken-symbol=memcpy $@
+
+$(B)/uefi.so: $(UEFI_OBJ)
+	$(LD) -nostdlib -znocombreloc -shared -Bsymbolic -T $(EFI_LIB)/elf_x86_64_efi.lds \
+		$(EFI_LIB)/crt0-efi-x86_64.o $(UEFI_OBJ) -L $(EFI_LIB) -lefi -lgnuefi -o $@
+
+$(B)/BOOTX64.EFI: $(B)/uefi.so
+	$(OBJCOPY) -j .text -j .sdata -j .data -j .rodata -j .dynamic -j .dynsym -j .rel \
+		-j .rela -j '.rel.*' -j '.rela.*' -j .reloc --target efi-app-x86_64 \
+		--subsystem=10 $< $@
+
+# A FAT disk without partition table (UEFI reads it as one volume): the removable-media
+# path EFI/BOOT/BOOTX64.EFI that OVMF boots, and the unmodified kernel.elf beside it.
+$(B)/efi.img: $(B)/BOOTX64.EFI $(B)/kernel.elf
+	rm -f $@.tmp
+	dd if=/dev/zero of=$@.tmp bs=1M count=8 status=none
+	mformat -i $@.tmp -v FARJUMP ::
+	mmd -i $@.tmp ::/EFI ::/EFI/BOOT
+	mcopy -i $@.tmp $(B)/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
+	mcopy -i $@.tmp $(B)/kernel.elf ::/kernel.elf
+	mv $@.tmp $@
+
+$(B)/uefi/common:
+	@mkdir -p $@
+
+-include $(wildcard $(B)/uefi/*.d $(B)/uefi/common/*.d)
 
 # ---- flat binaries and the disk image ----------------------------------------------------
 $(B)/%.bin: $(B)/%.elf

@@ -50,3 +50,13 @@ def iso(build):
     if r.returncode != 0:
         pytest.fail(f"make iso failed:\n{r.stdout}\n{r.stderr}")
     return BUILD / "farjump.iso"
+
+
+@pytest.fixture(scope="session")
+def efi(build):
+    """build/efi.img (FAT: farjump's UEFI loader and the kernel, for OVMF) after `make efi`."""
+    r = subprocess.run(["make", "-s", "efi"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    if r.returncode != 0:
+        pytest.fail(f"make efi failed:\n{r.stdout}\n{r.stderr}")
+    return BUILD / "efi.img"

@@ -120,3 +120,97 @@ def test_gdb_stops_where_each_path_starts(build):
     add, tbreak, cont = bootpaths.gdb_entry_commands("multiboot")
     assert add.startswith("add-symbol-file build/kernel/mb_entry.o -s .multiboot 0x1")
     assert tbreak == "tbreak mb_entry" and cont == "continue"
+
+
+# ---- UEFI: one OVMF boot (about 5 s under TCG) shared by the tests below -------------------
+UEFI_TIMEOUT = 90
+
+
+def read_ppm(path):
+    """(width, height, RGB bytes) of QEMU's screendump (binary PPM, P6, maxval 255)."""
+    data = path.read_bytes()
+    magic, w, h, maxval, pixels = data.split(maxsplit=4)
+    assert magic == b"P6" and maxval == b"255"
+    return int(w), int(h), pixels
+
+
+def screen_text(path, glyphs):
+    """The text drawn on a screendump in the kernel's 8x16 font: each cell's lit pixels
+    matched against the font's glyphs ('?' for a cell that is no glyph)."""
+    w, h, px = read_ppm(path)
+    by_bits = {}
+    for code in range(0x20, 0x7F):
+        by_bits.setdefault(glyphs[code], chr(code))
+    lines = []
+    for row in range(h // 16):
+        line = []
+        for col in range(w // 8):
+            bits = bytes(sum(0x80 >> x for x in range(8)
+                             if px[((row * 16 + y) * w + col * 8 + x) * 3] > 0x40)
+                         for y in range(16))
+            line.append(by_bits.get(bits, "?"))
+        lines.append("".join(line).rstrip())
+    return lines
+
+
+@pytest.fixture(scope="module")
+def uefi(efi, tmp_path_factory):
+    shot = tmp_path_factory.mktemp("uefi") / "screen.ppm"
+    with QemuVM(efi, boot="uefi") as vm:
+        vm.wait_serial("Hello World!", timeout=UEFI_TIMEOUT)
+        regs = vm.wait_halted(timeout=UEFI_TIMEOUT)
+        serial = vm.serial().replace("\r\n", "\n")
+        vm.qmp("screendump", filename=str(shot))
+        bi = vm.read_phys(fc.BOOTINFO_ADDR, fc.BOOTINFO_SIZE)
+    return serial, shot, regs, bi
+
+
+def bi_field(bi, name):
+    off, size = next((o, s) for n, o, s in fc.BOOTINFO_FIELDS if n == name)
+    return int.from_bytes(bi[off:off + size], "little")
+
+
+def test_uefi_com1_names_the_boot_path_and_says_hello(uefi):
+    serial = uefi[0]
+    assert "farjump UEFI loader\n" in serial
+    assert re.search(r"UEFI loader: ImageBase 0x[0-9a-f]+", serial)
+    kernel = serial[serial.index("farjump kernel"):]
+    assert kernel.startswith("farjump kernel, booted by UEFI\n"), kernel[:200]
+    assert "\nHello World!\n" in kernel
+    regs = uefi[2]
+    assert "HLT=1" in regs and re.search(r"CS =0018 .* CS64", regs)
+
+
+def test_uefi_screen_shows_what_the_kernel_wrote(uefi):
+    """No VGA text mode under UEFI: the kernel draws on the GOP framebuffer. The screendump,
+    read back with the kernel's own font, shows the lines it wrote to COM1."""
+    serial, shot, _, bi = uefi
+    assert bi_field(bi, "fb_format") in (fc.FB_RGBX, fc.FB_BGRX)
+    w, h, _ = read_ppm(shot)
+    assert (w, h) == (bi_field(bi, "fb_width"), bi_field(bi, "fb_height"))
+    from fjqemu.psffont import load
+    screen = screen_text(shot, load())
+    kernel = serial[serial.index("farjump kernel"):serial.index("Hello World!\n") + 13]
+    wrote = kernel.rstrip("\n").split("\n")
+    assert screen[:len(wrote)] == wrote, "\n".join(screen[:len(wrote) + 2])
+
+
+def test_uefi_memory_map_is_the_firmwares(uefi):
+    """The map the kernel prints is the one the loader stored from GetMemoryMap (boot_info
+    in guest memory): sorted, without overlaps, RAM about the 128 MiB QEMU was given, and
+    the kernel's own range usable."""
+    serial, _, _, bi = uefi
+    printed = [(int(a, 16), int(b, 16), t) for a, b, t in memory_map(serial)]
+    count = bi_field(bi, "e820_count")
+    off = next(o for n, o, _ in fc.BOOTINFO_FIELDS if n == "e820")
+    names = {1: "usable", 2: "reserved", 3: "ACPI reclaimable", 4: "ACPI NVS", 5: "bad"}
+    stored = []
+    for i in range(count):
+        base, length, typ, _ = struct.unpack_from("<QQII", bi, off + i * fc.E820_ENTRY_SIZE)
+        stored.append((base, base + length - 1, names[typ]))
+    assert printed == stored and len(stored) > 3
+    assert all(a[1] < b[0] for a, b in zip(stored, stored[1:]))
+    usable = sum(e - b + 1 for b, e, t in stored if t == "usable")
+    assert 100 << 20 < usable <= 128 << 20
+    start, end = bi_field(bi, "kernel_phys_start"), bi_field(bi, "kernel_phys_end")
+    assert any(t == "usable" and b <= start and end - 1 <= e for b, e, t in stored)
