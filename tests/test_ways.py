@@ -6,6 +6,7 @@ and the kernel halts in the higher half. The Multiboot headers are checked again
 ELF file they describe."""
 import re
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -13,8 +14,10 @@ import farjump_contracts as fc
 from fjqemu import bootpaths
 from fjqemu.bootpaths import IMAGES
 from fjqemu.elf import Elf
+from fjqemu.gdbrun import run_driver
 from fjqemu.vm import QemuVM
 
+ROOT = Path(__file__).resolve().parent.parent
 BOOT_TIMEOUT = 30
 VGA, COLS, ROWS = 0xB8000, 80, 25
 BANNER = {"bios": "the farjump BIOS loader", "multiboot": "Multiboot 1",
@@ -155,14 +158,21 @@ def screen_text(path, glyphs):
 
 @pytest.fixture(scope="module")
 def uefi(efi, tmp_path_factory):
-    shot = tmp_path_factory.mktemp("uefi") / "screen.ppm"
-    with QemuVM(efi, boot="uefi") as vm:
+    """One OVMF boot under GDB: the driver's fj commands at timeline_hello, then COM1, a
+    QMP screendump and boot_info once the kernel halted."""
+    tmp = tmp_path_factory.mktemp("uefi")
+    shot = tmp / "screen.ppm"
+    with QemuVM(efi, boot="uefi", gdb=True) as vm:
+        run = run_driver(ROOT / "tests" / "gdb" / "uefi_driver.py", port=vm.gdb_port,
+                         cmds=["tbreak timeline_hello", "continue"],
+                         config={"png": str(tmp / "fb.png")}, timeout=UEFI_TIMEOUT)
+        assert run.result, run.tail()
         vm.wait_serial("Hello World!", timeout=UEFI_TIMEOUT)
         regs = vm.wait_halted(timeout=UEFI_TIMEOUT)
         serial = vm.serial().replace("\r\n", "\n")
         vm.qmp("screendump", filename=str(shot))
         bi = vm.read_phys(fc.BOOTINFO_ADDR, fc.BOOTINFO_SIZE)
-    return serial, shot, regs, bi
+    return serial, shot, regs, bi, run.result, tmp / "fb.png"
 
 
 def bi_field(bi, name):
@@ -184,7 +194,7 @@ def test_uefi_com1_names_the_boot_path_and_says_hello(uefi):
 def test_uefi_screen_shows_what_the_kernel_wrote(uefi):
     """No VGA text mode under UEFI: the kernel draws on the GOP framebuffer. The screendump,
     read back with the kernel's own font, shows the lines it wrote to COM1."""
-    serial, shot, _, bi = uefi
+    serial, shot, _, bi = uefi[:4]
     assert bi_field(bi, "fb_format") in (fc.FB_RGBX, fc.FB_BGRX)
     w, h, _ = read_ppm(shot)
     assert (w, h) == (bi_field(bi, "fb_width"), bi_field(bi, "fb_height"))
@@ -199,7 +209,7 @@ def test_uefi_memory_map_is_the_firmwares(uefi):
     """The map the kernel prints is the one the loader stored from GetMemoryMap (boot_info
     in guest memory): sorted, without overlaps, RAM about the 128 MiB QEMU was given, and
     the kernel's own range usable."""
-    serial, _, _, bi = uefi
+    serial, _, _, bi = uefi[:4]
     printed = [(int(a, 16), int(b, 16), t) for a, b, t in memory_map(serial)]
     count = bi_field(bi, "e820_count")
     off = next(o for n, o, _ in fc.BOOTINFO_FIELDS if n == "e820")
@@ -214,3 +224,31 @@ def test_uefi_memory_map_is_the_firmwares(uefi):
     assert 100 << 20 < usable <= 128 << 20
     start, end = bi_field(bi, "kernel_phys_start"), bi_field(bi, "kernel_phys_end")
     assert any(t == "usable" and b <= start and end - 1 <= e for b, e, t in stored)
+
+
+def test_uefi_fj_commands_know_the_screen_is_a_framebuffer(uefi, bios_permissions):
+    """fj vga says plainly that there is no VGA text; fj fb renders the framebuffer
+    (address and format from boot_info), the same picture as QEMU's screendump; fj pt shows
+    the BIOS path's kernel permissions."""
+    serial, shot, _, bi, got, png = uefi
+    assert "not VGA text" in got["vga_error"] and "fj fb" in got["vga_error"]
+    fb = got["fb"]
+    assert fb["addr"] == bi_field(bi, "fb_addr") and fb["boot_path"] == "UEFI"
+    from PIL import Image
+    w, h, px = read_ppm(shot)
+    assert Image.open(png).convert("RGB").tobytes() == px
+    assert kernel_permissions(got["pt"]) == bios_permissions
+
+
+def kernel_permissions(pt):
+    return [(r["virt"], r["phys"], r["size"], r["page_size"], r["writable"], r["nx"],
+             r["user"]) for r in pt["ranges"] if r["virt"] >= 0xffff800000000000]
+
+
+@pytest.fixture(scope="module")
+def bios_permissions(build):
+    with QemuVM(IMAGES["bios"], gdb=True) as vm:
+        run = run_driver(ROOT / "tests" / "gdb" / "ways_driver.py", port=vm.gdb_port,
+                         cmds=bootpaths.gdb_entry_commands("bios"), timeout=60)
+    assert run.result, run.tail()
+    return kernel_permissions(run.result["pt"])

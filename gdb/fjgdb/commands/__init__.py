@@ -7,6 +7,7 @@ prints what :mod:`fjgdb.render` makes of it. Shared helpers live in :mod:`.base`
 from __future__ import annotations
 
 from .context import FjContext
+from .fb import FjFb
 from .gdt import FjGdt
 from .idt import FjIdt
 from .ivt import FjIvt
@@ -20,5 +21,5 @@ from .transitions import FjTransitions
 from .vga import FjVga
 
 #: Every fj command, in the order 'help fj' documents them.
-COMMANDS = (FjMode, FjSeg, FjIvt, FjGdt, FjIdt, FjPt, FjVga, FjContext, FjTransitions,
+COMMANDS = (FjMode, FjSeg, FjIvt, FjGdt, FjIdt, FjPt, FjVga, FjFb, FjContext, FjTransitions,
             FjTour, FjReset, FjTimeline)
