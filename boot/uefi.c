@@ -26,6 +26,14 @@
 
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab);
 
+/* gnu-efi's link script: the image's first byte, at run time where the firmware put it. */
+extern char ImageBase[];
+
+/* make debug BOOT=uefi: the firmware picks the load address, so GDB can only place this
+ * loader's symbols once it is known. Asked by QEMU's fw_cfg file opt/farjump/wait-for-gdb,
+ * the loader says its ImageBase on COM1 and waits here until GDB clears this. */
+volatile int uefi_gdb_wait;
+
 #define EFER_MSR 0xc0000080u
 #define EFER_NXE (1u << 11)
 
@@ -242,11 +250,74 @@ static void map_or_fail(struct pt_pool *pool, uint64_t va, uint64_t pa, uint64_t
         elf_fail("virtual 0x%lx of %s is mapped twice", bad, what);
 }
 
+/* QEMU's fw_cfg (docs/specs/fw_cfg.txt): selector port 510h, data port 511h; item 0 is
+ * the signature "QEMU", item 19h the file directory (big-endian count, 64-byte entries). */
+#define FW_CFG_SELECT 0x510
+#define FW_CFG_DATA 0x511
+
+static uint8_t fw_cfg_byte(void)
+{
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"((uint16_t)FW_CFG_DATA));
+    return v;
+}
+
+static void fw_cfg_select(uint16_t key)
+{
+    __asm__ volatile("outw %0, %1" ::"a"(key), "Nd"((uint16_t)FW_CFG_SELECT));
+}
+
+static int fw_cfg_has_file(const char *name)
+{
+    fw_cfg_select(0);
+    char sig[4];
+    for (int i = 0; i < 4; i++)
+        sig[i] = (char)fw_cfg_byte();
+    if (memcmp(sig, "QEMU", 4) != 0)
+        return 0; /* not QEMU: no fw_cfg */
+    fw_cfg_select(0x19);
+    uint32_t count = 0;
+    for (int i = 0; i < 4; i++)
+        count = count << 8 | fw_cfg_byte();
+    for (uint32_t n = 0; n < count && n < 1024; n++) {
+        char entry[64];
+        for (int i = 0; i < 64; i++)
+            entry[i] = (char)fw_cfg_byte();
+        entry[63] = 0;
+        size_t len = strlen(name); /* u32 size, u16 select, u16 reserved, then the name */
+        if (memcmp(entry + 8, name, len + 1) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+__attribute__((noinline)) static void wait_for_gdb(void)
+{
+    if (!fw_cfg_has_file("opt/farjump/wait-for-gdb"))
+        return;
+    uefi_gdb_wait = 1;
+    kprintf("UEFI loader: ImageBase 0x%lx; waiting for GDB (set var uefi_gdb_wait = 0)\n",
+            (unsigned long)(uintptr_t)ImageBase);
+    while (uefi_gdb_wait)
+        __asm__ volatile("pause");
+}
+
+static EFI_STATUS uefi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab);
+
+/* The entry point (gnu-efi's crt0 relocates the image, then calls this). */
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 {
-    InitializeLib(image, systab);
     console_set_screen(no_screen); /* the screen is the firmware's until the kernel's */
     console_init(1);
+    wait_for_gdb();
+    return uefi_main(image, systab);
+}
+
+/* The loader proper: where make debug BOOT=uefi stops. */
+__attribute__((noinline)) static EFI_STATUS uefi_main(EFI_HANDLE image,
+                                                       EFI_SYSTEM_TABLE *systab)
+{
+    InitializeLib(image, systab);
     kprintf("farjump UEFI loader\n");
     bi.magic = BOOTINFO_MAGIC;
     bi.size = sizeof(bi);
@@ -258,7 +329,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     const struct elf64_ehdr *eh = load_kernel(file, size);
     find_framebuffer();
     /* This code and its stack must stay reachable through the identity map. */
-    uint64_t here = (uint64_t)(uintptr_t)&efi_main, sp = (uint64_t)(uintptr_t)&size;
+    uint64_t here = (uint64_t)(uintptr_t)&uefi_main, sp = (uint64_t)(uintptr_t)&size;
     if (here >= IDENTITY_MAP_END || sp >= IDENTITY_MAP_END)
         elf_fail("the loader runs at 0x%lx (stack 0x%lx), above the 1 GiB identity map",
                  here, sp);

@@ -9,12 +9,14 @@ import struct
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 import farjump_contracts as fc
 from fjqemu import bootpaths
 from fjqemu.bootpaths import IMAGES
 from fjqemu.elf import Elf
 from fjqemu.gdbrun import run_driver
+from fjqemu.psffont import load
 from fjqemu.vm import QemuVM
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,13 +160,16 @@ def screen_text(path, glyphs):
 
 @pytest.fixture(scope="module")
 def uefi(efi, tmp_path_factory):
-    """One OVMF boot under GDB: the driver's fj commands at timeline_hello, then COM1, a
-    QMP screendump and boot_info once the kernel halted."""
+    """One OVMF boot under GDB as make debug BOOT=uefi has it (the loader waits for GDB
+    and says its ImageBase; GDB loads build/uefi.so there and stops at uefi_main), the
+    driver's fj commands at timeline_hello, then COM1, a QMP screendump and boot_info once
+    the kernel halted."""
     tmp = tmp_path_factory.mktemp("uefi")
     shot = tmp / "screen.ppm"
-    with QemuVM(efi, boot="uefi", gdb=True) as vm:
-        run = run_driver(ROOT / "tests" / "gdb" / "uefi_driver.py", port=vm.gdb_port,
-                         cmds=["tbreak timeline_hello", "continue"],
+    with QemuVM(efi, boot="uefi", gdb=True, paused=False, wait_for_gdb=True) as vm:
+        base = bootpaths.uefi_image_base(vm.wait_serial("waiting for GDB", UEFI_TIMEOUT))
+        run = run_driver(ROOT / "tests" / "gdb" / "ways_driver.py", port=vm.gdb_port,
+                         cmds=bootpaths.gdb_entry_commands("uefi", image_base=base),
                          config={"png": str(tmp / "fb.png")}, timeout=UEFI_TIMEOUT)
         assert run.result, run.tail()
         vm.wait_serial("Hello World!", timeout=UEFI_TIMEOUT)
@@ -172,7 +177,7 @@ def uefi(efi, tmp_path_factory):
         serial = vm.serial().replace("\r\n", "\n")
         vm.qmp("screendump", filename=str(shot))
         bi = vm.read_phys(fc.BOOTINFO_ADDR, fc.BOOTINFO_SIZE)
-    return serial, shot, regs, bi, run.result, tmp / "fb.png"
+    return serial, shot, regs, bi, run.result, tmp / "fb.png", base
 
 
 def bi_field(bi, name):
@@ -198,7 +203,6 @@ def test_uefi_screen_shows_what_the_kernel_wrote(uefi):
     assert bi_field(bi, "fb_format") in (fc.FB_RGBX, fc.FB_BGRX)
     w, h, _ = read_ppm(shot)
     assert (w, h) == (bi_field(bi, "fb_width"), bi_field(bi, "fb_height"))
-    from fjqemu.psffont import load
     screen = screen_text(shot, load())
     kernel = serial[serial.index("farjump kernel"):serial.index("Hello World!\n") + 13]
     wrote = kernel.rstrip("\n").split("\n")
@@ -230,11 +234,10 @@ def test_uefi_fj_commands_know_the_screen_is_a_framebuffer(uefi, bios_permission
     """fj vga says plainly that there is no VGA text; fj fb renders the framebuffer
     (address and format from boot_info), the same picture as QEMU's screendump; fj pt shows
     the BIOS path's kernel permissions."""
-    serial, shot, _, bi, got, png = uefi
+    serial, shot, _, bi, got, png = uefi[:6]
     assert "not VGA text" in got["vga_error"] and "fj fb" in got["vga_error"]
     fb = got["fb"]
     assert fb["addr"] == bi_field(bi, "fb_addr") and fb["boot_path"] == "UEFI"
-    from PIL import Image
     w, h, px = read_ppm(shot)
     assert Image.open(png).convert("RGB").tobytes() == px
     assert kernel_permissions(got["pt"]) == bios_permissions
@@ -252,3 +255,15 @@ def bios_permissions(build):
                          cmds=bootpaths.gdb_entry_commands("bios"), timeout=60)
     assert run.result, run.tail()
     return kernel_permissions(run.result["pt"])
+
+
+def test_uefi_debug_stops_at_the_loader_with_source(uefi, build):
+    """The loader's base is found at run time (it says it on COM1 while it waits for GDB):
+    GDB then has its symbols where it runs, with source lines, in 64-bit long mode."""
+    got, base = uefi[4], uefi[6]
+    first = got["first"]
+    assert first["function"] == "uefi_main" and first["file"].endswith("boot/uefi.c"), first
+    assert first["line"] > 0 and first["mode"]["mode"] == "long"
+    uefi_main = next(s.value for s in Elf.read(build / "uefi.so").symbols()
+                     if s.name == "uefi_main")
+    assert first["pc"] == base + uefi_main

@@ -5,14 +5,17 @@ first.
     bios       build/disk.img     farjump's stage 1 + stage 2      GDB stops at stage1_start
     multiboot  build/kernel.elf   QEMU -kernel (Multiboot 1)       GDB stops at mb_entry
     grub       build/farjump.iso  GRUB, multiboot2 (Multiboot 2)   GDB stops at mb_entry
-    uefi       build/efi.img      OVMF + farjump's UEFI loader     (not built yet)
+    uefi       build/efi.img      OVMF + farjump's UEFI loader     GDB stops at uefi_main
 
 mb_entry (kernel/mb_entry.asm) runs at physical addresses although kernel.elf links it
 in the higher half: GDB gets its object file a second time, placed at the physical
-addresses, so its source lines show where it runs.
+addresses, so its source lines show where it runs. The UEFI loader runs wherever the
+firmware put it: asked by QEMU's fw_cfg (cmdline wait_for_gdb), it says its ImageBase on
+COM1 and waits; GDB then adds build/uefi.so's symbols at that base and releases it.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from . import BUILD, ROOT
@@ -26,6 +29,8 @@ MAKE = {"bios": "make", "multiboot": "make", "grub": "make iso", "uefi": "make e
 NAMES = {"bios": "the farjump BIOS loader", "multiboot": "Multiboot 1",
          "grub": "Multiboot 2 / GRUB", "uefi": "UEFI"}
 MB_ENTRY_OBJ = BUILD / "kernel" / "mb_entry.o"
+UEFI_SO = BUILD / "uefi.so"
+UEFI_WAITING = re.compile(r"UEFI loader: ImageBase 0x([0-9a-f]+); waiting for GDB")
 KERNEL_VMA = 0xffffffff80000000
 try:                        # the generated contracts, when the build has them
     import farjump_contracts as _c
@@ -81,8 +86,16 @@ def mb_entry_sections(kernel: Path = BUILD / "kernel.elf") -> dict[str, int]:
     return {sec: syms[name] - KERNEL_VMA for sec, name in firsts.items()}
 
 
-def gdb_entry_commands(boot: str, kernel: Path = BUILD / "kernel.elf") -> list[str]:
-    """GDB commands that load what `boot` runs first and stop there."""
+def uefi_image_base(serial: str) -> int | None:
+    """The UEFI loader's ImageBase from what it wrote to COM1 while it waits for GDB."""
+    m = UEFI_WAITING.search(serial)
+    return int(m.group(1), 16) if m else None
+
+
+def gdb_entry_commands(boot: str, kernel: Path = BUILD / "kernel.elf",
+                       image_base: int | None = None) -> list[str]:
+    """GDB commands that load what `boot` runs first and stop there (for uefi: at
+    uefi_main, given the ImageBase the waiting loader reported)."""
     if boot == "bios":
         return ["tbreak stage1_start", "continue"]
     if boot in ("multiboot", "grub"):
@@ -90,4 +103,10 @@ def gdb_entry_commands(boot: str, kernel: Path = BUILD / "kernel.elf") -> list[s
         where = " ".join(f"-s {name} {addr:#x}" for name, addr in secs.items())
         obj = MB_ENTRY_OBJ.relative_to(ROOT)
         return [f"add-symbol-file {obj} {where}", "tbreak mb_entry", "continue"]
-    raise ValueError(f"GDB cannot stop at the {boot} path's entry yet")
+    if boot == "uefi":
+        if image_base is None:
+            raise ValueError("the UEFI loader's ImageBase is needed (uefi_image_base)")
+        so = UEFI_SO.relative_to(ROOT)
+        return [f"add-symbol-file {so} -o {image_base:#x}", "set var uefi_gdb_wait = 0",
+                "tbreak uefi_main", "continue"]
+    raise ValueError(f"unknown boot path {boot!r}")

@@ -60,7 +60,8 @@ def qemu_command(image, *, boot: str = "bios", memory: str = MEMORY, display: st
                  serial: str | None = None, monitor: str | None = "none",
                  qmp: Path | None = None, reboot: bool = False, cpu: str | None = None,
                  floppy: bool = False, blkdebug=None, gdb_port: int | None = None,
-                 debugcon: Path | None = None, extra=()) -> list[str]:
+                 debugcon: Path | None = None, paused: bool = True,
+                 wait_for_gdb: bool = False, extra=()) -> list[str]:
     """The argument list for one QEMU boot of `image` by boot path `boot` (BOOTS).
 
     display: "none", "curses", or None for QEMU's default (a window).
@@ -68,7 +69,9 @@ def qemu_command(image, *, boot: str = "bios", memory: str = MEMORY, display: st
     monitor: "none" or None (QEMU's default: on the window's console).
     qmp: a Unix socket path for QMP (server, not waiting).
     reboot: False adds -no-reboot (a triple fault or reset ends QEMU instead of looping).
-    gdb_port: start paused (-S) with a gdbstub on 127.0.0.1:PORT.
+    gdb_port: a gdbstub on 127.0.0.1:PORT, started paused (-S) unless paused=False.
+    wait_for_gdb: farjump's UEFI loader waits for GDB at its start and says its ImageBase
+    on COM1 (fw_cfg file opt/farjump/wait-for-gdb; boot/uefi.c).
     debugcon: port E9h written to this file.
     """
     cmd = [QEMU, *boot_media(boot, image, floppy=floppy, blkdebug=blkdebug), "-m", memory]
@@ -87,7 +90,9 @@ def qemu_command(image, *, boot: str = "bios", memory: str = MEMORY, display: st
     if floppy:
         cmd += ["-boot", "a"]
     if gdb_port is not None:
-        cmd += ["-S", "-gdb", f"tcp:127.0.0.1:{gdb_port}"]
+        cmd += (["-S"] if paused else []) + ["-gdb", f"tcp:127.0.0.1:{gdb_port}"]
+    if wait_for_gdb:
+        cmd += ["-fw_cfg", "name=opt/farjump/wait-for-gdb,string=1"]
     if debugcon is not None:
         cmd += ["-debugcon", f"file:{qemu_opt(debugcon)}"]
     return cmd + list(extra)

@@ -5,6 +5,9 @@ or scripts/debug).
                            ends QEMU
   scripts/debug --boot multiboot|grub   (make debug BOOT=...) the kernel booted by QEMU's
                            -kernel or by GRUB, stopped at mb_entry (fjqemu.bootpaths)
+  scripts/debug --boot uefi   OVMF runs until farjump's UEFI loader says its ImageBase on
+                           COM1 and waits; GDB then loads build/uefi.so there and stops at
+                           uefi_main
   scripts/debug --server   (make debug-server) QEMU only; prints the port, writes it to
                            build/gdb-port and waits (Ctrl-C ends QEMU)
   scripts/debug --attach   (make gdb) GDB only, attached to a running debug-server; runs
@@ -32,7 +35,7 @@ from typing import NoReturn
 from . import BUILD, ROOT, FjError
 from .cmdline import QEMU, qemu_command, x_display_problem
 from .gdbrun import GDB, gdb_command
-from .bootpaths import IMAGES, boot_problem, gdb_entry_commands
+from .bootpaths import IMAGES, boot_problem, gdb_entry_commands, uefi_image_base
 from .elf import ElfError
 from .procs import die_with_parent, end_group
 from .sessions import SessionLogs, session_logs
@@ -117,7 +120,8 @@ def start_qemu(image: Path, port: int, logs: SessionLogs, boot: str = "bios") ->
              "without a window: env -u DISPLAY make debug")
     cmd = qemu_command(image, boot=boot, display="none" if headless else None,
                        monitor="none" if headless else None,
-                       serial=f"file:{logs.serial}", reboot=True, gdb_port=port)
+                       serial=f"file:{logs.serial}", reboot=True, gdb_port=port,
+                       paused=boot != "uefi", wait_for_gdb=boot == "uefi")
     log_path = logs.qemu
     try:
         with open(log_path, "wb") as log:
@@ -142,21 +146,45 @@ def start_qemu(image: Path, port: int, logs: SessionLogs, boot: str = "bios") ->
     return proc
 
 
-def gdb_args(port: int, stop_at_stage1, extra: list[str], boot: str = "bios") -> list[str]:
+UEFI_WAIT = 90   # seconds for OVMF to reach farjump's UEFI loader (about 5 s under TCG)
+
+
+def wait_uefi_base(proc: subprocess.Popen, serial: Path) -> int:
+    """The ImageBase the waiting UEFI loader wrote to COM1 (bounded)."""
+    deadline = time.monotonic() + UEFI_WAIT
+    while True:
+        try:
+            base = uefi_image_base(serial.read_text(errors="replace"))
+        except OSError:
+            base = None
+        if base is not None:
+            return base
+        if proc.poll() is not None:
+            fail(f"QEMU exited before the UEFI loader reported its ImageBase; see {serial}")
+        if time.monotonic() > deadline:
+            fail(f"the UEFI loader did not report its ImageBase on COM1 within {UEFI_WAIT} s "
+                 f"(OVMF did not boot build/efi.img?); see {serial}")
+        time.sleep(0.1)
+
+
+def gdb_args(port: int, stop_at_stage1, extra: list[str], boot: str = "bios",
+             image_base: int | None = None) -> list[str]:
     if stop_at_stage1 == "if-at-reset":
         return gdb_command(batch=False, port=port, scripts=[ATTACH], extra=extra)
     try:
-        cmds = gdb_entry_commands(boot) if stop_at_stage1 else []
+        cmds = gdb_entry_commands(boot, image_base=image_base) if stop_at_stage1 else []
     except ElfError as e:
         fail(str(e))
     return gdb_command(*cmds, batch=False, port=port, extra=extra)
 
 
-def run_gdb(port: int, stop_at_stage1, extra: list[str], boot: str = "bios") -> int:
+def run_gdb(port: int, stop_at_stage1, extra: list[str], boot: str = "bios",
+            image_base: int | None = None) -> int:
     # GDB owns the terminal and Ctrl-C; this process only waits for it.
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        return subprocess.call(gdb_args(port, stop_at_stage1, extra, boot), cwd=ROOT)
+        return subprocess.call(gdb_args(port, stop_at_stage1, extra, boot, image_base),
+                               cwd=ROOT)
     except FileNotFoundError:
         fail(f"'{GDB}' not found (set GDB=..., or 'make deps' installs gdb)")
     finally:
@@ -176,7 +204,7 @@ def main() -> int:
     ap.add_argument("--image", default=None,
                     help="what to boot (default: build/disk.img, or BOOT's file)")
     ap.add_argument("--boot", default=os.environ.get("BOOT") or "bios",
-                    choices=("bios", "multiboot", "grub"),
+                    choices=("bios", "multiboot", "grub", "uefi"),
                     help="the way in (default: $BOOT or bios; docs/boot.md)")
     argv = sys.argv[1:]
     extra = []
@@ -222,8 +250,10 @@ def main() -> int:
         fail(str(e))
     wrote_port = False
     try:
-        start_qemu(Path(args.image) if args.image else IMAGES[args.boot], port, logs,
-                   args.boot)
+        proc = start_qemu(Path(args.image) if args.image else IMAGES[args.boot], port, logs,
+                          args.boot)
+        if args.server and args.boot == "uefi":
+            fail("make debug-server with BOOT=uefi is not supported: use make debug BOOT=uefi")
         if args.server:
             where = f"also in {PORT_FILE}"
             if logs.own_dir:
@@ -243,7 +273,13 @@ def main() -> int:
             except KeyboardInterrupt:
                 pass        # the documented way to end the server
             return 0
-        return run_gdb(port, True, extra, args.boot)
+        base = None
+        if args.boot == "uefi":
+            print("debug: OVMF is booting (about 5 s) until farjump's UEFI loader waits for "
+                  "GDB...", flush=True)
+            base = wait_uefi_base(proc, logs.serial)
+            print(f"debug: UEFI loader at ImageBase 0x{base:x}", flush=True)
+        return run_gdb(port, True, extra, args.boot, base)
     except KeyboardInterrupt:
         print("debug: interrupted; QEMU stopped", file=sys.stderr)
         return 130

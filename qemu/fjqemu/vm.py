@@ -37,9 +37,11 @@ class QemuVM:
     def __init__(self, image, *, memory: str = "128M", extra=(), gdb: bool = False,
                  workdir=None, cpu: str | None = None, floppy: bool = False,
                  debugcon: bool = False, blkdebug=None, reboot: bool = False,
-                 boot: str = "bios"):
+                 boot: str = "bios", paused: bool = True, wait_for_gdb: bool = False):
         self.image = Path(image)
         self.boot = boot
+        self.paused = paused
+        self.wait_for_gdb = wait_for_gdb
         self.memory = memory
         self.extra = list(extra)
         self.gdb_port = free_tcp_port() if gdb else None
@@ -65,6 +67,7 @@ class QemuVM:
                             monitor="none", reboot=self.reboot, cpu=self.cpu,
                             floppy=self.floppy, blkdebug=self.blkdebug,
                             gdb_port=self.gdb_port, debugcon=self.debugcon_path,
+                            paused=self.paused, wait_for_gdb=self.wait_for_gdb,
                             extra=self.extra)
 
     def start(self, timeout: float = 10.0) -> "QemuVM":
