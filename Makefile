@@ -78,6 +78,7 @@ help:
 	@echo 'make test         install missing packages, build, run the pytest suite'
 	@echo 'make unit         the pure tests only (decoders, host tools; no emulator, a few seconds)'
 	@echo 'make debug        QEMU paused + GDB attached with farjump loaded, stopped at stage1_start'
+	@echo '                  BOOT=multiboot|grub|uefi (make run too): QEMU -kernel, GRUB, OVMF (docs/boot.md)'
 	@echo 'make debug-server QEMU paused with its gdbstub, for "make gdb" in a second terminal'
 	@echo 'make gdb          GDB with farjump loaded, attached to "make debug-server"'
 	@echo 'make bochs        boot in Bochs with its debugger, stopping at every magic breakpoint (docs/bochs.md)'

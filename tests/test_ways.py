@@ -6,6 +6,8 @@ and the kernel halts in the higher half. The Multiboot headers are checked again
 ELF file they describe."""
 import re
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -267,3 +269,26 @@ def test_uefi_debug_stops_at_the_loader_with_source(uefi, build):
     uefi_main = next(s.value for s in Elf.read(build / "uefi.so").symbols()
                      if s.name == "uefi_main")
     assert first["pc"] == base + uefi_main
+
+
+def run_module(*args):
+    """A host module as the Makefile's HOSTPY runs it, bounded."""
+    env = {"PYTHONPATH": f"{ROOT}/qemu:{ROOT}/gdb:{ROOT}/build/gen", "PATH": "/usr/bin:/bin"}
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, env=env)
+
+
+@pytest.mark.parametrize("way", ["multiboot", "grub"])
+def test_make_run_boot_ends_cleanly(build, iso, way):
+    """make run BOOT=...: the headless run (fjqemu.run --boot) shows the banner on standard
+    output and ends when the kernel halts."""
+    p = run_module("fjqemu.run", "--boot", way, "--headless", "--timeout", "30")
+    assert p.returncode == 0, p.stderr
+    assert f"booted by {BANNER[way]}" in p.stdout and "Hello World!" in p.stdout
+    assert "a clean end" in p.stderr.strip().splitlines()[-1]
+
+
+def test_make_run_refuses_a_file_that_cannot_boot_that_way(build):
+    p = run_module("fjqemu.run", "--boot", "multiboot", "--headless", str(IMAGES["bios"]))
+    assert p.returncode == 1 and "not an ELF file" in p.stderr, p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
