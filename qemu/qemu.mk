@@ -48,8 +48,9 @@ debug-server: deps all $(BOOT_FILE)
 gdb: deps all
 	@$(HOSTPY) fjqemu.debug --attach
 
-bochs: deps all $(B)/bochs.sym
-	@$(HOSTPY) fjqemu.bochsdebug $(B)/disk.img $(B)/bochs.sym
+# BOOT=grub: GRUB from build/farjump.iso on a CD-ROM drive (Multiboot 2).
+bochs: deps all $(B)/bochs.sym $(if $(filter grub,$(BOOT)),$(B)/farjump.iso)
+	@$(HOSTPY) fjqemu.bochsdebug --boot $(BOOT) $(B)/disk.img $(B)/bochs.sym
 
 # "ADDRESS NAME" per line, as Bochs's debug_symbols/ldsym read it: the debugger then shows
 # stage1_start+2 instead of a bare address. Bochs names an address after the nearest symbol

@@ -2,7 +2,6 @@
 (What QEMU is given for each path: tests/unit/test_host_cmdlines.py.)"""
 from pathlib import Path
 
-import pytest
 
 from fjqemu import bootpaths
 from fjqemu.cmdline import BOOTS
