@@ -46,7 +46,7 @@ debug-server: deps all $(BOOT_FILE)
 	@$(HOSTPY) fjqemu.debug --server --boot $(BOOT) --image $(BOOT_FILE)
 
 gdb: deps all
-	@$(HOSTPY) fjqemu.debug --attach
+	@$(HOSTPY) fjqemu.debug --attach --boot $(BOOT)
 
 # BOOT=grub: GRUB from build/farjump.iso on a CD-ROM drive (Multiboot 2).
 bochs: deps all $(B)/bochs.sym $(if $(filter grub,$(BOOT)),$(B)/farjump.iso)

@@ -170,7 +170,13 @@ def wait_uefi_base(proc: subprocess.Popen, serial: Path) -> int:
 def gdb_args(port: int, stop_at_stage1, extra: list[str], boot: str = "bios",
              image_base: int | None = None) -> list[str]:
     if stop_at_stage1 == "if-at-reset":
-        return gdb_command(batch=False, port=port, scripts=[ATTACH], extra=extra)
+        cmds = []
+        if boot in ("multiboot", "grub"):       # mb_entry's symbols; gdb_attach stops there
+            try:
+                cmds = gdb_entry_commands(boot)[:1] + ["set $fj_multiboot = 1"]
+            except ElfError as e:
+                fail(str(e))
+        return gdb_command(*cmds, batch=False, port=port, scripts=[ATTACH], extra=extra)
     try:
         cmds = gdb_entry_commands(boot, image_base=image_base) if stop_at_stage1 else []
     except ElfError as e:
@@ -229,7 +235,9 @@ def main() -> int:
             fail(f"port {port} does not answer: a GDB is already attached to that QEMU "
                  f"(a 'make debug' or 'make gdb' in another terminal?); quit that GDB first, "
                  f"or start another 'make debug-server'")
-        return run_gdb(port, "if-at-reset", extra)
+        if args.boot == "uefi":
+            fail("make gdb with BOOT=uefi is not supported: use make debug BOOT=uefi")
+        return run_gdb(port, "if-at-reset", extra, args.boot)
 
     port = pick_port()
     if not port_free(port):
