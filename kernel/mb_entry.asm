@@ -157,8 +157,8 @@ global mb_high
 mb_high:
         mov rsp, kernel_stack_top       ; _start moves to the same stack again
         xor ebp, ebp                    ; the outermost frame for backtraces
-        mov edi, edi                    ; zero-extend: the upper halves are undefined after
-        mov esi, esi                    ; the switch to 64-bit mode (SDM Vol 1 §3.4.1.1)
+        mov edi, edi                    ; zero-extend: the SDM does not promise the upper
+        mov esi, esi                    ; halves across mode switches (SDM Vol 1 §3.4.1.1)
         call multiboot_main             ; does not return
 .halt:
         cli
