@@ -264,15 +264,25 @@ $(B)/BOOTX64.EFI: $(B)/uefi.so
 		--subsystem=10 $< $@
 
 # A FAT disk without partition table (UEFI reads it as one volume): the removable-media
-# path EFI/BOOT/BOOTX64.EFI that OVMF boots, and the unmodified kernel.elf beside it.
+# path EFI/BOOT/BOOTX64.EFI that OVMF boots, and the unmodified kernel ELF beside it.
+# $(call efi_image,KERNEL.elf,OUT.img)
+define efi_image
+	rm -f $(2).tmp
+	dd if=/dev/zero of=$(2).tmp bs=1M count=8 status=none
+	mformat -i $(2).tmp -v FARJUMP ::
+	mmd -i $(2).tmp ::/EFI ::/EFI/BOOT
+	mcopy -i $(2).tmp $(B)/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
+	mcopy -i $(2).tmp $(1) ::/kernel.elf
+	mv $(2).tmp $(2)
+endef
+
 $(B)/efi.img: $(B)/BOOTX64.EFI $(B)/kernel.elf
-	rm -f $@.tmp
-	dd if=/dev/zero of=$@.tmp bs=1M count=8 status=none
-	mformat -i $@.tmp -v FARJUMP ::
-	mmd -i $@.tmp ::/EFI ::/EFI/BOOT
-	mcopy -i $@.tmp $(B)/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
-	mcopy -i $@.tmp $(B)/kernel.elf ::/kernel.elf
-	mv $@.tmp $@
+	$(call efi_image,$(B)/kernel.elf,$@)
+
+# A fault kernel (see "kernel variants that fault on purpose") under UEFI: the panic screen
+# on the framebuffer (tests/test_ways.py).
+$(FAULTS:%=$(B)/fault/%.efi.img): $(B)/fault/%.efi.img: $(B)/BOOTX64.EFI $(B)/fault/kernel-%.elf
+	$(call efi_image,$(B)/fault/kernel-$*.elf,$@)
 
 $(B)/uefi/common:
 	@mkdir -p $@

@@ -142,8 +142,9 @@ def read_ppm(path):
 
 
 def screen_text(path, glyphs):
-    """The text drawn on a screendump in the kernel's 8x16 font: each cell's lit pixels
-    matched against the font's glyphs ('?' for a cell that is no glyph)."""
+    """The text drawn on a screendump in the kernel's 8x16 font: each cell's foreground
+    pixels (those unlike its top-left one: the font's first row is blank) matched against
+    the font's glyphs ('?' for a cell that is no glyph)."""
     w, h, px = read_ppm(path)
     by_bits = {}
     for code in range(0x20, 0x7F):
@@ -152,8 +153,10 @@ def screen_text(path, glyphs):
     for row in range(h // 16):
         line = []
         for col in range(w // 8):
+            at = (row * 16 * w + col * 8) * 3
+            bg = px[at:at + 3]
             bits = bytes(sum(0x80 >> x for x in range(8)
-                             if px[((row * 16 + y) * w + col * 8 + x) * 3] > 0x40)
+                             if px[at + (y * w + x) * 3:at + (y * w + x) * 3 + 3] != bg)
                          for y in range(16))
             line.append(by_bits.get(bits, "?"))
         lines.append("".join(line).rstrip())
@@ -292,3 +295,22 @@ def test_make_run_refuses_a_file_that_cannot_boot_that_way(build):
     p = run_module("fjqemu.run", "--boot", "multiboot", "--headless", str(IMAGES["bios"]))
     assert p.returncode == 1 and "not an ELF file" in p.stderr, p.stderr
     assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+
+
+def test_uefi_panic_screen_is_drawn_on_the_framebuffer(build, efi, tmp_path):
+    """The panic screen's rows (kernel/panic.c) go to the framebuffer when there is no VGA
+    text mode: a fault kernel under OVMF shows on screen what it printed to COM1."""
+    r = subprocess.run(["make", "-s", "build/fault/divide.efi.img"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    shot = tmp_path / "panic.ppm"
+    with QemuVM(build / "fault" / "divide.efi.img", boot="uefi") as vm:
+        serial = vm.wait_serial("System halted, interrupts off.", UEFI_TIMEOUT)
+        vm.wait_halted(timeout=UEFI_TIMEOUT)
+        vm.qmp("screendump", filename=str(shot))
+    serial = serial.replace("\r\n", "\n")
+    com = [ln[:80].rstrip() for ln in serial[serial.index(" KERNEL PANIC:"):].splitlines()]
+    screen = screen_text(shot, load())
+    assert screen[0] == com[0] and "#DE" in screen[0], screen[:3]
+    for text in com[1:6]:
+        assert text in screen, f"{text!r} not on screen:\n" + "\n".join(screen[:25])
