@@ -46,8 +46,13 @@ LDFLAGS := -m elf_x86_64 -nostdlib -z max-page-size=0x1000 -z noexecstack --buil
 COMMON_C   := $(wildcard common/*.c)
 KERNEL_C   := $(wildcard kernel/*.c)
 KERNEL_ASM := $(wildcard kernel/*.asm)
+# The loaders' ELF checks (common/elfcheck.c) are no part of the kernel.
 KERNEL_OBJ := $(KERNEL_ASM:kernel/%.asm=$(B)/kernel/%.o) $(KERNEL_C:kernel/%.c=$(B)/kernel/%.o) \
-	$(COMMON_C:common/%.c=$(B)/kernel/common/%.o)
+	$(patsubst common/%.c,$(B)/kernel/common/%.o,$(filter-out common/elfcheck.c,$(COMMON_C)))
+# The framebuffer console's 8x16 font (kernel/fbcon.c), converted from a PSF font of
+# Debian's console-setup-linux (fjqemu.psffont).
+FONT ?= /usr/share/consolefonts/Lat15-VGA16.psf.gz
+KERNEL_OBJ += $(B)/kernel/font8x16.o
 LOADER_OBJ := $(B)/boot/stage2.o $(B)/boot/loader.o $(COMMON_C:common/%.c=$(B)/boot/common/%.o)
 
 .PHONY: all gen deps clean help FORCE
@@ -77,10 +82,13 @@ help:
 	@echo 'make test         install missing packages, build, run the pytest suite'
 	@echo 'make unit         the pure tests only (decoders, host tools; no emulator, a few seconds)'
 	@echo 'make debug        QEMU paused + GDB attached with farjump loaded, stopped at stage1_start'
+	@echo '                  BOOT=multiboot|grub|uefi (make run too): QEMU -kernel, GRUB, OVMF (docs/boot.md)'
 	@echo 'make debug-server QEMU paused with its gdbstub, for "make gdb" in a second terminal'
 	@echo 'make gdb          GDB with farjump loaded, attached to "make debug-server"'
 	@echo 'make bochs        boot in Bochs with its debugger, stopping at every magic breakpoint (docs/bochs.md)'
 	@echo 'make bench        benchmarks, as ratios against references measured in the same run (docs/performance.md)'
+	@echo 'make iso          build/farjump.iso: GRUB booting build/kernel.elf by Multiboot 2'
+	@echo 'make efi          build/efi.img: a FAT disk with farjump'"'"'s UEFI loader and the kernel (OVMF)'
 	@echo 'make gen          only the files generated from contracts/ (build/gen)'
 	@echo 'make deps         install the Debian packages farjump needs (apt-get)'
 	@echo 'make clean        remove build/'
@@ -131,6 +139,12 @@ $(B)/kernel/%.o: kernel/%.c | $(B)/kernel
 	$(CC) $(KERNEL_CFLAGS) -c -o $@ $<
 
 $(B)/kernel/common/%.o: common/%.c | $(B)/kernel/common
+	$(CC) $(KERNEL_CFLAGS) -c -o $@ $<
+
+$(B)/gen/font8x16.c: qemu/fjqemu/psffont.py | $(B)/gen
+	$(HOSTPY) fjqemu.psffont $(FONT) -o $@
+
+$(B)/kernel/font8x16.o: $(B)/gen/font8x16.c | $(B)/kernel
 	$(CC) $(KERNEL_CFLAGS) -c -o $@ $<
 
 # The kernel carries its own symbol table for the panic screen (kernel/symbols.c). Link
@@ -215,6 +229,82 @@ $(B)/fault:
 	@mkdir -p $@
 
 -include $(wildcard $(B)/fault/*.d)
+
+# ---- other ways in: a GRUB ISO (Multiboot 2) ------------------------------------------------
+# build/kernel.elf itself also boots with QEMU's -kernel (Multiboot 1): docs/boot.md.
+.PHONY: iso
+iso: $(B)/farjump.iso
+
+$(B)/farjump.iso: $(B)/kernel.elf boot/grub.cfg
+	@command -v grub-mkrescue >/dev/null || scripts/install-deps
+	rm -rf $(B)/iso && mkdir -p $(B)/iso/boot/grub
+	cp $(B)/kernel.elf $(B)/iso/boot/kernel.elf
+	cp boot/grub.cfg $(B)/iso/boot/grub/grub.cfg
+	grub-mkrescue -o $@ $(B)/iso 2>$(B)/grub-mkrescue.log || { cat $(B)/grub-mkrescue.log >&2; exit 1; }
+
+# ---- UEFI: farjump's UEFI loader (gnu-efi) and a FAT image for OVMF -----------------------
+# boot/uefi.c and the common/ code it shares with the BIOS loader, position-independent as
+# gnu-efi wants; linked to build/uefi.so (ELF with DWARF: GDB's symbols, at the ImageBase
+# found at run time), converted to the PE file build/BOOTX64.EFI.
+EFI_INC := /usr/include/efi
+EFI_LIB := /usr/lib
+UEFI_CFLAGS := -std=gnu11 -ffreestanding -fno-builtin -fpic -fshort-wchar -fno-stack-protector \
+	-fcf-protection=none -mno-red-zone -mgeneral-regs-only -fno-asynchronous-unwind-tables \
+	-fno-omit-frame-pointer -DGNU_EFI_USE_MS_ABI -Wall -Wextra -Werror -g -Os -MMD -MP \
+	-I $(EFI_INC) -I $(EFI_INC)/x86_64 -I common -I contracts
+UEFI_OBJ := $(B)/uefi/uefi.o $(patsubst %,$(B)/uefi/common/%.o,console kprintf serial string \
+	vga pagemap elfcheck)
+
+.PHONY: efi
+efi: $(B)/efi.img
+
+$(B)/uefi/uefi.o: boot/uefi.c $(B)/flags | $(B)/uefi/common $(GEN)
+	@test -f $(EFI_INC)/efi.h || scripts/install-deps
+	$(CC) $(UEFI_CFLAGS) -c -o $@ $<
+
+$(B)/uefi/common/%.o: common/%.c $(B)/flags | $(B)/uefi/common $(GEN)
+	$(CC) $(UEFI_CFLAGS) -c -o $@ $<
+
+# gnu-efi's libefi (init.o, which InitializeLib needs) defines memset and memcpy too:
+# ours become weak there, so the link takes libefi's.
+$(B)/uefi/common/string.o: common/string.c $(B)/flags | $(B)/uefi/common $(GEN)
+	$(CC) $(UEFI_CFLAGS) -c -o $@ $<
+	$(OBJCOPY) --weaken-symbol=memset --weaken-symbol=memcpy $@
+
+$(B)/uefi.so: $(UEFI_OBJ)
+	$(LD) -nostdlib -znocombreloc -shared -Bsymbolic -T $(EFI_LIB)/elf_x86_64_efi.lds \
+		$(EFI_LIB)/crt0-efi-x86_64.o $(UEFI_OBJ) -L $(EFI_LIB) -lefi -lgnuefi -o $@
+
+$(B)/BOOTX64.EFI: $(B)/uefi.so
+	$(OBJCOPY) -j .text -j .sdata -j .data -j .rodata -j .dynamic -j .dynsym -j .rel \
+		-j .rela -j '.rel.*' -j '.rela.*' -j .reloc --target efi-app-x86_64 \
+		--subsystem=10 $< $@
+
+# A FAT disk without partition table (UEFI reads it as one volume): the removable-media
+# path EFI/BOOT/BOOTX64.EFI that OVMF boots, and the unmodified kernel ELF beside it.
+# $(call efi_image,KERNEL.elf,OUT.img)
+define efi_image
+	rm -f $(2).tmp
+	dd if=/dev/zero of=$(2).tmp bs=1M count=8 status=none
+	mformat -i $(2).tmp -v FARJUMP ::
+	mmd -i $(2).tmp ::/EFI ::/EFI/BOOT
+	mcopy -i $(2).tmp $(B)/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
+	mcopy -i $(2).tmp $(1) ::/kernel.elf
+	mv $(2).tmp $(2)
+endef
+
+$(B)/efi.img: $(B)/BOOTX64.EFI $(B)/kernel.elf
+	$(call efi_image,$(B)/kernel.elf,$@)
+
+# A fault kernel (see "kernel variants that fault on purpose") under UEFI: the panic screen
+# on the framebuffer (tests/test_ways.py).
+$(FAULTS:%=$(B)/fault/%.efi.img): $(B)/fault/%.efi.img: $(B)/BOOTX64.EFI $(B)/fault/kernel-%.elf
+	$(call efi_image,$(B)/fault/kernel-$*.elf,$@)
+
+$(B)/uefi/common:
+	@mkdir -p $@
+
+-include $(wildcard $(B)/uefi/*.d $(B)/uefi/common/*.d)
 
 # ---- flat binaries and the disk image ----------------------------------------------------
 $(B)/%.bin: $(B)/%.elf

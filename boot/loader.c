@@ -17,36 +17,18 @@
 #include "bootinfo.h"
 #include "console.h"
 #include "cpu.h"
+#include "elfcheck.h"
 #include "exceptions.h"
 #include "kprintf.h"
 #include "layout.h"
+#include "pagemap.h"
 #include "paging.h"
 #include "selectors.h"
 #include "string.h"
 
-/* ELF64 (System V gABI; x86-64 psABI for EM_X86_64). */
-struct elf64_ehdr {
-    unsigned char e_ident[16];
-    uint16_t e_type, e_machine;
-    uint32_t e_version;
-    uint64_t e_entry, e_phoff, e_shoff;
-    uint32_t e_flags;
-    uint16_t e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx;
-};
-
-struct elf64_phdr {
-    uint32_t p_type, p_flags;
-    uint64_t p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align;
-};
-
-enum {
-    ELFCLASS64 = 2, ELFDATA2LSB = 1, ET_EXEC = 2, EM_X86_64 = 62,
-    PT_LOAD = 1, PF_X = 1, PF_W = 2,
-};
-
 #define HIGHER_HALF KERNEL_VMA
 
-__attribute__((noreturn, format(printf, 1, 2))) static void fail(const char *fmt, ...)
+__attribute__((noreturn, format(printf, 1, 2))) void elf_fail(const char *fmt, ...)
 {
     va_list ap;
     kprintf("\nloader: ");
@@ -120,9 +102,9 @@ __attribute__((noreturn, used)) void loader_exception(const uint64_t *frame)
     loader_fault.reporting = 1;
     uint64_t cr2 = read_cr2();
     uint64_t v = frame[0];
-    fail("CPU exception %lu (%s %s) at RIP 0x%lx, error code 0x%lx, CR2 0x%lx, RSP 0x%lx%s",
-         v, exception_mnemonic(v), exception_name(v), frame[2], frame[1], cr2, frame[5],
-         frame[2] >= HIGHER_HALF ? " (in the kernel, before it loaded its own IDT)" : "");
+    elf_fail("CPU exception %lu (%s %s) at RIP 0x%lx, error code 0x%lx, CR2 0x%lx, RSP 0x%lx%s",
+             v, exception_mnemonic(v), exception_name(v), frame[2], frame[1], cr2, frame[5],
+             frame[2] >= HIGHER_HALF ? " (in the kernel, before it loaded its own IDT)" : "");
 }
 
 static void install_idt(void)
@@ -140,41 +122,6 @@ static void install_idt(void)
         uint64_t base;
     } idtr = { sizeof(loader_idt) - 1, (uint64_t)loader_idt };
     __asm__ volatile("lidt %0" ::"m"(idtr) : "memory");
-}
-
-/* Page tables for the kernel come from PT_BASE+3000h (after the identity map's PML4,
- * PDPT and PD) up to PT_END. */
-struct pt_pool {
-    uint64_t next;
-};
-
-static uint64_t *pt_alloc(struct pt_pool *pool)
-{
-    if (pool->next + PAGE_SIZE > PT_END)
-        fail("out of page-table memory (PT_BASE..PT_END = 0x%x..0x%x)", PT_BASE, PT_END);
-    uint64_t *table = (uint64_t *)pool->next;
-    pool->next += PAGE_SIZE;
-    memset(table, 0, PAGE_SIZE);
-    return table;
-}
-
-/* Map one 4 KiB page. Upper levels are P|W without NX so that the leaf alone decides
- * (the effective permission is the most restrictive over all levels, SDM §4.6). */
-static void map_page(struct pt_pool *pool, uint64_t virt, uint64_t phys, uint64_t flags)
-{
-    uint64_t *table = (uint64_t *)(read_cr3() & PTE_ADDR_MASK);
-    for (int shift = 39; shift > 12; shift -= 9) {
-        uint64_t *entry = &table[(virt >> shift) & 511];
-        if (!(*entry & PTE_P))
-            *entry = (uint64_t)pt_alloc(pool) | PTE_P | PTE_W;
-        else if (*entry & PTE_PS)
-            fail("virtual 0x%lx is already mapped by a large page", virt);
-        table = (uint64_t *)(*entry & PTE_ADDR_MASK);
-    }
-    uint64_t *pte = &table[(virt >> 12) & 511];
-    if (*pte & PTE_P)
-        fail("virtual 0x%lx is mapped twice (overlapping segments?)", virt);
-    *pte = (phys & PTE_ADDR_MASK) | flags | PTE_P;
 }
 
 /* Is [start, end) inside one usable (type 1) E820 range? */
@@ -200,20 +147,6 @@ static uint64_t e820_usable_top(const struct boot_info *bi)
     return top;
 }
 
-static const char *machine_name(unsigned m)
-{
-    switch (m) {
-    case 3: return "i386";
-    case 8: return "MIPS";
-    case 20: return "PowerPC";
-    case 40: return "ARM";
-    case 50: return "IA-64";
-    case 183: return "AArch64";
-    case 243: return "RISC-V";
-    default: return "unknown";
-    }
-}
-
 /* CRC-32 (IEEE 802.3, reflected, as zlib.crc32), bit by bit: small, and fast enough for
  * the ~20 KiB kernel file. */
 static uint32_t crc32(const uint8_t *p, uint64_t n)
@@ -227,111 +160,36 @@ static uint32_t crc32(const uint8_t *p, uint64_t n)
     return ~crc;
 }
 
+/* What only this loader checks (the file's size and CRC-32 that stage 2 and the image
+ * builder recorded), then the checks every loader makes (common/elfcheck.c). */
 static const struct elf64_ehdr *check_header(const uint8_t *file, uint64_t size)
 {
-    const struct elf64_ehdr *eh = (const struct elf64_ehdr *)file;
     const struct stage2_header *s2 = (const struct stage2_header *)STAGE2_ADDR;
     if (size > KERNEL_BUF_END - KERNEL_BUF) /* stage 2 checked this; the layout may lie */
-        fail("kernel file is 0x%lx bytes; the loader reads at most 0x%x (KERNEL_BUF..KERNEL_BUF_END)",
-             size, KERNEL_BUF_END - KERNEL_BUF);
+        elf_fail("kernel file is 0x%lx bytes; the loader reads at most 0x%x (KERNEL_BUF..KERNEL_BUF_END)",
+                 size, KERNEL_BUF_END - KERNEL_BUF);
     uint32_t crc = crc32(file, size);
     if (crc != s2->kernel_crc32)
-        fail("kernel file corrupted: its CRC-32 is 0x%08x, the image builder recorded 0x%08x "
-             "(a bad disk read or a damaged image)", crc, s2->kernel_crc32);
-    if (size < sizeof(*eh))
-        fail("kernel file is %lu bytes, too small for an ELF header (%lu bytes)", size,
-             sizeof(*eh));
-    if (memcmp(eh->e_ident, "\x7f" "ELF", 4) != 0)
-        fail("kernel is not an ELF file (starts %02x %02x %02x %02x, want 7f 45 4c 46)",
-             file[0], file[1], file[2], file[3]);
-    if (eh->e_ident[4] != ELFCLASS64)
-        fail("kernel is a %s ELF (EI_CLASS %u); farjump needs ELFCLASS64 (2)",
-             eh->e_ident[4] == 1 ? "32-bit" : "bad", eh->e_ident[4]);
-    if (eh->e_ident[5] != ELFDATA2LSB)
-        fail("kernel ELF is not little-endian (EI_DATA %u, want 1)", eh->e_ident[5]);
-    if (eh->e_machine != EM_X86_64)
-        fail("kernel ELF is for machine %u (%s), not x86-64 (e_machine 62)", eh->e_machine,
-             machine_name(eh->e_machine));
-    if (eh->e_type != ET_EXEC)
-        fail("kernel ELF type is %u, not an executable (ET_EXEC 2)", eh->e_type);
-    if (eh->e_phentsize != sizeof(struct elf64_phdr) || eh->e_phnum == 0)
-        fail("kernel ELF has %u program headers of %u bytes (want >0 of %lu)",
-             eh->e_phnum, eh->e_phentsize, sizeof(struct elf64_phdr));
-    if (eh->e_phoff > size || (uint64_t)eh->e_phnum * eh->e_phentsize > size - eh->e_phoff)
-        fail("kernel program headers (offset 0x%lx, %u entries) run past the end of the "
-             "%lu-byte file: truncated?", eh->e_phoff, eh->e_phnum, size);
-    return eh;
+        elf_fail("kernel file corrupted: its CRC-32 is 0x%08x, the image builder recorded 0x%08x "
+                 "(a bad disk read or a damaged image)", crc, s2->kernel_crc32);
+    return elf_check_header(file, size);
 }
 
 static void check_segment(const struct boot_info *bi, const struct elf64_phdr *ph, unsigned i,
                           uint64_t size)
 {
-    if (ph->p_filesz > ph->p_memsz)
-        fail("segment %u: file size 0x%lx larger than memory size 0x%lx", i, ph->p_filesz,
-             ph->p_memsz);
-    if (ph->p_filesz != 0 && ph->p_offset >= size)
-        fail("segment %u: p_offset 0x%lx is past the end of the kernel file (0x%lx bytes), "
-             "so its 0x%lx bytes are not in the file: bad p_offset?", i, ph->p_offset, size,
-             ph->p_filesz);
-    if (ph->p_offset > size || ph->p_filesz > size - ph->p_offset)
-        fail("segment %u: file bytes 0x%lx..0x%lx, but the kernel file ends at 0x%lx "
-             "(0x%lx bytes missing): truncated?", i, ph->p_offset,
-             ph->p_offset + ph->p_filesz, size, ph->p_offset + ph->p_filesz - size);
+    elf_check_segment(ph, i, size);
     uint64_t end = ph->p_paddr + ph->p_memsz;
-    if (ph->p_paddr < KERNEL_PHYS_MIN || end < ph->p_paddr || end > IDENTITY_MAP_END)
-        fail("segment %u: physical 0x%lx..0x%lx is outside the memory the loader may use "
-             "(0x%x..0x%x): it %s", i, ph->p_paddr, end, KERNEL_PHYS_MIN, IDENTITY_MAP_END,
-             ph->p_paddr < KERNEL_PHYS_MIN
-                 ? "starts below KERNEL_PHYS_MIN (1 MiB; below is the loader's own memory)"
-                 : "ends above IDENTITY_MAP_END (the 1 GiB identity map)");
-    if (ph->p_vaddr < HIGHER_HALF || ph->p_vaddr + ph->p_memsz < ph->p_vaddr)
-        fail("segment %u: virtual 0x%lx is not in the higher half (0x%lx and up)", i,
-             ph->p_vaddr, HIGHER_HALF);
-    if ((ph->p_vaddr ^ ph->p_paddr) & (PAGE_SIZE - 1))
-        fail("segment %u: virtual 0x%lx and physical 0x%lx differ within a page", i,
-             ph->p_vaddr, ph->p_paddr);
     if (!e820_usable(bi, ph->p_paddr, end)) {
         uint64_t top = e820_usable_top(bi);
         if (end > top)
-            fail("not enough memory: segment %u needs physical 0x%lx..0x%lx, i.e. RAM up to "
-                 "%lu KiB, but usable RAM in the E820 map ends at 0x%lx (%lu KiB)", i, ph->p_paddr,
-                 end, (end + 1023) / 1024, top, top / 1024);
-        fail("segment %u: physical 0x%lx..0x%lx is not inside one usable E820 range "
-             "(reserved memory or a hole below the top of RAM 0x%lx)", i, ph->p_paddr, end,
-             top);
+            elf_fail("not enough memory: segment %u needs physical 0x%lx..0x%lx, i.e. RAM up to "
+                     "%lu KiB, but usable RAM in the E820 map ends at 0x%lx (%lu KiB)", i, ph->p_paddr,
+                     end, (end + 1023) / 1024, top, top / 1024);
+        elf_fail("segment %u: physical 0x%lx..0x%lx is not inside one usable E820 range "
+                 "(reserved memory or a hole below the top of RAM 0x%lx)", i, ph->p_paddr, end,
+                 top);
     }
-}
-
-static int loadable(const struct elf64_phdr *ph)
-{
-    return ph->p_type == PT_LOAD && ph->p_memsz != 0;
-}
-
-static uint64_t page_down(uint64_t a) { return a & ~(uint64_t)(PAGE_SIZE - 1); }
-static uint64_t page_up(uint64_t a) { return page_down(a + PAGE_SIZE - 1); }
-
-/* Segments copied on top of each other would silently corrupt the kernel; segments that
- * share a virtual page cannot both be mapped (one page, one physical frame, one set of
- * permissions). Both are checked before anything is copied, so neither fails half-way. */
-static void check_overlaps(const struct elf64_phdr *ph, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++)
-        for (unsigned j = i + 1; j < n; j++) {
-            if (!loadable(&ph[i]) || !loadable(&ph[j]))
-                continue;
-            if (ph[i].p_paddr < ph[j].p_paddr + ph[j].p_memsz &&
-                ph[j].p_paddr < ph[i].p_paddr + ph[i].p_memsz)
-                fail("segments %u and %u overlap in physical memory (0x%lx..0x%lx and "
-                     "0x%lx..0x%lx)", i, j, ph[i].p_paddr, ph[i].p_paddr + ph[i].p_memsz,
-                     ph[j].p_paddr, ph[j].p_paddr + ph[j].p_memsz);
-            if (page_down(ph[i].p_vaddr) < page_up(ph[j].p_vaddr + ph[j].p_memsz) &&
-                page_down(ph[j].p_vaddr) < page_up(ph[i].p_vaddr + ph[i].p_memsz))
-                fail("segments %u and %u share a virtual page (0x%lx..0x%lx and "
-                     "0x%lx..0x%lx): each 4 KiB page maps one segment; link with "
-                     "-z max-page-size=0x1000 and page-aligned segments", i, j, ph[i].p_vaddr,
-                     ph[i].p_vaddr + ph[i].p_memsz, ph[j].p_vaddr,
-                     ph[j].p_vaddr + ph[j].p_memsz);
-        }
 }
 
 static void load_segment(struct pt_pool *pool, const struct boot_info *bi, const uint8_t *file,
@@ -340,14 +198,18 @@ static void load_segment(struct pt_pool *pool, const struct boot_info *bi, const
     memcpy((void *)ph->p_paddr, file + ph->p_offset, ph->p_filesz);
     memset((void *)(ph->p_paddr + ph->p_filesz), 0, ph->p_memsz - ph->p_filesz); /* BSS */
 
-    uint64_t flags = 0;
-    if (ph->p_flags & PF_W)
-        flags |= PTE_W;
-    if (!(ph->p_flags & PF_X) && bi->nx)
-        flags |= PTE_NX;
-    uint64_t first = ph->p_vaddr & ~(PAGE_SIZE - 1);
-    for (uint64_t va = first; va < ph->p_vaddr + ph->p_memsz; va += PAGE_SIZE)
-        map_page(pool, va, ph->p_paddr - (ph->p_vaddr - va), flags);
+    uint64_t va = 0;
+    switch (pagemap_range(pool, read_cr3(), ph->p_vaddr, ph->p_paddr, ph->p_memsz,
+                          pagemap_flags(ph->p_flags, bi->nx), &va)) {
+    case PAGEMAP_OK:
+        return;
+    case PAGEMAP_NO_MEMORY:
+        elf_fail("out of page-table memory (PT_BASE..PT_END = 0x%x..0x%x)", PT_BASE, PT_END);
+    case PAGEMAP_LARGE:
+        elf_fail("virtual 0x%lx is already mapped by a large page", va);
+    case PAGEMAP_TWICE:
+        elf_fail("virtual 0x%lx is mapped twice (overlapping segments?)", va);
+    }
 }
 
 uint64_t loader_main(struct boot_info *bi)
@@ -355,7 +217,9 @@ uint64_t loader_main(struct boot_info *bi)
     const struct boot_layout *layout = (const struct boot_layout *)BOOT_LAYOUT;
     const uint8_t *file = (const uint8_t *)KERNEL_BUF;
     uint64_t size = layout->kernel_bytes;
-    struct pt_pool pool = { PT_BASE + 3 * PAGE_SIZE };
+    /* Page tables for the kernel come from PT_BASE+3000h (after the identity map's PML4,
+     * PDPT and PD) up to PT_END. */
+    struct pt_pool pool = { PT_BASE + 3 * PAGE_SIZE, PT_END };
 
     /* memset/memcpy use REP string instructions, and ten BIOS calls ran since stage 2's
      * CLD: clear DF here rather than trust them (the kernel's _start does the same). */
@@ -372,7 +236,7 @@ uint64_t loader_main(struct boot_info *bi)
     uint64_t lo = UINT64_MAX, hi = 0;
     int entry_ok = 0;
     for (unsigned i = 0; i < eh->e_phnum; i++) {
-        if (!loadable(&ph[i]))
+        if (!elf_loadable(&ph[i]))
             continue;
         check_segment(bi, &ph[i], i, size);
         if (ph[i].p_paddr < lo)
@@ -384,14 +248,14 @@ uint64_t loader_main(struct boot_info *bi)
             entry_ok = 1;
     }
     if (hi == 0)
-        fail("kernel ELF has no PT_LOAD segment (e_phnum %u)", eh->e_phnum);
+        elf_fail("kernel ELF has no PT_LOAD segment (e_phnum %u)", eh->e_phnum);
     if (!entry_ok)
-        fail("kernel entry 0x%lx is not inside an executable (PF_X) PT_LOAD segment",
-             eh->e_entry);
-    check_overlaps(ph, eh->e_phnum);
+        elf_fail("kernel entry 0x%lx is not inside an executable (PF_X) PT_LOAD segment",
+                 eh->e_entry);
+    elf_check_overlaps(ph, eh->e_phnum);
 
     for (unsigned i = 0; i < eh->e_phnum; i++)
-        if (loadable(&ph[i]))
+        if (elf_loadable(&ph[i]))
             load_segment(&pool, bi, file, &ph[i]);
 
     /* New mappings only; reloading CR3 still drops any stale translation (SDM §4.10.4.1). */

@@ -8,5 +8,7 @@
  * 0: clear the screen (the kernel). */
 void console_init(int keep_screen);
 void console_write(const char *s, size_t n);
+/* Draw on another screen than VGA text (call before console_init; NULL: VGA text). */
+void console_set_screen(void (*write)(const char *s, size_t n));
 
 #endif

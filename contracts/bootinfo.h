@@ -61,13 +61,30 @@ enum a20_method {
     A20_FAST = 3,    /* system control port A (92h) bit 1 */
 };
 
+/* Who loaded the kernel (boot_info.boot_path). Stage 2 zeroes boot_info: BIOS is 0. */
+enum boot_path {
+    BOOT_PATH_BIOS = 0,       /* farjump's own stage 1 + stage 2 */
+    BOOT_PATH_MULTIBOOT1 = 1, /* a Multiboot 1 loader (QEMU -kernel) -> kernel/multiboot.asm */
+    BOOT_PATH_MULTIBOOT2 = 2, /* a Multiboot 2 loader (GRUB) -> kernel/multiboot.asm */
+    BOOT_PATH_UEFI = 3,       /* farjump's UEFI loader */
+};
+
+/* The screen when it is a framebuffer (boot_info.fb_format): 32-bit pixels, the byte order
+ * UEFI's GOP names PixelRedGreenBlueReserved8BitPerColor (RGBX: red in byte 0) or
+ * PixelBlueGreenRedReserved8BitPerColor (BGRX). FB_NONE: VGA text mode at 0xb8000. */
+enum fb_format {
+    FB_NONE = 0,
+    FB_RGBX = 1,
+    FB_BGRX = 2,
+};
+
 struct boot_info {
     uint32_t magic;      /* BOOTINFO_MAGIC */
     uint32_t size;       /* sizeof(struct boot_info) */
     uint8_t boot_drive;  /* BIOS drive number from DL (80h = first hard disk) */
     uint8_t a20_method;  /* enum a20_method */
     uint8_t nx;          /* 1 when CPUID says NX exists and EFER.NXE is set */
-    uint8_t reserved0;
+    uint8_t boot_path;   /* enum boot_path */
     uint32_t e820_count; /* valid entries in e820[] */
     uint64_t kernel_phys_start; /* lowest byte of the kernel's PT_LOAD segments */
     uint64_t kernel_phys_end;   /* one past the highest byte (BSS included) */
@@ -82,6 +99,15 @@ struct boot_info {
     uint32_t timeline_reserved;
     uint64_t tsc_hz;
     uint64_t timeline_tsc[BOOTINFO_TIMELINE_MAX];
+    /* Framebuffer (UEFI's GOP): all zero (FB_NONE) on the paths with VGA text mode. The
+     * UEFI loader maps it identity (physical = virtual), writable, NX. */
+    uint64_t fb_addr;    /* physical address of pixel (0, 0) */
+    uint32_t fb_width;   /* pixels */
+    uint32_t fb_height;  /* pixels */
+    uint32_t fb_pitch;   /* bytes from one line to the next */
+    uint8_t fb_bpp;      /* bits per pixel (32) */
+    uint8_t fb_format;   /* enum fb_format */
+    uint16_t fb_reserved;
 } __attribute__((packed));
 
 /* Record timeline event `ev` (enum timeline_event) now. */

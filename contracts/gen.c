@@ -21,6 +21,7 @@
 #include "exceptions.h"
 #include "ksymtab.h"
 #include "layout.h"
+#include "multiboot.h"
 #include "paging.h"
 #include "selectors.h"
 #include "smp.h"
@@ -106,7 +107,19 @@ void contracts(void)
     FIELD(boot_info, boot_drive);
     FIELD(boot_info, a20_method);
     FIELD(boot_info, nx);
-    FIELD(boot_info, reserved0);
+    FIELD(boot_info, boot_path);
+    CONST(BOOT_PATH_BIOS);
+    CONST(BOOT_PATH_MULTIBOOT1);
+    CONST(BOOT_PATH_MULTIBOOT2);
+    CONST(BOOT_PATH_UEFI);
+    CONST(MB1_HEADER_MAGIC);
+    CONST(MB1_BOOT_MAGIC);
+    CONST(MB1_HEADER_FLAGS);
+    CONST(MB2_HEADER_MAGIC);
+    CONST(MB2_BOOT_MAGIC);
+    CONST(MB2_ARCH_I386);
+    CONST(MB2_HEADER_TAG_END);
+    CONST(MB2_HEADER_TAG_ENTRY);
     FIELD(boot_info, e820_count);
     FIELD(boot_info, kernel_phys_start);
     FIELD(boot_info, kernel_phys_end);
@@ -116,6 +129,16 @@ void contracts(void)
     FIELD(boot_info, timeline_reserved);
     FIELD(boot_info, tsc_hz);
     FIELD(boot_info, timeline_tsc);
+    FIELD(boot_info, fb_addr);
+    FIELD(boot_info, fb_width);
+    FIELD(boot_info, fb_height);
+    FIELD(boot_info, fb_pitch);
+    FIELD(boot_info, fb_bpp);
+    FIELD(boot_info, fb_format);
+    FIELD(boot_info, fb_reserved);
+    CONST(FB_NONE);
+    CONST(FB_RGBX);
+    CONST(FB_BGRX);
     TIMELINE_TABLE(TL)
 
     EXCEPTION_TABLE(EXC)

@@ -4,10 +4,12 @@
 
 #include "bochs.h"
 #include "bootinfo.h"
+#include "bootpath.h"
 #include "console.h"
 #include "cpus.h"
 #include "cpu.h"
 #include "fault_hooks.h"
+#include "fbcon.h"
 #include "gdt.h"
 #include "idt.h"
 #include "kprintf.h"
@@ -54,7 +56,7 @@ static void print_memory_map(const struct boot_info *bi)
                 (unsigned)BOOTINFO_E820_MAX);
         count = BOOTINFO_E820_MAX;
     }
-    kprintf("memory map (BIOS E820, %u entries):\n", (unsigned)count);
+    kprintf("memory map (%s, %u entries):\n", boot_path_memory_map(bi), (unsigned)count);
 
     uint64_t usable = 0;
     for (uint32_t i = 0; i < count; i++) {
@@ -90,6 +92,7 @@ void kernel_main(struct boot_info *bi)
 {
     BOCHS_BREAK(); /* the fifth transition stop: stage1, stage2, pm, lm, kernel_main */
     timeline_kernel_main(bi); /* TSC stamp into boot_info (bi is checked there) */
+    fbcon_init(bi); /* no VGA text mode (UEFI): the console draws on the framebuffer */
     console_init(0);
     /* Exceptions first: from here on any fault gets a panic screen, and a stack
      * overflow a #DF on its own stack rather than a triple fault (reset). */
@@ -101,7 +104,12 @@ void kernel_main(struct boot_info *bi)
     write_cr0(read_cr0() | CR0_WP);
 
     vga_set_color(VGA_LIGHT_CYAN, VGA_BLACK);
-    kprintf("farjump kernel\n");
+    if (bi != NULL && bi->magic == BOOTINFO_MAGIC) {
+        char name[40];
+        kprintf("farjump kernel, booted by %s\n", boot_path_name(bi, name, sizeof name));
+    } else {
+        kprintf("farjump kernel\n");
+    }
     vga_set_color(VGA_LIGHT_GREY, VGA_BLACK);
 
     if (bi == NULL) {

@@ -16,6 +16,7 @@
 #include "cpu.h"
 #include "exceptions.h"
 #include "fault_hooks.h"
+#include "fbcon.h"
 #include "io.h"
 #include "kprintf.h"
 #include "serial.h"
@@ -47,6 +48,8 @@ static unsigned next_row;
 
 static void put_row(unsigned row, uint8_t attr, const char *text, size_t len)
 {
+    if (fbcon_put_row(row, attr, text, len, VGA_COLS))
+        return; /* no VGA text mode (UEFI): the same rows on the framebuffer */
     for (unsigned col = 0; col < VGA_COLS; col++) {
         char c = col < len ? text[col] : ' ';
         SCREEN[row * VGA_COLS + col] = (uint16_t)((uint16_t)attr << 8 | (uint8_t)c);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "acpi.h"
+#include "bootpath.h"
 #include "kprintf.h"
 #include "serial.h"
 #include "string.h"
@@ -113,7 +114,13 @@ void timeline_print(const struct boot_info *bi)
     else
         report("boot timeline (TSC cycles; rate unknown: no ACPI PM timer):\n");
     if (!(rec & 1u << TL_STAGE2_START)) {
-        report("  no stamp from stage 2\n");
+        if (bi->boot_path != BOOT_PATH_BIOS) {
+            char name[40];
+            report("  no stamp from stage 2: booted by %s, stage 2 did not run\n",
+                   boot_path_name(bi, name, sizeof name));
+        } else {
+            report("  no stamp from stage 2\n");
+        }
         return;
     }
     uint64_t prev = bi->timeline_tsc[TL_STAGE2_START];

@@ -15,12 +15,21 @@
 
 .PHONY: run test unit bench debug debug-server gdb bochs
 
+# BOOT=bios|multiboot|grub|uefi: the way in for make run / make debug (docs/boot.md):
+# farjump's disk image, QEMU -kernel build/kernel.elf, GRUB's ISO, or OVMF with build/efi.img.
+BOOT ?= bios
+BOOT_FILE_bios := $(B)/disk.img
+BOOT_FILE_multiboot := $(B)/kernel.elf
+BOOT_FILE_grub := $(B)/farjump.iso
+BOOT_FILE_uefi := $(B)/efi.img
+BOOT_FILE = $(or $(BOOT_FILE_$(BOOT)),$(error BOOT=$(BOOT): one of bios multiboot grub uefi))
+
 CONTRACTS_PY := $(B)/gen/farjump_contracts.py
 
 # IMAGE=...: boot another image; TIMEOUT=...: seconds a headless (scripted) run may take;
 # SMP=N: N CPUs (run, debug, debug-server; the kernel starts them all).
-run: deps all
-	@$(HOSTPY) fjqemu.run $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(SMP),--smp $(SMP)) $(or $(IMAGE),$(B)/disk.img)
+run: deps all $(BOOT_FILE)
+	@$(HOSTPY) fjqemu.run --boot $(BOOT) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(SMP),--smp $(SMP)) $(or $(IMAGE),$(BOOT_FILE))
 
 test: deps all $(CONTRACTS_PY)
 	$(PYTHON) -m pytest
@@ -33,18 +42,19 @@ bench: deps all $(CONTRACTS_PY)
 
 # IMAGE=...: debug another image; build/fault/NAME.img is built first, and GDB loads its
 # kernel's symbols (build/fault/kernel-NAME.elf) instead of build/kernel.elf.
-DEBUG_IMAGE = $(or $(IMAGE),$(B)/disk.img)
-debug: deps all $(filter $(B)/fault/%.img,$(IMAGE))
-	@$(HOSTPY) fjqemu.debug $(if $(SMP),--smp $(SMP)) --image $(DEBUG_IMAGE)
+DEBUG_IMAGE = $(or $(IMAGE),$(BOOT_FILE))
+debug: deps all $(BOOT_FILE) $(filter $(B)/fault/%.img,$(IMAGE))
+	@$(HOSTPY) fjqemu.debug --boot $(BOOT) $(if $(SMP),--smp $(SMP)) --image $(DEBUG_IMAGE)
 
-debug-server: deps all $(filter $(B)/fault/%.img,$(IMAGE))
-	@$(HOSTPY) fjqemu.debug --server $(if $(SMP),--smp $(SMP)) --image $(DEBUG_IMAGE)
+debug-server: deps all $(BOOT_FILE) $(filter $(B)/fault/%.img,$(IMAGE))
+	@$(HOSTPY) fjqemu.debug --server --boot $(BOOT) $(if $(SMP),--smp $(SMP)) --image $(DEBUG_IMAGE)
 
 gdb: deps all
-	@$(HOSTPY) fjqemu.debug --attach --image $(DEBUG_IMAGE)
+	@$(HOSTPY) fjqemu.debug --attach --boot $(BOOT) --image $(DEBUG_IMAGE)
 
-bochs: deps all $(B)/bochs.sym
-	@$(HOSTPY) fjqemu.bochsdebug $(B)/disk.img $(B)/bochs.sym
+# BOOT=grub: GRUB from build/farjump.iso on a CD-ROM drive (Multiboot 2).
+bochs: deps all $(B)/bochs.sym $(if $(filter grub,$(BOOT)),$(B)/farjump.iso)
+	@$(HOSTPY) fjqemu.bochsdebug --boot $(BOOT) $(B)/disk.img $(B)/bochs.sym
 
 # "ADDRESS NAME" per line, as Bochs's debug_symbols/ldsym read it: the debugger then shows
 # stage1_start+2 instead of a bare address. Bochs names an address after the nearest symbol

@@ -16,7 +16,7 @@ TIERS = {"unit": "unit", "gdb": "gdb", "bochs": "bochs",
          "test_boot_qemu.py": "qemu", "test_loader_errors.py": "qemu",
          "test_panic.py": "qemu", "test_timeline.py": "qemu",
          "test_host_sessions.py": "qemu", "test_smp.py": "qemu",
-         "test_walkthrough.py": "docs"}
+         "test_ways.py": "qemu", "test_walkthrough.py": "docs"}
 MARKERS = frozenset(TIERS.values())
 
 
@@ -40,3 +40,23 @@ def build():
     if r.returncode != 0:
         pytest.fail(f"make failed:\n{r.stdout}\n{r.stderr}")
     return BUILD
+
+
+@pytest.fixture(scope="session")
+def iso(build):
+    """build/farjump.iso (GRUB, Multiboot 2) after `make iso`."""
+    r = subprocess.run(["make", "-s", "iso"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    if r.returncode != 0:
+        pytest.fail(f"make iso failed:\n{r.stdout}\n{r.stderr}")
+    return BUILD / "farjump.iso"
+
+
+@pytest.fixture(scope="session")
+def efi(build):
+    """build/efi.img (FAT: farjump's UEFI loader and the kernel, for OVMF) after `make efi`."""
+    r = subprocess.run(["make", "-s", "efi"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    if r.returncode != 0:
+        pytest.fail(f"make efi failed:\n{r.stdout}\n{r.stderr}")
+    return BUILD / "efi.img"

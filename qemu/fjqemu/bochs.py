@@ -81,6 +81,14 @@ def bochs_command(bochs: str, bochsrc: Path, rc: Path, image: Path, *, serial: P
     return cmd + list(options)
 
 
+def cdrom_lines(iso: Path) -> list[str]:
+    """bochsrc lines that put `iso` in a CD-ROM drive (secondary ATA master) and boot from
+    it: GRUB from build/farjump.iso (make bochs BOOT=grub)."""
+    return ["ata1: enabled=1, ioaddr1=0x170, ioaddr2=0x370, irq=15",
+            f"ata1-master: type=cdrom, path={bochsrc_quote(iso.resolve())}, status=inserted",
+            "boot: cdrom"]
+
+
 # The term display with no options: Bochs's screen goes to a pseudo-terminal (drained).
 HEADLESS_ENV = {"BOCHS_DISPLAY": "term", "BOCHS_DISPLAY_OPTIONS": ""}
 

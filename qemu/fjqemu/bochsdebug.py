@@ -9,7 +9,10 @@ it. Port E9h output appears in this terminal in both cases. Bochs stops at every
 breakpoint; type `c` to go on, `quit` to leave. BOCHS_DISPLAY (and BOCHS_DISPLAY_OPTIONS)
 choose the display yourself.
 
-    python3 -m fjqemu.bochsdebug [IMAGE [SYMBOLS]] [extra bochsrc lines...]
+    python3 -m fjqemu.bochsdebug [--boot grub] [IMAGE [SYMBOLS]] [extra bochsrc lines...]
+
+--boot grub (make bochs BOOT=grub): boot build/farjump.iso from a CD-ROM drive instead, GRUB
+loading the kernel by Multiboot 2 (the first stop is then kernel_main's).
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import BOCHSRC, BUILD, ROOT
-from .bochs import BOCHS
+from .bochs import BOCHS, cdrom_lines
 from .imagecheck import image_problem
 
 PROG = "bochs-debug"
@@ -38,6 +41,15 @@ def main(argv=None) -> int:
     if args and args[0] in ("-h", "--help"):
         print(__doc__.strip())
         return 0
+    boot = "bios"
+    if args[:1] == ["--boot"] and len(args) > 1:
+        boot = args[1]
+        del args[:2]
+        if boot not in ("bios", "grub"):
+            fail(f"BOOT={boot}: Bochs boots bios (the disk image) or grub (the ISO)")
+    iso = BUILD / "farjump.iso"
+    if boot == "grub" and not iso.is_file():
+        fail(f"no {iso} (run 'make iso' first)")
     # IMAGE and SYMBOLS are relative to where this was started; Bochs runs in the root.
     img = sym = None
     if args:
@@ -78,6 +90,8 @@ def main(argv=None) -> int:
              "             prompt; for a headless, scripted boot use scripts/bochs-run.")
 
     lines = [f'ata0-master: type=disk, path="{img}", mode=volatile'] + args
+    if boot == "grub":
+        lines += cdrom_lines(iso)
     if sym.is_file():
         lines.insert(0, f'debug_symbols: file="{sym}"')
     print(f"{PROG}: booting {img} in Bochs ({display} display). It stops at every magic\n"

@@ -27,6 +27,15 @@ def smp_count(text) -> int:
         raise argparse.ArgumentTypeError(f"SMP must be a CPU count from 1 to {SMP_MAX}, "
                                          f"not {text!r}")
     return n
+# Debian's OVMF (package ovmf): the UEFI firmware for BOOT=uefi.
+OVMF = os.environ.get("OVMF", "/usr/share/ovmf/OVMF.fd")
+
+# The ways into the kernel (make run BOOT=...; docs/boot.md), each with what QEMU boots:
+#   bios       build/disk.img, farjump's stage 1 + stage 2 (-drive)
+#   multiboot  build/kernel.elf through QEMU's own Multiboot 1 loader (-kernel)
+#   grub       build/farjump.iso, GRUB loading kernel.elf by Multiboot 2 (CD-ROM drive)
+#   uefi       build/efi.img, a FAT disk with farjump's UEFI loader, under OVMF (-bios)
+BOOTS = ("bios", "multiboot", "grub", "uefi")
 
 
 def qemu_opt(value) -> str:
@@ -45,24 +54,42 @@ def drive_option(image, *, floppy: bool = False, blkdebug=None) -> str:
     return drive + (",if=floppy" if floppy else "")
 
 
-def qemu_command(image, *, memory: str = MEMORY, display: str | None = "none",
+def boot_media(boot: str, image, *, floppy: bool = False, blkdebug=None) -> list[str]:
+    """The options that give QEMU what to boot for boot path `boot` (BOOTS)."""
+    if boot == "bios":
+        return ["-drive", drive_option(image, floppy=floppy, blkdebug=blkdebug)]
+    if floppy or blkdebug:
+        raise ValueError(f"floppy and blkdebug are for the bios boot path, not {boot!r}")
+    if boot == "multiboot":
+        return ["-kernel", str(image)]
+    if boot == "grub":
+        return ["-drive", f"format=raw,media=cdrom,readonly=on,file={qemu_opt(image)},"
+                          "file.locking=off"]
+    if boot == "uefi":
+        return ["-bios", OVMF, "-drive", drive_option(image)]
+    raise ValueError(f"unknown boot path {boot!r} (one of {', '.join(BOOTS)})")
+
+
+def qemu_command(image, *, boot: str = "bios", memory: str = MEMORY, display: str | None = "none",
                  serial: str | None = None, monitor: str | None = "none",
                  qmp: Path | None = None, reboot: bool = False, cpu: str | None = None,
                  floppy: bool = False, blkdebug=None, gdb_port: int | None = None,
-                 debugcon: Path | None = None, smp: int = 1, extra=()) -> list[str]:
-    """The argument list for one QEMU boot of `image`.
+                 debugcon: Path | None = None, smp: int = 1, paused: bool = True,
+                 wait_for_gdb: bool = False, extra=()) -> list[str]:
+    """The argument list for one QEMU boot of `image` by boot path `boot` (BOOTS).
 
     display: "none", "curses", or None for QEMU's default (a window).
     serial: a QEMU chardev for COM1 ("stdio", "file:PATH"), None for QEMU's default.
     monitor: "none" or None (QEMU's default: on the window's console).
     qmp: a Unix socket path for QMP (server, not waiting).
     reboot: False adds -no-reboot (a triple fault or reset ends QEMU instead of looping).
-    gdb_port: start paused (-S) with a gdbstub on 127.0.0.1:PORT.
+    gdb_port: a gdbstub on 127.0.0.1:PORT, started paused (-S) unless paused=False.
+    wait_for_gdb: farjump's UEFI loader waits for GDB at its start and says its ImageBase
+    on COM1 (fw_cfg file opt/farjump/wait-for-gdb; boot/uefi.c).
     debugcon: port E9h written to this file.
     smp: CPUs (-smp N only when N > 1, so one CPU boots with exactly today's command).
     """
-    cmd = [QEMU, "-drive", drive_option(image, floppy=floppy, blkdebug=blkdebug),
-           "-m", memory]
+    cmd = [QEMU, *boot_media(boot, image, floppy=floppy, blkdebug=blkdebug), "-m", memory]
     if display is not None:
         cmd += ["-display", display]
     if serial is not None:
@@ -80,7 +107,9 @@ def qemu_command(image, *, memory: str = MEMORY, display: str | None = "none",
     if floppy:
         cmd += ["-boot", "a"]
     if gdb_port is not None:
-        cmd += ["-S", "-gdb", f"tcp:127.0.0.1:{gdb_port}"]
+        cmd += (["-S"] if paused else []) + ["-gdb", f"tcp:127.0.0.1:{gdb_port}"]
+    if wait_for_gdb:
+        cmd += ["-fw_cfg", "name=opt/farjump/wait-for-gdb,string=1"]
     if debugcon is not None:
         cmd += ["-debugcon", f"file:{qemu_opt(debugcon)}"]
     return cmd + list(extra)

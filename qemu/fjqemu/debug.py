@@ -3,6 +3,11 @@ or scripts/debug).
 
   scripts/debug            (make debug) QEMU + GDB, stopped at stage1_start; quitting GDB
                            ends QEMU
+  scripts/debug --boot multiboot|grub   (make debug BOOT=...) the kernel booted by QEMU's
+                           -kernel or by GRUB, stopped at mb_entry (fjqemu.bootpaths)
+  scripts/debug --boot uefi   OVMF runs until farjump's UEFI loader says its ImageBase on
+                           COM1 and waits; GDB then loads build/uefi.so there and stops at
+                           uefi_main
   scripts/debug --server   (make debug-server) QEMU only; prints the port, writes it to
                            build/gdb-port and waits (Ctrl-C ends QEMU)
   scripts/debug --attach   (make gdb) GDB only, attached to a running debug-server; runs
@@ -33,7 +38,8 @@ from typing import NoReturn
 from . import BUILD, ROOT, FjError
 from .cmdline import QEMU, qemu_command, smp_count, x_display_problem
 from .gdbrun import GDB, gdb_command, session_syntax
-from .imagecheck import image_problem
+from .bootpaths import IMAGES, boot_problem, gdb_entry_commands, uefi_image_base
+from .elf import ElfError
 from .procs import die_with_parent, end_group
 from .sessions import SessionLogs, session_logs
 
@@ -99,11 +105,12 @@ def pick_port() -> int:
         return s.getsockname()[1]
 
 
-def start_qemu(image: Path, port: int, logs: SessionLogs, smp: int = 1) -> subprocess.Popen:
+def start_qemu(image: Path, port: int, logs: SessionLogs, boot: str = "bios",
+               smp: int = 1) -> subprocess.Popen:
     global QEMU_PROC
-    if not image.exists():
+    if boot == "bios" and not image.exists():
         fail(f"no disk image at {image} (run 'make')")
-    problem = image_problem(image)
+    problem = boot_problem(boot, image)
     if problem:
         fail(problem)
     if logs.own_dir:
@@ -116,10 +123,10 @@ def start_qemu(image: Path, port: int, logs: SessionLogs, smp: int = 1) -> subpr
     if problem:
         fail(f"$DISPLAY is {os.environ['DISPLAY']} but {problem}; unset it to run QEMU "
              "without a window: env -u DISPLAY make debug")
-    cmd = qemu_command(image, display="none" if headless else None,
+    cmd = qemu_command(image, boot=boot, display="none" if headless else None,
                        monitor="none" if headless else None,
                        serial=f"file:{logs.serial}", reboot=True, gdb_port=port,
-                       smp=smp)
+                       smp=smp, paused=boot != "uefi", wait_for_gdb=boot == "uefi")
     log_path = logs.qemu
     try:
         with open(log_path, "wb") as log:
@@ -144,10 +151,13 @@ def start_qemu(image: Path, port: int, logs: SessionLogs, smp: int = 1) -> subpr
     return proc
 
 
-def kernel_symbols(image: Path) -> Path | None:
+def kernel_symbols(image: Path | None, boot: str = "bios") -> Path | None:
     """The kernel ELF (with DWARF) that goes with `image`: build/fault/NAME.img ->
     kernel-NAME.elf beside it. None for build/disk.img (GDB's default build/kernel.elf)
-    and, with a note, for an image without one."""
+    and, with a note, for an image without one; None for the other ways in (BOOT=...),
+    whose files are the kernel itself or carry build/kernel.elf."""
+    if image is None or boot != "bios":
+        return None
     try:
         if image.resolve() == (BUILD / "disk.img").resolve():
             return None
@@ -161,22 +171,55 @@ def kernel_symbols(image: Path) -> Path | None:
     return None
 
 
-def gdb_args(port: int, stop_at_stage1, extra: list[str], kernel: Path | None = None):
+UEFI_WAIT = 90   # seconds for OVMF to reach farjump's UEFI loader (about 5 s under TCG)
+
+
+def wait_uefi_base(proc: subprocess.Popen, serial: Path) -> int:
+    """The ImageBase the waiting UEFI loader wrote to COM1 (bounded)."""
+    deadline = time.monotonic() + UEFI_WAIT
+    while True:
+        try:
+            base = uefi_image_base(serial.read_text(errors="replace"))
+        except OSError:
+            base = None
+        if base is not None:
+            return base
+        if proc.poll() is not None:
+            fail(f"QEMU exited before the UEFI loader reported its ImageBase; see {serial}")
+        if time.monotonic() > deadline:
+            fail(f"the UEFI loader did not report its ImageBase on COM1 within {UEFI_WAIT} s "
+                 f"(OVMF did not boot build/efi.img?); see {serial}")
+        time.sleep(0.1)
+
+
+def gdb_args(port: int, stop_at_stage1, extra: list[str], boot: str = "bios",
+             image_base: int | None = None, kernel: Path | None = None) -> list[str]:
     if stop_at_stage1 == "if-at-reset":
-        return gdb_command(batch=False, port=port, scripts=[ATTACH], extra=extra,
+        cmds = []
+        if boot in ("multiboot", "grub"):       # mb_entry's symbols; gdb_attach stops there
+            try:
+                cmds = gdb_entry_commands(boot)[:1] + ["set $fj_multiboot = 1"]
+            except ElfError as e:
+                fail(str(e))
+        return gdb_command(*cmds, batch=False, port=port, scripts=[ATTACH], extra=extra,
                            kernel=kernel)
-    cmds = ["tbreak stage1_start", "continue"] if stop_at_stage1 else []
+    try:
+        cmds = gdb_entry_commands(boot, image_base=image_base) if stop_at_stage1 else []
+    except ElfError as e:
+        fail(str(e))
     return gdb_command(*cmds, batch=False, port=port, extra=extra, kernel=kernel)
 
 
-def run_gdb(port: int, stop_at_stage1, extra: list[str], kernel: Path | None = None) -> int:
+def run_gdb(port: int, stop_at_stage1, extra: list[str], boot: str = "bios",
+            image_base: int | None = None, kernel: Path | None = None) -> int:
     # GDB owns the terminal and Ctrl-C; this process only waits for it.
     global GDB_PROC
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         # Same process group as this one (GDB needs the terminal): a Ctrl-\\ at its prompt
         # reaches both; GDB itself ignores SIGQUIT, so end_gdb() ends it on the way out.
-        GDB_PROC = subprocess.Popen(gdb_args(port, stop_at_stage1, extra, kernel), cwd=ROOT)
+        GDB_PROC = subprocess.Popen(gdb_args(port, stop_at_stage1, extra, boot, image_base,
+                                            kernel), cwd=ROOT)
         return GDB_PROC.wait()
     except FileNotFoundError:
         fail(f"'{GDB}' not found (set GDB=..., or 'make deps' installs gdb)")
@@ -207,10 +250,13 @@ def main() -> int:
                    help="start QEMU only (make debug-server); Ctrl-C ends it")
     g.add_argument("--attach", action="store_true",
                    help="start GDB only, attached to a running debug-server (make gdb)")
-    ap.add_argument("--image", default=str(BUILD / "disk.img"),
-                    help="disk image to boot (default: build/disk.img); for build/fault/"
-                         "NAME.img GDB loads build/fault/kernel-NAME.elf's symbols (with "
-                         "--attach: only that)")
+    ap.add_argument("--image", default=None,
+                    help="what to boot (default: build/disk.img, or BOOT's file); for "
+                         "build/fault/NAME.img GDB loads build/fault/kernel-NAME.elf's symbols "
+                         "(with --attach: only that)")
+    ap.add_argument("--boot", default=os.environ.get("BOOT") or "bios",
+                    choices=("bios", "multiboot", "grub", "uefi"),
+                    help="the way in (default: $BOOT or bios; docs/boot.md)")
     ap.add_argument("--smp", type=smp_count, default=1, metavar="N",
                     help="CPUs (make debug SMP=N): GDB shows each as a thread, "
                          "thread N+1 = CPU N (default 1)")
@@ -220,6 +266,7 @@ def main() -> int:
         i = argv.index("--")
         argv, extra = argv[:i], argv[i + 1:]
     args = ap.parse_args(argv)
+    image = Path(args.image) if args.image else None
     if not args.server:
         try:
             session_syntax()        # a bad $FJ_SYNTAX is said before anything starts
@@ -242,7 +289,10 @@ def main() -> int:
             fail(f"port {port} does not answer: a GDB is already attached to that QEMU "
                  f"(a 'make debug' or 'make gdb' in another terminal?); quit that GDB first, "
                  f"or start another 'make debug-server'")
-        return run_gdb(port, "if-at-reset", extra, kernel_symbols(Path(args.image)))
+        if args.boot == "uefi":
+            fail("make gdb with BOOT=uefi is not supported: use make debug BOOT=uefi")
+        return run_gdb(port, "if-at-reset", extra, args.boot,
+                       kernel=kernel_symbols(image, args.boot))
 
     port = pick_port()
     if not port_free(port):
@@ -265,7 +315,9 @@ def main() -> int:
         fail(str(e))
     wrote_port = False
     try:
-        start_qemu(Path(args.image), port, logs, args.smp)
+        proc = start_qemu(image or IMAGES[args.boot], port, logs, args.boot, args.smp)
+        if args.server and args.boot == "uefi":
+            fail("make debug-server with BOOT=uefi is not supported: use make debug BOOT=uefi")
         if args.server:
             where = f"also in {PORT_FILE}"
             if logs.own_dir:
@@ -285,7 +337,13 @@ def main() -> int:
             except KeyboardInterrupt:
                 pass        # the documented way to end the server
             return 0
-        return run_gdb(port, True, extra, kernel_symbols(Path(args.image)))
+        base = None
+        if args.boot == "uefi":
+            print("debug: OVMF is booting (about 5 s) until farjump's UEFI loader waits for "
+                  "GDB...", flush=True)
+            base = wait_uefi_base(proc, logs.serial)
+            print(f"debug: UEFI loader at ImageBase 0x{base:x}", flush=True)
+        return run_gdb(port, True, extra, args.boot, base, kernel_symbols(image, args.boot))
     except KeyboardInterrupt:
         print("debug: interrupted; QEMU stopped", file=sys.stderr)
         return 130

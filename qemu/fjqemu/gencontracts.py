@@ -162,6 +162,9 @@ def python(c: Contracts) -> str:
     out += ["# Paging (contracts/paging.h) and GDT selectors (contracts/selectors.h)"]
     out += [f"{k} = 0x{v:x}" for k, v in c.consts.items() if k.startswith(("PTE_", "PAGE_", "LARGE_PAGE"))]
     out += [f"{k} = 0x{v:x}" for k, v in c.consts.items() if k.startswith("SEL_")]
+    out += ["", "# Boot paths, framebuffer formats (contracts/bootinfo.h) and Multiboot (contracts/multiboot.h)"]
+    out += [f"{k} = 0x{v:x}" for k, v in c.consts.items()
+            if k.startswith(("BOOT_PATH_", "MB1_", "MB2_", "FB_"))]
     out += ["", "# The kernel's symbol table (contracts/ksymtab.h)",
             f"KSYMTAB_MAGIC = {magic('KSYMTAB_MAGIC')}",
             f"KSYMTAB_SIZE = {c.consts['KSYMTAB_SIZE']}",

@@ -11,7 +11,11 @@ display, COM1 on standard output, and the run ends by itself. The last line says
   - the guest powered off (status 0),
   - the time limit passed (--timeout, default 30 s, `make run TIMEOUT=...`; status 124).
 
-    python3 -m fjqemu.run [--headless] [--timeout S] [IMAGE] [-- extra QEMU options...]
+    python3 -m fjqemu.run [--boot bios|multiboot|grub|uefi] [--headless] [--timeout S]
+                          [IMAGE] [-- extra QEMU options...]
+
+--boot (make run BOOT=...) picks the way in (fjqemu.bootpaths): IMAGE is then the kernel
+ELF, the ISO or the FAT image instead of the disk image.
 """
 from __future__ import annotations
 
@@ -25,9 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import IMAGE, FjError
+from . import FjError
 from .cmdline import QEMU, qemu_command, smp_count, x_display_problem
-from .imagecheck import image_problem
+from .bootpaths import IMAGES, boot_problem
 from .sessions import session_logs
 from . import terminal
 from .procs import die_with_parent
@@ -56,11 +60,12 @@ def ended_by_guest(reason: str | None, what: str, serial: str) -> tuple[str, int
             f"COM1: {serial}. {EXPLAIN}", 1)
 
 
-def headless(image: Path, timeout: float, extra: list[str], smp: int = 1) -> int:
+def headless(image: Path, timeout: float, extra: list[str], boot: str = "bios",
+             smp: int = 1) -> int:
     """Boot with no display, COM1 copied to standard output, until the guest ends."""
     out = sys.stdout.buffer
     with tempfile.TemporaryDirectory(prefix="fjrun-") as tmp:
-        vm = QemuVM(image, workdir=tmp, extra=extra, smp=smp)
+        vm = QemuVM(image, workdir=tmp, extra=extra, boot=boot, smp=smp)
         try:
             vm.start()
         except QemuError as e:
@@ -107,12 +112,12 @@ def headless(image: Path, timeout: float, extra: list[str], smp: int = 1) -> int
 
 
 def interactive(image: Path, display: str | None, serial: str, extra: list[str],
-                smp: int = 1) -> int:
+                boot: str = "bios", smp: int = 1) -> int:
     """QEMU in a window or on the terminal; afterwards, say how it ended."""
     with tempfile.TemporaryDirectory(prefix="fjrun-") as tmp:
         qmp = Path(tmp) / "qmp.sock"
-        cmd = qemu_command(image, display=display, monitor=None, serial=serial, qmp=qmp,
-                           smp=smp, extra=extra)
+        cmd = qemu_command(image, boot=boot, display=display, monitor=None, serial=serial,
+                           qmp=qmp, smp=smp, extra=extra)
         old = signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C belongs to QEMU
         master = slave = None
         if display == "curses":     # on a pseudo-terminal relayed by terminal.relay()
@@ -158,8 +163,12 @@ def interactive(image: Path, display: str | None, serial: str, extra: list[str],
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="make run", description=__doc__.split("\n\n")[0],
                                  epilog="See the module docstring (qemu/fjqemu/run.py).")
-    ap.add_argument("image", nargs="?", default=str(IMAGE),
-                    help="disk image (default: build/disk.img)")
+    ap.add_argument("image", nargs="?", default=None,
+                    help="what to boot (default: build/disk.img, or BOOT's file: "
+                         "build/kernel.elf, build/farjump.iso, build/efi.img)")
+    ap.add_argument("--boot", default=os.environ.get("BOOT") or "bios",
+                    choices=("bios", "multiboot", "grub", "uefi"),
+                    help="the way in (default: $BOOT or bios; docs/boot.md)")
     ap.add_argument("--headless", action="store_true",
                     help="no display, COM1 on standard output, end by itself")
     ap.add_argument("--timeout", type=float, default=float(os.environ.get("TIMEOUT") or 30),
@@ -174,11 +183,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.timeout <= 0:
         ap.error("--timeout must be positive")
-    image = Path(args.image)
-    if not image.is_file():
+    image = Path(args.image) if args.image else IMAGES[args.boot]
+    if args.boot == "bios" and not image.is_file():
         say(f"no disk image at {image} (run 'make' first)")
         return 1
-    problem = image_problem(image)
+    problem = boot_problem(args.boot, image)
     if problem:
         say(problem)
         return 1
@@ -186,7 +195,7 @@ def main(argv=None) -> int:
     if args.headless or (not os.environ.get("DISPLAY") and not tty):
         say(f"booting {image} headless (no $DISPLAY or no terminal); COM1 follows, the run "
             f"ends when the guest halts or resets, or after {args.timeout:g} s")
-        return headless(image, args.timeout, extra, args.smp)
+        return headless(image, args.timeout, extra, args.boot, args.smp)
     if os.environ.get("DISPLAY"):
         problem = x_display_problem(os.environ["DISPLAY"])
         if problem:
@@ -194,7 +203,7 @@ def main(argv=None) -> int:
                 "terminal: env -u DISPLAY make run")
             return 1
         say(f"booting {image} in a QEMU window; COM1 follows here. Close the window to quit.")
-        return interactive(image, None, "stdio", extra, args.smp)
+        return interactive(image, None, "stdio", extra, args.boot, args.smp)
     try:
         logs = session_logs(image.parent)   # held until QEMU ends
     except FjError as e:
@@ -206,7 +215,7 @@ def main(argv=None) -> int:
     say(f"booting {image} with the curses display; COM1 goes to {log}.")
     say(f"To quit: {terminal.QUIT_NAME} (Ctrl and ]), any time.")
     time.sleep(2)
-    return interactive(image, "curses", f"file:{log}", extra, args.smp)
+    return interactive(image, "curses", f"file:{log}", extra, args.boot, args.smp)
 
 
 if __name__ == "__main__":

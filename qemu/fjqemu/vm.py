@@ -37,8 +37,12 @@ class QemuVM:
     def __init__(self, image, *, memory: str = "128M", extra=(), gdb: bool = False,
                  workdir=None, cpu: str | None = None, floppy: bool = False,
                  debugcon: bool = False, blkdebug=None, reboot: bool = False,
-                 smp: int = 1):
+                 smp: int = 1, boot: str = "bios", paused: bool = True,
+                 wait_for_gdb: bool = False):
         self.image = Path(image)
+        self.boot = boot
+        self.paused = paused
+        self.wait_for_gdb = wait_for_gdb
         self.memory = memory
         self.extra = list(extra)
         self.gdb_port = free_tcp_port() if gdb else None
@@ -60,12 +64,13 @@ class QemuVM:
 
     # ---- life cycle -----------------------------------------------------------------
     def command(self) -> list[str]:
-        return qemu_command(self.image, memory=self.memory, display="none",
+        return qemu_command(self.image, boot=self.boot, memory=self.memory, display="none",
                             serial=f"file:{self.serial_path}", qmp=self.qmp_path,
                             monitor="none", reboot=self.reboot, cpu=self.cpu,
                             floppy=self.floppy, blkdebug=self.blkdebug,
                             gdb_port=self.gdb_port, debugcon=self.debugcon_path,
-                            smp=self.smp, extra=self.extra)
+                            smp=self.smp, paused=self.paused,
+                            wait_for_gdb=self.wait_for_gdb, extra=self.extra)
 
     def start(self, timeout: float = 10.0) -> "QemuVM":
         if not self.image.exists():

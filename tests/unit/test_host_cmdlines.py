@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from fjqemu import ROOT, FjError
-from fjqemu.cmdline import qemu_command
+from fjqemu.cmdline import OVMF, qemu_command
 from fjqemu.gdbrun import FARJUMP_GDB, SYMBOLS_GDB, gdb_command
 
 
@@ -78,3 +78,20 @@ def test_one_builder_each():
             assert '"-drive"' not in text, rel
         if rel not in ("qemu/fjqemu/gdbrun.py", "tests/unit/test_host_cmdlines.py"):
             assert '"-nx", "-batch"' not in text, rel
+
+
+def test_each_boot_path_gives_qemu_its_own_medium():
+    assert qemu_command("k.elf", boot="multiboot")[1:3] == ["-kernel", "k.elf"]
+    iso = qemu_command("a,b.iso", boot="grub")
+    drive = iso[iso.index("-drive") + 1]
+    assert "media=cdrom" in drive and "readonly=on" in drive and "file=a,,b.iso" in drive
+    efi = qemu_command("e.img", boot="uefi")
+    assert efi[efi.index("-bios") + 1] == OVMF and "file=e.img" in efi[efi.index("-drive") + 1]
+    assert "-drive" in qemu_command("d.img") and "-kernel" not in qemu_command("d.img")
+
+
+def test_unknown_boot_path_and_bios_only_options_are_refused():
+    with pytest.raises(ValueError, match="unknown boot path"):
+        qemu_command("x", boot="coreboot")
+    with pytest.raises(ValueError, match="bios"):
+        qemu_command("k.elf", boot="multiboot", floppy=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .context import FjContext
 from .cpus import FjCpus
+from .fb import FjFb
 from .gdt import FjGdt
 from .idt import FjIdt
 from .ivt import FjIvt
@@ -21,5 +22,6 @@ from .transitions import FjTransitions
 from .vga import FjVga
 
 #: Every fj command, in the order 'help fj' documents them.
-COMMANDS = (FjMode, FjSeg, FjCpus, FjIvt, FjGdt, FjIdt, FjPt, FjVga, FjContext, FjTransitions,
+COMMANDS = (FjMode, FjSeg, FjCpus, FjIvt, FjGdt, FjIdt, FjPt, FjVga, FjFb, FjContext,
+            FjTransitions,
             FjTour, FjReset, FjTimeline)

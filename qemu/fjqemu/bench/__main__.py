@@ -15,6 +15,7 @@ Benchmarks (docs/performance.md says what each measures and why):
   gdb-step    2000 stepi from kernel_main: context panel on / off vs plain GDB (gdbbench.py)
   build       clean `make` vs one nasm + ld + objcopy (build.py)
   sizes       stage 1, stage 2 and the kernel file vs the room they have (build.py)
+  ways        boot by Multiboot 1, GRUB (Multiboot 2) and UEFI vs the BIOS boot (ways.py)
   timeline    where a real QEMU boot's time goes: the guest's own TSC stamps (timeline.py)
 """
 from __future__ import annotations
@@ -39,6 +40,7 @@ from .build import bench_build, bench_sizes
 from .common import BenchError, Row
 from .gdbbench import bench_gdb_decode, bench_gdb_step
 from .timeline import boot_timeline, print_timeline
+from .ways import bench_ways
 
 
 BENCHES = {
@@ -48,6 +50,7 @@ BENCHES = {
     "gdb-step": bench_gdb_step,
     "build": lambda runs: [bench_build(runs)],
     "sizes": lambda runs: bench_sizes(),
+    "ways": bench_ways,
     "timeline": lambda runs: [],      # a section, not a row: see main()
 }
 

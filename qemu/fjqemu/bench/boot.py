@@ -31,9 +31,10 @@ def floor_image() -> Path:
 
 
 # ---- QEMU ---------------------------------------------------------------------------------
-def qemu_boot_seconds(image: Path, marker: bytes) -> float:
-    """Seconds from starting QEMU until `marker` arrives on COM1 (read from a pipe)."""
-    cmd = qemu_command(image, display="none", serial="stdio", monitor="none")
+def qemu_boot_seconds(image: Path, marker: bytes, boot: str = "bios") -> float:
+    """Seconds from starting QEMU until `marker` arrives on COM1 (read from a pipe), booting
+    `image` by boot path `boot` (fjqemu.cmdline.BOOTS)."""
+    cmd = qemu_command(image, boot=boot, display="none", serial="stdio", monitor="none")
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, start_new_session=True,
