@@ -27,6 +27,11 @@ gdb.execute("tbreak timeline_hello")
 gdb.execute("continue", to_string=True)
 result = {"first": first, "pt": json.loads(gdb.execute("fj pt --json", to_string=True))}
 if "png" in CFG:
+    # The screen is final once timeline_print has returned (the kernel only halts after it),
+    # so the picture can be compared with QEMU's screendump taken after the halt.
+    gdb.execute("tbreak timeline_print")
+    gdb.execute("continue", to_string=True)
+    gdb.execute("finish", to_string=True)
     result["fb"] = json.loads(gdb.execute(f"fj fb --png {CFG['png']} --json", to_string=True))
     try:
         result["vga"] = gdb.execute("fj vga --no-color", to_string=True)
