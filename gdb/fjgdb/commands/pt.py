@@ -45,7 +45,7 @@ JSON: {"cr3", "format", "ranges": [{"virt", "phys", "size", "page_size", "writab
                 raise FjError(f"0x{vaddr:x} is not a 32-bit linear address ({fmt.name} "
                               "paging)")
             raise FjError(f"0x{vaddr:x} is not a canonical address (bits 63:"
-                          f"{fmt.va_bits - 1} must all be equal, {fmt.name} paging)")
+                          f"{fmt.va_bits - 1} must all be equal)")
         # MAXPHYADDR is not in QEMU's register dump: 52 (the architectural maximum) makes
         # only bits 63:52 reserved; 32-bit paging's PSE-36 carries at most 40 bits.
         maxphy = 40 if fmt.name == "32-bit" else 52
