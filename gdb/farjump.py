@@ -34,4 +34,5 @@ else:
         print(f"{_CONTRACTS} is out of date ({e}): run 'make' again")
 
 if install is not None and install():
-    print("farjump: 'fj' commands loaded ('help fj'); mode-aware disassembler active.")
+    from fjgdb.integrations.disasm import status  # noqa: E402
+    print(f"farjump: 'fj' commands loaded ('help fj'); {status()}")

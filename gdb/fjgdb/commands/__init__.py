@@ -6,6 +6,7 @@ prints what :mod:`fjgdb.render` makes of it. Shared helpers live in :mod:`.base`
 """
 from __future__ import annotations
 
+from .brk import FjBreak, FjTbreak
 from .context import FjContext
 from .gdt import FjGdt
 from .idt import FjIdt
@@ -21,4 +22,4 @@ from .vga import FjVga
 
 #: Every fj command, in the order 'help fj' documents them.
 COMMANDS = (FjMode, FjSeg, FjIvt, FjGdt, FjIdt, FjPt, FjVga, FjContext, FjTransitions,
-            FjTour, FjReset, FjTimeline)
+            FjTour, FjReset, FjTimeline, FjBreak, FjTbreak)
