@@ -31,12 +31,24 @@ def drive_option(image, *, floppy: bool = False, blkdebug=None) -> str:
     return drive + (",if=floppy" if floppy else "")
 
 
+ARCHES = ("x86_64", "i386")
+
+
+def qemu_binary(arch: str = "x86_64") -> str:
+    """qemu-system-x86_64 ($QEMU overrides it) or qemu-system-i386."""
+    if arch not in ARCHES:
+        raise ValueError(f"ARCH={arch}: must be one of {', '.join(ARCHES)}")
+    return QEMU if arch == "x86_64" else f"qemu-system-{arch}"
+
+
 def qemu_command(image, *, memory: str = MEMORY, display: str | None = "none",
                  serial: str | None = None, monitor: str | None = "none",
                  qmp: Path | None = None, reboot: bool = False, cpu: str | None = None,
                  floppy: bool = False, blkdebug=None, gdb_port: int | None = None,
-                 debugcon: Path | None = None, extra=()) -> list[str]:
-    """The argument list for one QEMU boot of `image`.
+                 debugcon: Path | None = None, arch: str = "x86_64", cdrom=None,
+                 kernel=None, append: str | None = None, initrd=None,
+                 smp: int | None = None, extra=()) -> list[str]:
+    """The argument list for one QEMU boot of `image` (a raw disk; None for none).
 
     display: "none", "curses", or None for QEMU's default (a window).
     serial: a QEMU chardev for COM1 ("stdio", "file:PATH"), None for QEMU's default.
@@ -45,9 +57,28 @@ def qemu_command(image, *, memory: str = MEMORY, display: str | None = "none",
     reboot: False adds -no-reboot (a triple fault or reset ends QEMU instead of looping).
     gdb_port: start paused (-S) with a gdbstub on 127.0.0.1:PORT.
     debugcon: port E9h written to this file.
+    arch: "x86_64" or "i386" (qemu-system-i386).
+    cdrom: an ISO image, booted from when there is no disk (read-only, never locked).
+    kernel/append/initrd: QEMU's -kernel (a Linux bzImage, a Multiboot ELF) and its
+    command line and initrd. smp: the number of CPUs.
     """
-    cmd = [QEMU, "-drive", drive_option(image, floppy=floppy, blkdebug=blkdebug),
-           "-m", memory]
+    cmd = [qemu_binary(arch)]
+    if image is not None:
+        cmd += ["-drive", drive_option(image, floppy=floppy, blkdebug=blkdebug)]
+    if cdrom is not None:
+        cmd += ["-drive", f"media=cdrom,format=raw,readonly=on,file.locking=off,"
+                          f"file={qemu_opt(cdrom)}"]
+        if image is None:
+            cmd += ["-boot", "d"]
+    if kernel is not None:
+        cmd += ["-kernel", str(kernel)]
+        if append:
+            cmd += ["-append", append]
+        if initrd is not None:
+            cmd += ["-initrd", str(initrd)]
+    cmd += ["-m", memory]
+    if smp:
+        cmd += ["-smp", str(smp)]
     if display is not None:
         cmd += ["-display", display]
     if serial is not None:

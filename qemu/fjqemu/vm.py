@@ -36,8 +36,10 @@ def free_tcp_port() -> int:
 class QemuVM:
     def __init__(self, image, *, memory: str = "128M", extra=(), gdb: bool = False,
                  workdir=None, cpu: str | None = None, floppy: bool = False,
-                 debugcon: bool = False, blkdebug=None, reboot: bool = False):
-        self.image = Path(image)
+                 debugcon: bool = False, blkdebug=None, reboot: bool = False,
+                 arch: str = "x86_64", kernel=None, append: str | None = None):
+        self.image = Path(image) if image is not None else None
+        self.arch, self.kernel, self.append = arch, kernel, append
         self.memory = memory
         self.extra = list(extra)
         self.gdb_port = free_tcp_port() if gdb else None
@@ -63,10 +65,11 @@ class QemuVM:
                             monitor="none", reboot=self.reboot, cpu=self.cpu,
                             floppy=self.floppy, blkdebug=self.blkdebug,
                             gdb_port=self.gdb_port, debugcon=self.debugcon_path,
+                            arch=self.arch, kernel=self.kernel, append=self.append,
                             extra=self.extra)
 
     def start(self, timeout: float = 10.0) -> "QemuVM":
-        if not self.image.exists():
+        if self.image is not None and not self.image.exists():
             raise QemuError(f"no disk image at {self.image} (run 'make')")
         self.serial_path.write_bytes(b"")
         if self.debugcon_path:
