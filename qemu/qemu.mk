@@ -17,9 +17,16 @@
 
 CONTRACTS_PY := $(B)/gen/farjump_contracts.py
 
-# IMAGE=...: boot another image; TIMEOUT=...: seconds a headless (scripted) run may take.
+# Any guest (qemu/fjqemu/machine.py, docs/your-kernel.md): IMAGE= (raw disk), CDROM= (ISO),
+# KERNEL= APPEND= INITRD= (QEMU -kernel), ARCH=i386, SMP=N, SYMBOLS=a.elf,b.elf@OFFSET.
+MACHINE_ARGS = $(if $(IMAGE),--image '$(IMAGE)') $(if $(CDROM),--cdrom '$(CDROM)') \
+	$(if $(KERNEL),--kernel '$(KERNEL)') $(if $(APPEND),--append '$(APPEND)') \
+	$(if $(INITRD),--initrd '$(INITRD)') $(if $(ARCH),--arch '$(ARCH)') \
+	$(if $(SMP),--smp '$(SMP)') $(if $(SYMBOLS),--symbols '$(SYMBOLS)')
+
+# TIMEOUT=...: seconds a headless (scripted) run may take.
 run: deps all
-	@$(HOSTPY) fjqemu.run $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(or $(IMAGE),$(B)/disk.img)
+	@$(HOSTPY) fjqemu.run $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(MACHINE_ARGS)
 
 test: deps all $(CONTRACTS_PY)
 	$(PYTHON) -m pytest
@@ -31,10 +38,10 @@ bench: deps all $(CONTRACTS_PY)
 	@$(HOSTPY) fjqemu.bench $(BENCH_ARGS)
 
 debug: deps all
-	@$(HOSTPY) fjqemu.debug --image $(B)/disk.img
+	@$(HOSTPY) fjqemu.debug $(MACHINE_ARGS)
 
 debug-server: deps all
-	@$(HOSTPY) fjqemu.debug --server --image $(B)/disk.img
+	@$(HOSTPY) fjqemu.debug --server $(MACHINE_ARGS)
 
 gdb: deps all
 	@$(HOSTPY) fjqemu.debug --attach

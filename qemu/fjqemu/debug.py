@@ -9,6 +9,11 @@ or scripts/debug).
                            to stage1_start if the guest is still at the reset vector, else
                            stays where the guest stopped (an earlier GDB ran it)
 
+Any other guest (docs/your-kernel.md): --image, --cdrom, --kernel/--append/--initrd,
+--arch i386, --smp N, --symbols a.elf,b.elf@OFFSET (make debug IMAGE= CDROM= KERNEL=
+APPEND= ARCH= SMP= SYMBOLS=; fjqemu/machine.py): GDB then loads only those symbols and
+stops at the reset vector.
+
 Port: $GDBPORT, else 1234 if free (else any free port) for --server; --attach uses
 $GDBPORT, else build/gdb-port, else 1234. Without $DISPLAY QEMU runs with
 '-display none'; COM1 goes to build/serial.log, QEMU's own output to build/qemu.log (a
@@ -31,6 +36,7 @@ from . import BUILD, ROOT, FjError
 from .cmdline import QEMU, qemu_command, x_display_problem
 from .gdbrun import GDB, gdb_command
 from .imagecheck import image_problem
+from .machine import Machine, MachineError
 from .procs import die_with_parent, end_group
 from .sessions import SessionLogs, session_logs
 
@@ -95,13 +101,13 @@ def pick_port() -> int:
         return s.getsockname()[1]
 
 
-def start_qemu(image: Path, port: int, logs: SessionLogs) -> subprocess.Popen:
+def start_qemu(machine: Machine, port: int, logs: SessionLogs) -> subprocess.Popen:
     global QEMU_PROC
-    if not image.exists():
-        fail(f"no disk image at {image} (run 'make')")
-    problem = image_problem(image)
-    if problem:
-        fail(problem)
+    image = machine.image
+    if image is not None and not machine.foreign:
+        problem = image_problem(image)
+        if problem:
+            fail(problem)
     if logs.own_dir:
         print(f"debug: another session uses build/serial.log; this one's COM1 goes to "
               f"{logs.serial}, QEMU's output to {logs.qemu}", flush=True)
@@ -114,7 +120,10 @@ def start_qemu(image: Path, port: int, logs: SessionLogs) -> subprocess.Popen:
              "without a window: env -u DISPLAY make debug")
     cmd = qemu_command(image, display="none" if headless else None,
                        monitor="none" if headless else None,
-                       serial=f"file:{logs.serial}", reboot=True, gdb_port=port)
+                       serial=f"file:{logs.serial}", reboot=True, gdb_port=port,
+                       **machine.qemu_kwargs())
+    if machine.foreign:
+        print(f"debug: {machine.describe()}; COM1 goes to {logs.serial}", flush=True)
     log_path = logs.qemu
     try:
         with open(log_path, "wb") as log:
@@ -139,18 +148,24 @@ def start_qemu(image: Path, port: int, logs: SessionLogs) -> subprocess.Popen:
     return proc
 
 
-def gdb_args(port: int, stop_at_stage1, extra: list[str]) -> list[str]:
+def gdb_args(port: int, stop_at_stage1, extra: list[str],
+             machine: Machine | None = None) -> list[str]:
+    if machine is not None and machine.foreign:
+        # farjump's commands without farjump's symbols; stopped at the reset vector
+        return gdb_command(batch=False, symbols=False, port=port,
+                           setup=machine.gdb_setup(), extra=extra)
     if stop_at_stage1 == "if-at-reset":
         return gdb_command(batch=False, port=port, scripts=[ATTACH], extra=extra)
     cmds = ["tbreak stage1_start", "continue"] if stop_at_stage1 else []
     return gdb_command(*cmds, batch=False, port=port, extra=extra)
 
 
-def run_gdb(port: int, stop_at_stage1, extra: list[str]) -> int:
+def run_gdb(port: int, stop_at_stage1, extra: list[str],
+            machine: Machine | None = None) -> int:
     # GDB owns the terminal and Ctrl-C; this process only waits for it.
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        return subprocess.call(gdb_args(port, stop_at_stage1, extra), cwd=ROOT)
+        return subprocess.call(gdb_args(port, stop_at_stage1, extra, machine), cwd=ROOT)
     except FileNotFoundError:
         fail(f"'{GDB}' not found (set GDB=..., or 'make deps' installs gdb)")
     finally:
@@ -167,14 +182,19 @@ def main() -> int:
                    help="start QEMU only (make debug-server); Ctrl-C ends it")
     g.add_argument("--attach", action="store_true",
                    help="start GDB only, attached to a running debug-server (make gdb)")
-    ap.add_argument("--image", default=str(BUILD / "disk.img"),
-                    help="disk image to boot (default: build/disk.img)")
+    Machine.add_arguments(ap)
     argv = sys.argv[1:]
     extra = []
     if "--" in argv:
         i = argv.index("--")
         argv, extra = argv[:i], argv[i + 1:]
     args = ap.parse_args(argv)
+    machine = None
+    if not args.attach:
+        try:
+            machine = Machine.from_args(args)
+        except MachineError as e:
+            fail(str(e))
 
     if args.attach:
         port = env_port()
@@ -213,7 +233,7 @@ def main() -> int:
         fail(str(e))
     wrote_port = False
     try:
-        start_qemu(Path(args.image), port, logs)
+        start_qemu(machine, port, logs)
         if args.server:
             where = f"also in {PORT_FILE}"
             if logs.own_dir:
@@ -233,7 +253,7 @@ def main() -> int:
             except KeyboardInterrupt:
                 pass        # the documented way to end the server
             return 0
-        return run_gdb(port, True, extra)
+        return run_gdb(port, True, extra, machine)
     except KeyboardInterrupt:
         print("debug: interrupted; QEMU stopped", file=sys.stderr)
         return 130

@@ -33,9 +33,10 @@ class GdbError(RuntimeError):
 
 
 def gdb_command(*cmds, batch: bool = True, farjump: bool = True, symbols: bool = True,
-                port: int | None = None, scripts=(), extra=()) -> list[str]:
+                port: int | None = None, scripts=(), setup=(), extra=()) -> list[str]:
     """GDB's argument list. batch: -nx -batch (no ~/.gdbinit, exit at the end); else -q
-    for a person at the terminal. Run it with cwd=ROOT."""
+    for a person at the terminal. setup: commands before `target remote` (the
+    architecture and foreign symbol files, fjqemu.machine). Run it with cwd=ROOT."""
     cmd = [GDB, "-nx", "-batch"] if batch else [GDB, "-q"]
     if farjump and symbols:
         cmd += ["-x", str(FARJUMP_GDB)]
@@ -43,6 +44,8 @@ def gdb_command(*cmds, batch: bool = True, farjump: bool = True, symbols: bool =
         cmd += ["-ex", f"source {ROOT / 'gdb' / 'farjump.py'}"]
     elif symbols:
         cmd += ["-x", str(SYMBOLS_GDB)]
+    for c in setup:
+        cmd += ["-ex", c]
     if port is not None:
         cmd += ["-ex", f"target remote 127.0.0.1:{port}"]
     for c in cmds:

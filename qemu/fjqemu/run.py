@@ -28,6 +28,7 @@ from pathlib import Path
 from . import IMAGE, FjError
 from .cmdline import QEMU, qemu_command, x_display_problem
 from .imagecheck import image_problem
+from .machine import Machine, MachineError
 from .sessions import session_logs
 from . import terminal
 from .procs import die_with_parent
@@ -56,11 +57,12 @@ def ended_by_guest(reason: str | None, what: str, serial: str) -> tuple[str, int
             f"COM1: {serial}. {EXPLAIN}", 1)
 
 
-def headless(image: Path, timeout: float, extra: list[str]) -> int:
+def headless(image: Path | None, timeout: float, extra: list[str], machine=None) -> int:
     """Boot with no display, COM1 copied to standard output, until the guest ends."""
     out = sys.stdout.buffer
     with tempfile.TemporaryDirectory(prefix="fjrun-") as tmp:
-        vm = QemuVM(image, workdir=tmp, extra=extra)
+        vm = QemuVM(image, workdir=tmp, extra=extra,
+                    **(machine.qemu_kwargs() if machine else {}))
         try:
             vm.start()
         except QemuError as e:
@@ -106,12 +108,13 @@ def headless(image: Path, timeout: float, extra: list[str]) -> int:
     return status
 
 
-def interactive(image: Path, display: str | None, serial: str, extra: list[str]) -> int:
+def interactive(image: Path | None, display: str | None, serial: str, extra: list[str],
+                machine=None) -> int:
     """QEMU in a window or on the terminal; afterwards, say how it ended."""
     with tempfile.TemporaryDirectory(prefix="fjrun-") as tmp:
         qmp = Path(tmp) / "qmp.sock"
         cmd = qemu_command(image, display=display, monitor=None, serial=serial, qmp=qmp,
-                           extra=extra)
+                           extra=extra, **(machine.qemu_kwargs() if machine else {}))
         old = signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C belongs to QEMU
         master = slave = None
         if display == "curses":     # on a pseudo-terminal relayed by terminal.relay()
@@ -157,8 +160,9 @@ def interactive(image: Path, display: str | None, serial: str, extra: list[str])
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="make run", description=__doc__.split("\n\n")[0],
                                  epilog="See the module docstring (qemu/fjqemu/run.py).")
-    ap.add_argument("image", nargs="?", default=str(IMAGE),
-                    help="disk image (default: build/disk.img)")
+    ap.add_argument("image_pos", nargs="?", metavar="image",
+                    help="disk image (default: build/disk.img); or --image")
+    Machine.add_arguments(ap)
     ap.add_argument("--headless", action="store_true",
                     help="no display, COM1 on standard output, end by itself")
     ap.add_argument("--timeout", type=float, default=float(os.environ.get("TIMEOUT") or 30),
@@ -171,39 +175,49 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.timeout <= 0:
         ap.error("--timeout must be positive")
-    image = Path(args.image)
-    if not image.is_file():
-        say(f"no disk image at {image} (run 'make' first)")
+    args.image = args.image or args.image_pos
+    if args.image is None and not args.cdrom and not args.kernel:
+        args.image = str(IMAGE)
+        if not IMAGE.is_file():
+            say(f"no disk image at {IMAGE} (run 'make' first)")
+            return 1
+    try:
+        machine = Machine.from_args(args, default_image=None)
+    except MachineError as e:
+        say(str(e))
         return 1
-    problem = image_problem(image)
+    image = machine.image
+    problem = image_problem(image) if image is not None and not machine.foreign else None
     if problem:
         say(problem)
         return 1
+    what = machine.describe() if machine.foreign else str(image)
     tty = sys.stdin.isatty() and sys.stdout.isatty()
     if args.headless or (not os.environ.get("DISPLAY") and not tty):
-        say(f"booting {image} headless (no $DISPLAY or no terminal); COM1 follows, the run "
+        say(f"booting {what} headless (no $DISPLAY or no terminal); COM1 follows, the run "
             f"ends when the guest halts or resets, or after {args.timeout:g} s")
-        return headless(image, args.timeout, extra)
+        return headless(image, args.timeout, extra, machine)
     if os.environ.get("DISPLAY"):
         problem = x_display_problem(os.environ["DISPLAY"])
         if problem:
             say(f"$DISPLAY is {os.environ['DISPLAY']} but {problem}; unset it to boot on this "
                 "terminal: env -u DISPLAY make run")
             return 1
-        say(f"booting {image} in a QEMU window; COM1 follows here. Close the window to quit.")
-        return interactive(image, None, "stdio", extra)
+        say(f"booting {what} in a QEMU window; COM1 follows here. Close the window to quit.")
+        return interactive(image, None, "stdio", extra, machine)
     try:
-        logs = session_logs(image.parent)   # held until QEMU ends
+        logs = session_logs((image or IMAGE).parent)   # held until QEMU ends
     except FjError as e:
         say(str(e))
         return 1
     log = logs.serial
     if logs.own_dir:
-        say(f"another session uses {image.parent / 'serial.log'}; this one has its own.")
-    say(f"booting {image} with the curses display; COM1 goes to {log}.")
+        say(f"another session uses {(image or IMAGE).parent / 'serial.log'}; this one has "
+            "its own.")
+    say(f"booting {what} with the curses display; COM1 goes to {log}.")
     say(f"To quit: {terminal.QUIT_NAME} (Ctrl and ]), any time.")
     time.sleep(2)
-    return interactive(image, "curses", f"file:{log}", extra)
+    return interactive(image, "curses", f"file:{log}", extra, machine)
 
 
 if __name__ == "__main__":

@@ -37,9 +37,11 @@ class QemuVM:
     def __init__(self, image, *, memory: str = "128M", extra=(), gdb: bool = False,
                  workdir=None, cpu: str | None = None, floppy: bool = False,
                  debugcon: bool = False, blkdebug=None, reboot: bool = False,
-                 arch: str = "x86_64", kernel=None, append: str | None = None):
+                 arch: str = "x86_64", kernel=None, append: str | None = None,
+                 cdrom=None, initrd=None, smp: int | None = None):
         self.image = Path(image) if image is not None else None
-        self.arch, self.kernel, self.append = arch, kernel, append
+        self.machine = dict(arch=arch, kernel=kernel, append=append, cdrom=cdrom,
+                            initrd=initrd, smp=smp)
         self.memory = memory
         self.extra = list(extra)
         self.gdb_port = free_tcp_port() if gdb else None
@@ -65,8 +67,7 @@ class QemuVM:
                             monitor="none", reboot=self.reboot, cpu=self.cpu,
                             floppy=self.floppy, blkdebug=self.blkdebug,
                             gdb_port=self.gdb_port, debugcon=self.debugcon_path,
-                            arch=self.arch, kernel=self.kernel, append=self.append,
-                            extra=self.extra)
+                            extra=self.extra, **self.machine)
 
     def start(self, timeout: float = 10.0) -> "QemuVM":
         if self.image is not None and not self.image.exists():

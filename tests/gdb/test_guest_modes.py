@@ -270,3 +270,23 @@ def test_qemu_system_i386(i386):
     assert set(ours) == set(qemu)
     assert r["seg"]["json"]["cs"]["selector"] == 8
     assert "no_long" in out(r, "w3")
+
+
+# ---- a 32-bit ELF's symbols against qemu-system-x86_64 (make debug SYMBOLS=) -----------
+QUIRK = [("break_rm", "fj break &rm_entry"), ("cont", "continue"),
+         ("sym", "info symbol 0x10200"), ("arch", "show architecture")]
+
+
+def test_32bit_symbols_against_x86_64(guest):
+    from fjqemu.machine import Machine
+    m = Machine(image=guest, symbols=[(GUEST / "modes32.elf", 0)])
+    setup = m.gdb_setup()
+    assert setup[0] == "set architecture i386:x86-64"      # before the symbol file
+    r = session(guest, QUIRK, setup=setup)
+    assert "out" in r["_connect"], r["_connect"]
+    assert "Breakpoint 1, 1020:0000 (linear 0x10200) <rm_entry>" in out(r, "cont")
+    assert "rm_entry" in out(r, "sym") and "i386:x86-64" in out(r, "arch")
+    # the quirk itself: without the architecture set first, the connection breaks
+    bad = session(guest, [("arch", "show architecture")],
+                  setup=[f"file {GUEST / 'modes32.elf'}"])
+    assert "error" in bad["_connect"] and "too long" in bad["_connect"]["error"], bad
