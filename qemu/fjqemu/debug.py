@@ -104,7 +104,7 @@ def pick_port() -> int:
 def start_qemu(machine: Machine, port: int, logs: SessionLogs) -> subprocess.Popen:
     global QEMU_PROC
     image = machine.image
-    if image is not None and not machine.foreign:
+    if image is not None and not machine.kernel and not machine.cdrom:
         problem = image_problem(image)
         if problem:
             fail(problem)

@@ -187,7 +187,8 @@ def main(argv=None) -> int:
         say(str(e))
         return 1
     image = machine.image
-    problem = image_problem(image) if image is not None and not machine.foreign else None
+    problem = image_problem(image) if image is not None and not machine.kernel \
+        and not machine.cdrom else None
     if problem:
         say(problem)
         return 1
