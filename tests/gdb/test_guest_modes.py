@@ -290,3 +290,38 @@ def test_32bit_symbols_against_x86_64(guest):
     bad = session(guest, [("arch", "show architecture")],
                   setup=[f"file {GUEST / 'modes32.elf'}"])
     assert "error" in bad["_connect"] and "too long" in bad["_connect"]["error"], bad
+
+
+# ---- fj tour / fj transitions without symbols (a boot farjump did not write) ----------
+FOREIGN = [("break_rm", "fj break 1020:0000"), ("cont", "continue"),
+           ("transitions", "fj transitions --json"), ("delete", "delete"),
+           ("timeline", "fj timeline"),
+           ("tour", "fj tour --timeout 20 --json")]
+
+
+def test_tour_without_symbols(guest):
+    r = session(guest, FOREIGN, cpu="qemu64,+la57,+pdpe1gb")
+    t = r["transitions"]["json"]
+    assert t["found_by"] == "sweep"
+    found = {b["address"]: b["name"] for b in t["breakpoints"]}
+    assert found[0x10214].startswith("mov cr0") and found[0x10217].startswith("ljmp")
+    assert "not booted by farjump's loader" in r["timeline"]["error"]
+    stops = r["tour"]["json"]
+    end = stops.pop()
+    assert end["reason"] == "64-bit mode reached: no further mode to find", end
+    seen = [(s["mode"], s["bits"], s["paging"], s["linear_pc"]) for s in stops]
+    for want in [("protected", 16, False, 0x10217), ("protected", 32, False, 0x10223),
+                 ("protected", 32, True, 0x1029e), ("long", 32, True, 0x103c0),
+                 ("long", 64, True, 0x103c8)]:
+        assert want in seen, (want, seen)
+    # each reported instruction is what objdump decodes there, in the mode it ran in
+    for s in stops:
+        insn = s["instruction"]
+        mode = {16: "i8086", 32: "i386", 64: "i386:x86-64"}
+        off = insn["addr"] - 0x10200
+        before_bits = 16 if insn["addr"] < 0x10223 else 32 if insn["addr"] < 0x103c8 or \
+            0x103e4 <= insn["addr"] < 0x10447 else 64
+        ref = objdump(mode[before_bits], off, off + insn["size"])
+        assert ref and ref[0][1][:3] in insn["text"].replace("retfq", "lretq")[:5] + \
+            "lre", (insn, ref)
+        assert s["linear_pc"] != insn["addr"]          # reported after the instruction ran

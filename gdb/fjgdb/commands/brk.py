@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..decoders.realmode import linear, parse_segoff
-from ..target.breakpoints import SegBreakpoint
+from ..target.breakpoints import SegBreakpoint, quietly
 from ..target.errors import FjError
 from ..target.state import STATE
 from .base import FjCommand, emit_json, out
@@ -50,7 +50,7 @@ JSON: {"number", "segment", "offset", "linear", "temporary"}"""
         except FjError:
             snap = None
         seg, off, lin = plan(where, snap)
-        bp = SegBreakpoint(seg, off, lin, temporary=self.temporary)
+        bp = quietly(lambda: SegBreakpoint(seg, off, lin, temporary=self.temporary))
         if opts.json:
             emit_json({"number": bp.number, "segment": seg, "offset": off, "linear": lin,
                        "temporary": self.temporary})

@@ -56,7 +56,40 @@ class _LinearTrap(gdb.Breakpoint):
         self.silent = True
 
     def stop(self):   # reached only when the PC GDB sees *is* the linear address
-        return self.owner.is_valid() and self.owner.enabled and self.owner.stop()
+        try:
+            return self.owner.is_valid() and self.owner.enabled and self.owner.stop()
+        except RuntimeError:        # the owner was deleted
+            return False
+
+
+class _QuietMaker(gdb.Command):
+    """Creates the breakpoint queued in _QUEUE (internal to fj break: GDB prints
+    "Breakpoint N at 0x0" for every new user breakpoint, which only 'gdb.execute(...,
+    to_string=True)' of a command can capture)."""
+
+    def __init__(self):
+        super().__init__("maintenance fj-make-breakpoint", gdb.COMMAND_MAINTENANCE)
+
+    def invoke(self, arg, from_tty):
+        factory = _QUEUE.pop()
+        _MADE.append(factory())
+
+
+_QUEUE: list = []
+_MADE: list = []
+_MAKER: list = []
+
+
+def quietly(factory):
+    """factory() -> a new user breakpoint, without GDB's "Breakpoint N at ..." line."""
+    if not _MAKER:
+        _MAKER.append(_QuietMaker())
+    _QUEUE.append(factory)
+    try:
+        gdb.execute("maintenance fj-make-breakpoint", to_string=True)
+    finally:
+        _QUEUE.clear()
+    return _MADE.pop()
 
 
 class SegBreakpoint(gdb.Breakpoint):
@@ -102,10 +135,11 @@ def seg_breakpoints() -> list[SegBreakpoint]:
 def on_stop(event) -> None:
     """gdb.events.stop: drop step-over helpers that served; name a SIGTRAP at an fj
     breakpoint's linear address and plant a helper at its PC."""
-    for h in _helpers:
+    for h in _helpers + _orphans:
         if h.is_valid():
             h.delete()
     _helpers.clear()
+    _orphans.clear()
     if not isinstance(event, gdb.SignalEvent) or event.stop_signal != "SIGTRAP":
         return
     bps = seg_breakpoints()
@@ -125,11 +159,21 @@ def on_stop(event) -> None:
             return
 
 
+_orphans: list[gdb.Breakpoint] = []
+
+
 def on_deleted(bp) -> None:
-    """gdb.events.breakpoint_deleted: the internal trap goes with its breakpoint."""
+    """gdb.events.breakpoint_deleted: the internal trap goes with its breakpoint. GDB may
+    be walking its breakpoint list ('delete' deletes them all), so deleting another one
+    now would free what it walks: the trap is disabled now (out of QEMU at the next
+    resume) and deleted at the next stop."""
     trap = getattr(bp, "trap", None)
     if trap is not None and trap.is_valid():
-        trap.delete()       # now: GDB deletes breakpoints while the target is stopped
+        try:
+            trap.enabled = False
+        except (gdb.error, RuntimeError):
+            pass
+        _orphans.append(trap)
 
 
 def on_modified(bp) -> None:
