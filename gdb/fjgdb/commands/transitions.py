@@ -43,6 +43,11 @@ JSON: {"breakpoints": [{"name", "address", "number", "new"}], "missing": [...],
                 bp = breakpoint(name)
             done.append({"name": name, "address": addr, "number": bp.number, "new": new})
         found_by = "symbols"
+        if not done and not STATE.connected():
+            raise FjError("none of the transition symbols is loaded (" + ", ".join(missing)
+                          + "): file build/kernel.elf, add-symbol-file build/stage1.elf, "
+                          "add-symbol-file build/stage2.elf; on another guest, connect "
+                          "first: the mode-changing instructions are then found in its code")
         if not done:
             done, found_by = self._sweep(), "sweep"
             if not done:
