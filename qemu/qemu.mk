@@ -44,7 +44,7 @@ debug-server: deps all
 	@$(HOSTPY) fjqemu.debug --server $(MACHINE_ARGS)
 
 gdb: deps all
-	@$(HOSTPY) fjqemu.debug --attach
+	@$(HOSTPY) fjqemu.debug --attach $(MACHINE_ARGS)
 
 bochs: deps all $(B)/bochs.sym
 	@$(HOSTPY) fjqemu.bochsdebug $(B)/disk.img $(B)/bochs.sym

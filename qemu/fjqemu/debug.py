@@ -12,7 +12,7 @@ or scripts/debug).
 Any other guest (docs/your-kernel.md): --image, --cdrom, --kernel/--append/--initrd,
 --arch i386, --smp N, --symbols a.elf,b.elf@OFFSET (make debug IMAGE= CDROM= KERNEL=
 APPEND= ARCH= SMP= SYMBOLS=; fjqemu/machine.py): GDB then loads only those symbols and
-stops at the reset vector.
+stops at the reset vector. --attach takes them too (make gdb ARCH= SYMBOLS=).
 
 Port: $GDBPORT, else 1234 if free (else any free port) for --server; --attach uses
 $GDBPORT, else build/gdb-port, else 1234. Without $DISPLAY QEMU runs with
@@ -189,12 +189,15 @@ def main() -> int:
         i = argv.index("--")
         argv, extra = argv[:i], argv[i + 1:]
     args = ap.parse_args(argv)
-    machine = None
-    if not args.attach:
-        try:
+    try:
+        if args.attach:   # GDB only: what matters is the architecture and the symbols
+            machine = Machine.from_args(args) if (args.image or args.cdrom or args.kernel
+                                                  or args.symbols or args.arch != "x86_64") \
+                else None
+        else:
             machine = Machine.from_args(args)
-        except MachineError as e:
-            fail(str(e))
+    except MachineError as e:
+        fail(str(e))
 
     if args.attach:
         port = env_port()
@@ -212,7 +215,7 @@ def main() -> int:
             fail(f"port {port} does not answer: a GDB is already attached to that QEMU "
                  f"(a 'make debug' or 'make gdb' in another terminal?); quit that GDB first, "
                  f"or start another 'make debug-server'")
-        return run_gdb(port, "if-at-reset", extra)
+        return run_gdb(port, "if-at-reset", extra, machine)
 
     port = pick_port()
     if not port_free(port):
