@@ -1,5 +1,8 @@
 """Foreign guests from Debian's packages, for the tests and docs/your-kernel.md.
 
+grub_iso(): a GRUB BIOS boot ISO made by Debian's grub-mkrescue (grub-pc-bin, xorriso,
+mtools) from tests/guests/grub/grub.cfg, cached as build/foreign/grub.iso.
+
 linux_bzimage(): Debian's kernel image (the package linux-image-amd64 depends on),
 fetched with `apt-get download`, its boot/vmlinuz-* taken out of `dpkg-deb --fsys-tarfile`
 (never installed), cached as
@@ -68,4 +71,18 @@ def linux_bzimage() -> Path:
         tmp.write_bytes(tf.extractfile(member).read())
     tmp.replace(target)
     Path(debs[0]).unlink()          # the kernel is all the tests need: 8 MB, not 70
+    return target
+
+
+def grub_iso() -> Path:
+    """build/foreign/grub.iso: GRUB for BIOS, booting tests/guests/grub/grub.cfg."""
+    from . import ROOT
+    target = FOREIGN / "grub.iso"
+    cfg = ROOT / "tests" / "guests" / "grub" / "grub.cfg"
+    if target.is_file() and target.stat().st_mtime >= cfg.stat().st_mtime:
+        return target
+    tree = FOREIGN / "grub-tree"
+    (tree / "boot" / "grub").mkdir(parents=True, exist_ok=True)
+    (tree / "boot" / "grub" / "grub.cfg").write_bytes(cfg.read_bytes())
+    _run(["grub-mkrescue", "-o", str(target), str(tree)], 300)
     return target
