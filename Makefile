@@ -329,3 +329,22 @@ clean:
 
 # run, test, unit, bench, debug, debug-server, gdb, bochs: beside the host side they drive.
 include qemu/qemu.mk
+
+# ---- test guests for every paging mode and real mode at CS != 0 (tests/guests/modes) ------
+# build/guests/modes.img: boot sector + the stage linked at 0x10200; modes.elf (64-bit ELF)
+# and modes32.elf (the same symbols as a 32-bit ELF, for qemu-system-i386) give GDB symbols.
+MODES := tests/guests/modes
+$(B)/guests/modes.elf: $(MODES)/stage.asm $(MODES)/link.ld
+	@mkdir -p $(@D)
+	$(NASM) -f elf64 -g -F dwarf -w+all -o $(B)/guests/modes.o $<
+	$(LD) -m elf_x86_64 --build-id=none -T $(MODES)/link.ld -o $@ $(B)/guests/modes.o
+
+$(B)/guests/modes32.elf: $(B)/guests/modes.elf
+	$(OBJCOPY) -O elf32-i386 $< $@
+
+$(B)/guests/modes.img: $(B)/guests/modes.elf $(B)/guests/modes32.elf $(MODES)/boot.asm
+	$(OBJCOPY) -O binary $< $(B)/guests/modes.bin
+	$(NASM) -f bin -DSTAGE_SECTORS=$$(( ($$(stat -c %s $(B)/guests/modes.bin) + 511) / 512 )) \
+		-o $(B)/guests/modes.boot $(MODES)/boot.asm
+	cat $(B)/guests/modes.boot $(B)/guests/modes.bin > $@
+	truncate -s 64K $@

@@ -45,4 +45,5 @@ else:
 gdb.execute(f"directory {os.path.dirname(_here)}", to_string=True)
 
 if install is not None and install():
-    print("farjump: 'fj' commands loaded ('help fj'); mode-aware disassembler active.")
+    from fjgdb.integrations.disasm import status  # noqa: E402
+    print(f"farjump: 'fj' commands loaded ('help fj'); {status()}")

@@ -26,10 +26,19 @@ BOOT_FILE = $(or $(BOOT_FILE_$(BOOT)),$(error BOOT=$(BOOT): one of bios multiboo
 
 CONTRACTS_PY := $(B)/gen/farjump_contracts.py
 
-# IMAGE=...: boot another image; TIMEOUT=...: seconds a headless (scripted) run may take;
-# SMP=N: N CPUs (run, debug, debug-server; the kernel starts them all).
-run: deps all $(BOOT_FILE)
-	@$(HOSTPY) fjqemu.run --boot $(BOOT) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(SMP),--smp $(SMP)) $(or $(IMAGE),$(BOOT_FILE))
+# Any guest (qemu/fjqemu/machine.py, docs/your-kernel.md): IMAGE= (raw disk), CDROM= (ISO),
+# KERNEL= APPEND= INITRD= (QEMU -kernel), ARCH=i386, SMP=N, SYMBOLS=a.elf,b.elf@OFFSET; and
+# farjump's own kernel by BOOT=... (its file is built first unless IMAGE/CDROM/KERNEL say
+# otherwise).
+MACHINE_ARGS = --boot '$(BOOT)' $(if $(IMAGE),--image '$(IMAGE)') $(if $(CDROM),--cdrom '$(CDROM)') \
+	$(if $(KERNEL),--kernel '$(KERNEL)') $(if $(APPEND),--append '$(APPEND)') \
+	$(if $(INITRD),--initrd '$(INITRD)') $(if $(ARCH),--arch '$(ARCH)') \
+	$(if $(SMP),--smp '$(SMP)') $(if $(SYMBOLS),--symbols '$(SYMBOLS)')
+MACHINE_FILES = $(if $(IMAGE)$(CDROM)$(KERNEL),,$(BOOT_FILE)) $(filter $(B)/fault/%.img,$(IMAGE))
+
+# TIMEOUT=...: seconds a headless (scripted) run may take.
+run: deps all $(MACHINE_FILES)
+	@$(HOSTPY) fjqemu.run $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(MACHINE_ARGS)
 
 test: deps all $(CONTRACTS_PY)
 	$(PYTHON) -m pytest
@@ -40,17 +49,16 @@ unit: $(CONTRACTS_PY)
 bench: deps all $(CONTRACTS_PY)
 	@$(HOSTPY) fjqemu.bench $(BENCH_ARGS)
 
-# IMAGE=...: debug another image; build/fault/NAME.img is built first, and GDB loads its
-# kernel's symbols (build/fault/kernel-NAME.elf) instead of build/kernel.elf.
-DEBUG_IMAGE = $(or $(IMAGE),$(BOOT_FILE))
-debug: deps all $(BOOT_FILE) $(filter $(B)/fault/%.img,$(IMAGE))
-	@$(HOSTPY) fjqemu.debug --boot $(BOOT) $(if $(SMP),--smp $(SMP)) --image $(DEBUG_IMAGE)
+# IMAGE=build/fault/NAME.img is built first, and GDB loads its kernel's symbols
+# (build/fault/kernel-NAME.elf) instead of build/kernel.elf.
+debug: deps all $(MACHINE_FILES)
+	@$(HOSTPY) fjqemu.debug $(MACHINE_ARGS)
 
-debug-server: deps all $(BOOT_FILE) $(filter $(B)/fault/%.img,$(IMAGE))
-	@$(HOSTPY) fjqemu.debug --server --boot $(BOOT) $(if $(SMP),--smp $(SMP)) --image $(DEBUG_IMAGE)
+debug-server: deps all $(MACHINE_FILES)
+	@$(HOSTPY) fjqemu.debug --server $(MACHINE_ARGS)
 
 gdb: deps all
-	@$(HOSTPY) fjqemu.debug --attach --boot $(BOOT) --image $(DEBUG_IMAGE)
+	@$(HOSTPY) fjqemu.debug --attach $(MACHINE_ARGS)
 
 # BOOT=grub: GRUB from build/farjump.iso on a CD-ROM drive (Multiboot 2).
 bochs: deps all $(B)/bochs.sym $(if $(filter grub,$(BOOT)),$(B)/farjump.iso)

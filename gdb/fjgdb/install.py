@@ -10,6 +10,7 @@ import gdb
 from .commands import COMMANDS
 from .commands.base import FjPrefix
 from .integrations import disasm, panel, params, unwind
+from .target import breakpoints
 from .target.state import STATE
 
 _installed = False
@@ -28,6 +29,7 @@ def install() -> bool:
     disasm.install()
     unwind.install()
     STATE.connect_events()       # first: the cache is dropped before anything sees the stop
+    breakpoints.connect_events()
     gdb.events.stop.connect(panel.on_stop_panel(context))
     _installed = True
     return True

@@ -13,20 +13,6 @@ from pathlib import Path
 
 QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
 MEMORY = "128M"
-SMP_MAX = 16        # contracts/smp.h AP_MAX_CPUS: the kernel starts no more
-
-
-def smp_count(text) -> int:
-    """`SMP=N` / `--smp N`: a CPU count QEMU and farjump's kernel both take (argparse type)."""
-    import argparse
-    try:
-        n = int(str(text), 10)
-    except ValueError:
-        n = 0
-    if not 1 <= n <= SMP_MAX:
-        raise argparse.ArgumentTypeError(f"SMP must be a CPU count from 1 to {SMP_MAX}, "
-                                         f"not {text!r}")
-    return n
 # Debian's OVMF (package ovmf): the UEFI firmware for BOOT=uefi.
 OVMF = os.environ.get("OVMF", "/usr/share/ovmf/OVMF.fd")
 
@@ -70,13 +56,26 @@ def boot_media(boot: str, image, *, floppy: bool = False, blkdebug=None) -> list
     raise ValueError(f"unknown boot path {boot!r} (one of {', '.join(BOOTS)})")
 
 
-def qemu_command(image, *, boot: str = "bios", memory: str = MEMORY, display: str | None = "none",
-                 serial: str | None = None, monitor: str | None = "none",
-                 qmp: Path | None = None, reboot: bool = False, cpu: str | None = None,
-                 floppy: bool = False, blkdebug=None, gdb_port: int | None = None,
-                 debugcon: Path | None = None, smp: int = 1, paused: bool = True,
-                 wait_for_gdb: bool = False, extra=()) -> list[str]:
-    """The argument list for one QEMU boot of `image` by boot path `boot` (BOOTS).
+ARCHES = ("x86_64", "i386")
+
+
+def qemu_binary(arch: str = "x86_64") -> str:
+    """qemu-system-x86_64 ($QEMU overrides it) or qemu-system-i386."""
+    if arch not in ARCHES:
+        raise ValueError(f"ARCH={arch}: must be one of {', '.join(ARCHES)}")
+    return QEMU if arch == "x86_64" else f"qemu-system-{arch}"
+
+
+def qemu_command(image, *, boot: str = "bios", memory: str = MEMORY,
+                 display: str | None = "none", serial: str | None = None,
+                 monitor: str | None = "none", qmp: Path | None = None, reboot: bool = False,
+                 cpu: str | None = None, floppy: bool = False, blkdebug=None,
+                 gdb_port: int | None = None, debugcon: Path | None = None,
+                 smp: int | None = 1, paused: bool = True, wait_for_gdb: bool = False,
+                 arch: str = "x86_64", cdrom=None, kernel=None, append: str | None = None,
+                 initrd=None, extra=()) -> list[str]:
+    """The argument list for one QEMU boot of `image` by boot path `boot` (BOOTS); `image`
+    None boots no disk (only cdrom or kernel).
 
     display: "none", "curses", or None for QEMU's default (a window).
     serial: a QEMU chardev for COM1 ("stdio", "file:PATH"), None for QEMU's default.
@@ -88,8 +87,26 @@ def qemu_command(image, *, boot: str = "bios", memory: str = MEMORY, display: st
     on COM1 (fw_cfg file opt/farjump/wait-for-gdb; boot/uefi.c).
     debugcon: port E9h written to this file.
     smp: CPUs (-smp N only when N > 1, so one CPU boots with exactly today's command).
+    arch: "x86_64" or "i386" (qemu-system-i386).
+    cdrom: an ISO image, booted from when there is no disk (read-only, never locked).
+    kernel/append/initrd: QEMU's -kernel (a Linux bzImage, a Multiboot ELF) and its
+    command line and initrd.
     """
-    cmd = [QEMU, *boot_media(boot, image, floppy=floppy, blkdebug=blkdebug), "-m", memory]
+    cmd = [qemu_binary(arch)]
+    if image is not None:
+        cmd += boot_media(boot, image, floppy=floppy, blkdebug=blkdebug)
+    if cdrom is not None:
+        cmd += ["-drive", f"media=cdrom,format=raw,readonly=on,file.locking=off,"
+                          f"file={qemu_opt(cdrom)}"]
+        if image is None:
+            cmd += ["-boot", "d"]
+    if kernel is not None:
+        cmd += ["-kernel", str(kernel)]
+        if append:
+            cmd += ["-append", append]
+        if initrd is not None:
+            cmd += ["-initrd", str(initrd)]
+    cmd += ["-m", memory]
     if display is not None:
         cmd += ["-display", display]
     if serial is not None:
@@ -102,7 +119,7 @@ def qemu_command(image, *, boot: str = "bios", memory: str = MEMORY, display: st
         cmd.append("-no-reboot")
     if cpu:
         cmd += ["-cpu", cpu]
-    if smp != 1:
+    if smp and smp != 1:
         cmd += ["-smp", str(smp)]
     if floppy:
         cmd += ["-boot", "a"]

@@ -17,6 +17,11 @@ or scripts/debug).
 --image IMAGE (make debug IMAGE=...): boot another image; for build/fault/NAME.img GDB
 loads build/fault/kernel-NAME.elf's symbols instead of build/kernel.elf.
 
+Any other guest (docs/your-kernel.md): --image, --cdrom, --kernel/--append/--initrd,
+--arch i386, --smp N, --symbols a.elf,b.elf@OFFSET (make debug IMAGE= CDROM= KERNEL=
+APPEND= ARCH= SMP= SYMBOLS=; fjqemu/machine.py): GDB then loads only those symbols and
+stops at the reset vector. --attach takes them too (make gdb ARCH= SYMBOLS=).
+
 Port: $GDBPORT, else 1234 if free (else any free port) for --server; --attach uses
 $GDBPORT, else build/gdb-port, else 1234. Without $DISPLAY QEMU runs with
 '-display none'; COM1 goes to build/serial.log, QEMU's own output to build/qemu.log (a
@@ -36,10 +41,11 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import BUILD, ROOT, FjError
-from .cmdline import QEMU, qemu_command, smp_count, x_display_problem
+from .cmdline import QEMU, qemu_command, x_display_problem
 from .gdbrun import GDB, gdb_command, session_syntax
-from .bootpaths import IMAGES, boot_problem, gdb_entry_commands, uefi_image_base
+from .bootpaths import boot_problem, gdb_entry_commands, uefi_image_base
 from .elf import ElfError
+from .machine import Machine, MachineError, matching_kernel
 from .procs import die_with_parent, end_group
 from .sessions import SessionLogs, session_logs
 
@@ -105,14 +111,13 @@ def pick_port() -> int:
         return s.getsockname()[1]
 
 
-def start_qemu(image: Path, port: int, logs: SessionLogs, boot: str = "bios",
-               smp: int = 1) -> subprocess.Popen:
+def start_qemu(machine: Machine, port: int, logs: SessionLogs) -> subprocess.Popen:
     global QEMU_PROC
-    if boot == "bios" and not image.exists():
-        fail(f"no disk image at {image} (run 'make')")
-    problem = boot_problem(boot, image)
-    if problem:
-        fail(problem)
+    image, boot = machine.image, machine.boot
+    if image is not None and not machine.kernel and not machine.cdrom:
+        problem = boot_problem(boot, image)
+        if problem:
+            fail(problem)
     if logs.own_dir:
         print(f"debug: another session uses build/serial.log; this one's COM1 goes to "
               f"{logs.serial}, QEMU's output to {logs.qemu}", flush=True)
@@ -126,7 +131,10 @@ def start_qemu(image: Path, port: int, logs: SessionLogs, boot: str = "bios",
     cmd = qemu_command(image, boot=boot, display="none" if headless else None,
                        monitor="none" if headless else None,
                        serial=f"file:{logs.serial}", reboot=True, gdb_port=port,
-                       smp=smp, paused=boot != "uefi", wait_for_gdb=boot == "uefi")
+                       paused=boot != "uefi", wait_for_gdb=boot == "uefi",
+                       **machine.qemu_kwargs())
+    if machine.foreign:
+        print(f"debug: {machine.describe()}; COM1 goes to {logs.serial}", flush=True)
     log_path = logs.qemu
     try:
         with open(log_path, "wb") as log:
@@ -163,10 +171,10 @@ def kernel_symbols(image: Path | None, boot: str = "bios") -> Path | None:
             return None
     except OSError:
         return None
-    elf = image.with_name(f"kernel-{image.stem}.elf")
-    if elf.is_file():
-        return elf.resolve()
-    print(f"debug: no {elf.name} beside {image}: GDB loads build/kernel.elf's symbols, "
+    elf = matching_kernel(image)
+    if elf is not None:
+        return elf
+    print(f"debug: no kernel-{image.stem}.elf beside {image}: GDB loads build/kernel.elf's symbols, "
           f"which may not match that image's kernel", file=sys.stderr)
     return None
 
@@ -192,8 +200,13 @@ def wait_uefi_base(proc: subprocess.Popen, serial: Path) -> int:
         time.sleep(0.1)
 
 
-def gdb_args(port: int, stop_at_stage1, extra: list[str], boot: str = "bios",
+def gdb_args(port: int, stop_at_stage1, extra: list[str], machine: Machine | None = None,
              image_base: int | None = None, kernel: Path | None = None) -> list[str]:
+    if machine is not None and machine.foreign:
+        # farjump's commands without farjump's symbols; stopped at the reset vector
+        return gdb_command(batch=False, symbols=False, port=port,
+                           setup=machine.gdb_setup(), extra=extra)
+    boot = machine.boot if machine is not None else "bios"
     if stop_at_stage1 == "if-at-reset":
         cmds = []
         if boot in ("multiboot", "grub"):       # mb_entry's symbols; gdb_attach stops there
@@ -210,7 +223,7 @@ def gdb_args(port: int, stop_at_stage1, extra: list[str], boot: str = "bios",
     return gdb_command(*cmds, batch=False, port=port, extra=extra, kernel=kernel)
 
 
-def run_gdb(port: int, stop_at_stage1, extra: list[str], boot: str = "bios",
+def run_gdb(port: int, stop_at_stage1, extra: list[str], machine: Machine | None = None,
             image_base: int | None = None, kernel: Path | None = None) -> int:
     # GDB owns the terminal and Ctrl-C; this process only waits for it.
     global GDB_PROC
@@ -218,8 +231,8 @@ def run_gdb(port: int, stop_at_stage1, extra: list[str], boot: str = "bios",
     try:
         # Same process group as this one (GDB needs the terminal): a Ctrl-\\ at its prompt
         # reaches both; GDB itself ignores SIGQUIT, so end_gdb() ends it on the way out.
-        GDB_PROC = subprocess.Popen(gdb_args(port, stop_at_stage1, extra, boot, image_base,
-                                            kernel), cwd=ROOT)
+        GDB_PROC = subprocess.Popen(gdb_args(port, stop_at_stage1, extra, machine,
+                                            image_base, kernel), cwd=ROOT)
         return GDB_PROC.wait()
     except FileNotFoundError:
         fail(f"'{GDB}' not found (set GDB=..., or 'make deps' installs gdb)")
@@ -250,28 +263,28 @@ def main() -> int:
                    help="start QEMU only (make debug-server); Ctrl-C ends it")
     g.add_argument("--attach", action="store_true",
                    help="start GDB only, attached to a running debug-server (make gdb)")
-    ap.add_argument("--image", default=None,
-                    help="what to boot (default: build/disk.img, or BOOT's file); for "
-                         "build/fault/NAME.img GDB loads build/fault/kernel-NAME.elf's symbols "
-                         "(with --attach: only that)")
-    ap.add_argument("--boot", default=os.environ.get("BOOT") or "bios",
-                    choices=("bios", "multiboot", "grub", "uefi"),
-                    help="the way in (default: $BOOT or bios; docs/boot.md)")
-    ap.add_argument("--smp", type=smp_count, default=1, metavar="N",
-                    help="CPUs (make debug SMP=N): GDB shows each as a thread, "
-                         "thread N+1 = CPU N (default 1)")
+    Machine.add_arguments(ap)
     argv = sys.argv[1:]
     extra = []
     if "--" in argv:
         i = argv.index("--")
         argv, extra = argv[:i], argv[i + 1:]
     args = ap.parse_args(argv)
-    image = Path(args.image) if args.image else None
     if not args.server:
         try:
             session_syntax()        # a bad $FJ_SYNTAX is said before anything starts
         except FjError as e:
             fail(str(e))
+    try:
+        if args.attach:   # GDB only: what matters is the architecture and the symbols
+            machine = Machine.from_args(args) if (args.image or args.cdrom or args.kernel
+                                                  or args.symbols or args.arch != "x86_64"
+                                                  or args.boot != "bios") \
+                else None
+        else:
+            machine = Machine.from_args(args)
+    except MachineError as e:
+        fail(str(e))
 
     if args.attach:
         port = env_port()
@@ -289,10 +302,10 @@ def main() -> int:
             fail(f"port {port} does not answer: a GDB is already attached to that QEMU "
                  f"(a 'make debug' or 'make gdb' in another terminal?); quit that GDB first, "
                  f"or start another 'make debug-server'")
-        if args.boot == "uefi":
+        if machine is not None and machine.boot == "uefi":
             fail("make gdb with BOOT=uefi is not supported: use make debug BOOT=uefi")
-        return run_gdb(port, "if-at-reset", extra, args.boot,
-                       kernel=kernel_symbols(image, args.boot))
+        return run_gdb(port, "if-at-reset", extra, machine,
+                       kernel=kernel_symbols(machine.image, machine.boot) if machine else None)
 
     port = pick_port()
     if not port_free(port):
@@ -315,8 +328,8 @@ def main() -> int:
         fail(str(e))
     wrote_port = False
     try:
-        proc = start_qemu(image or IMAGES[args.boot], port, logs, args.boot, args.smp)
-        if args.server and args.boot == "uefi":
+        proc = start_qemu(machine, port, logs)
+        if args.server and machine.boot == "uefi":
             fail("make debug-server with BOOT=uefi is not supported: use make debug BOOT=uefi")
         if args.server:
             where = f"also in {PORT_FILE}"
@@ -338,12 +351,13 @@ def main() -> int:
                 pass        # the documented way to end the server
             return 0
         base = None
-        if args.boot == "uefi":
+        if machine.boot == "uefi":
             print("debug: OVMF is booting (about 5 s) until farjump's UEFI loader waits for "
                   "GDB...", flush=True)
             base = wait_uefi_base(proc, logs.serial)
             print(f"debug: UEFI loader at ImageBase 0x{base:x}", flush=True)
-        return run_gdb(port, True, extra, args.boot, base, kernel_symbols(image, args.boot))
+        return run_gdb(port, True, extra, machine, base,
+                       kernel_symbols(machine.image, machine.boot))
     except KeyboardInterrupt:
         print("debug: interrupted; QEMU stopped", file=sys.stderr)
         return 130

@@ -46,11 +46,13 @@ def session_syntax() -> str:
 
 
 def gdb_command(*cmds, batch: bool = True, farjump: bool = True, symbols: bool = True,
-                port: int | None = None, scripts=(), extra=(), kernel=None) -> list[str]:
+                port: int | None = None, scripts=(), setup=(), extra=(),
+                kernel=None) -> list[str]:
     """GDB's argument list. batch: -nx -batch (no ~/.gdbinit, exit at the end); else -q
-    for a person at the terminal, in Intel syntax (session_syntax). kernel: another
-    kernel ELF than build/kernel.elf for the symbols (a build/fault/ image's). Run it
-    with cwd=ROOT."""
+    for a person at the terminal, in Intel syntax (session_syntax). setup: commands
+    before `target remote` (the architecture and foreign symbol files, fjqemu.machine).
+    kernel: another kernel ELF than build/kernel.elf for the symbols (a build/fault/
+    image's). Run it with cwd=ROOT."""
     cmd = [GDB, "-nx", "-batch"] if batch else [GDB, "-q"]
     if farjump and symbols:
         cmd += ["-x", str(FARJUMP_GDB)]
@@ -63,6 +65,8 @@ def gdb_command(*cmds, batch: bool = True, farjump: bool = True, symbols: bool =
         cmd += ["-ex", "set confirm off", "-ex", f"file {kernel}", "-ex", "set confirm on"]
     if not batch:
         cmd += ["-ex", f"set disassembly-flavor {session_syntax()}"]
+    for c in setup:
+        cmd += ["-ex", c]
     if port is not None:
         cmd += ["-ex", f"target remote 127.0.0.1:{port}"]
     for c in cmds:

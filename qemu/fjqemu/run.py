@@ -29,9 +29,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import FjError
-from .cmdline import QEMU, qemu_command, smp_count, x_display_problem
+from . import IMAGE, FjError
+from .cmdline import QEMU, qemu_command, x_display_problem
 from .bootpaths import IMAGES, boot_problem
+from .machine import Machine, MachineError
 from .sessions import session_logs
 from . import terminal
 from .procs import die_with_parent
@@ -60,12 +61,12 @@ def ended_by_guest(reason: str | None, what: str, serial: str) -> tuple[str, int
             f"COM1: {serial}. {EXPLAIN}", 1)
 
 
-def headless(image: Path, timeout: float, extra: list[str], boot: str = "bios",
-             smp: int = 1) -> int:
+def headless(image: Path | None, timeout: float, extra: list[str], machine=None) -> int:
     """Boot with no display, COM1 copied to standard output, until the guest ends."""
     out = sys.stdout.buffer
     with tempfile.TemporaryDirectory(prefix="fjrun-") as tmp:
-        vm = QemuVM(image, workdir=tmp, extra=extra, boot=boot, smp=smp)
+        vm = QemuVM(image, workdir=tmp, extra=extra,
+                    **(machine.qemu_kwargs() if machine else {}))
         try:
             vm.start()
         except QemuError as e:
@@ -111,13 +112,13 @@ def headless(image: Path, timeout: float, extra: list[str], boot: str = "bios",
     return status
 
 
-def interactive(image: Path, display: str | None, serial: str, extra: list[str],
-                boot: str = "bios", smp: int = 1) -> int:
+def interactive(image: Path | None, display: str | None, serial: str, extra: list[str],
+                machine=None) -> int:
     """QEMU in a window or on the terminal; afterwards, say how it ended."""
     with tempfile.TemporaryDirectory(prefix="fjrun-") as tmp:
         qmp = Path(tmp) / "qmp.sock"
-        cmd = qemu_command(image, boot=boot, display=display, monitor=None, serial=serial,
-                           qmp=qmp, smp=smp, extra=extra)
+        cmd = qemu_command(image, display=display, monitor=None, serial=serial, qmp=qmp,
+                           extra=extra, **(machine.qemu_kwargs() if machine else {}))
         old = signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C belongs to QEMU
         master = slave = None
         if display == "curses":     # on a pseudo-terminal relayed by terminal.relay()
@@ -163,18 +164,14 @@ def interactive(image: Path, display: str | None, serial: str, extra: list[str],
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="make run", description=__doc__.split("\n\n")[0],
                                  epilog="See the module docstring (qemu/fjqemu/run.py).")
-    ap.add_argument("image", nargs="?", default=None,
+    ap.add_argument("image_pos", nargs="?", metavar="image",
                     help="what to boot (default: build/disk.img, or BOOT's file: "
-                         "build/kernel.elf, build/farjump.iso, build/efi.img)")
-    ap.add_argument("--boot", default=os.environ.get("BOOT") or "bios",
-                    choices=("bios", "multiboot", "grub", "uefi"),
-                    help="the way in (default: $BOOT or bios; docs/boot.md)")
+                         "build/kernel.elf, build/farjump.iso, build/efi.img); or --image")
+    Machine.add_arguments(ap)
     ap.add_argument("--headless", action="store_true",
                     help="no display, COM1 on standard output, end by itself")
     ap.add_argument("--timeout", type=float, default=float(os.environ.get("TIMEOUT") or 30),
                     help="seconds a headless run may take (default: $TIMEOUT or 30)")
-    ap.add_argument("--smp", type=smp_count, default=1, metavar="N",
-                    help="CPUs (make run SMP=N); the kernel starts them all (default 1)")
     argv = list(sys.argv[1:] if argv is None else argv)
     extra = []
     if "--" in argv:
@@ -183,39 +180,52 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.timeout <= 0:
         ap.error("--timeout must be positive")
-    image = Path(args.image) if args.image else IMAGES[args.boot]
-    if args.boot == "bios" and not image.is_file():
-        say(f"no disk image at {image} (run 'make' first)")
+    args.image = args.image or args.image_pos
+    if args.image is None and not args.cdrom and not args.kernel:
+        default = IMAGES.get(args.boot, IMAGES["bios"])
+        args.image = str(default)
+        if not default.is_file():
+            say(f"no {'disk image' if args.boot == 'bios' else 'BOOT=' + args.boot + ' file'} "
+                f"at {default} (run 'make' first)")
+            return 1
+    try:
+        machine = Machine.from_args(args, default_image=None)
+    except MachineError as e:
+        say(str(e))
         return 1
-    problem = boot_problem(args.boot, image)
+    image = machine.image
+    problem = boot_problem(machine.boot, image) if image is not None and not machine.kernel \
+        and not machine.cdrom else None
     if problem:
         say(problem)
         return 1
+    what = machine.describe() if machine.foreign else str(image)
     tty = sys.stdin.isatty() and sys.stdout.isatty()
     if args.headless or (not os.environ.get("DISPLAY") and not tty):
-        say(f"booting {image} headless (no $DISPLAY or no terminal); COM1 follows, the run "
+        say(f"booting {what} headless (no $DISPLAY or no terminal); COM1 follows, the run "
             f"ends when the guest halts or resets, or after {args.timeout:g} s")
-        return headless(image, args.timeout, extra, args.boot, args.smp)
+        return headless(image, args.timeout, extra, machine)
     if os.environ.get("DISPLAY"):
         problem = x_display_problem(os.environ["DISPLAY"])
         if problem:
             say(f"$DISPLAY is {os.environ['DISPLAY']} but {problem}; unset it to boot on this "
                 "terminal: env -u DISPLAY make run")
             return 1
-        say(f"booting {image} in a QEMU window; COM1 follows here. Close the window to quit.")
-        return interactive(image, None, "stdio", extra, args.boot, args.smp)
+        say(f"booting {what} in a QEMU window; COM1 follows here. Close the window to quit.")
+        return interactive(image, None, "stdio", extra, machine)
     try:
-        logs = session_logs(image.parent)   # held until QEMU ends
+        logs = session_logs((image or IMAGE).parent)   # held until QEMU ends
     except FjError as e:
         say(str(e))
         return 1
     log = logs.serial
     if logs.own_dir:
-        say(f"another session uses {image.parent / 'serial.log'}; this one has its own.")
-    say(f"booting {image} with the curses display; COM1 goes to {log}.")
+        say(f"another session uses {(image or IMAGE).parent / 'serial.log'}; this one has "
+            "its own.")
+    say(f"booting {what} with the curses display; COM1 goes to {log}.")
     say(f"To quit: {terminal.QUIT_NAME} (Ctrl and ]), any time.")
     time.sleep(2)
-    return interactive(image, "curses", f"file:{log}", extra, args.boot, args.smp)
+    return interactive(image, "curses", f"file:{log}", extra, machine)
 
 
 if __name__ == "__main__":

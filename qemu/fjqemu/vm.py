@@ -37,12 +37,15 @@ class QemuVM:
     def __init__(self, image, *, memory: str = "128M", extra=(), gdb: bool = False,
                  workdir=None, cpu: str | None = None, floppy: bool = False,
                  debugcon: bool = False, blkdebug=None, reboot: bool = False,
-                 smp: int = 1, boot: str = "bios", paused: bool = True,
-                 wait_for_gdb: bool = False):
-        self.image = Path(image)
+                 smp: int | None = 1, boot: str = "bios", paused: bool = True,
+                 wait_for_gdb: bool = False, arch: str = "x86_64", kernel=None,
+                 append: str | None = None, cdrom=None, initrd=None):
+        self.image = Path(image) if image is not None else None
         self.boot = boot
         self.paused = paused
         self.wait_for_gdb = wait_for_gdb
+        self.machine = dict(arch=arch, kernel=kernel, append=append, cdrom=cdrom,
+                            initrd=initrd)
         self.memory = memory
         self.extra = list(extra)
         self.gdb_port = free_tcp_port() if gdb else None
@@ -70,10 +73,10 @@ class QemuVM:
                             floppy=self.floppy, blkdebug=self.blkdebug,
                             gdb_port=self.gdb_port, debugcon=self.debugcon_path,
                             smp=self.smp, paused=self.paused,
-                            wait_for_gdb=self.wait_for_gdb, extra=self.extra)
+                            wait_for_gdb=self.wait_for_gdb, extra=self.extra, **self.machine)
 
     def start(self, timeout: float = 10.0) -> "QemuVM":
-        if not self.image.exists():
+        if self.image is not None and not self.image.exists():
             raise QemuError(f"no disk image at {self.image} (run 'make')")
         self.serial_path.write_bytes(b"")
         if self.debugcon_path:

@@ -5,7 +5,7 @@ from fjqemu import ROOT
 from fjqemu.gdbrun import gdb_command, run_batch
 
 COMMANDS = ("mode", "seg", "ivt", "gdt", "idt", "pt", "vga", "context", "transitions",
-            "tour", "reset", "cpus")
+            "tour", "reset", "cpus", "break", "tbreak")
 
 
 def test_help_and_not_connected_errors(build):
@@ -14,7 +14,8 @@ def test_help_and_not_connected_errors(build):
             "help fj"]
     cmds += [f"help fj {c}" for c in COMMANDS]
     cmds += [f"fj {c}" for c in ("mode", "seg", "ivt", "gdt --json", "idt", "pt",
-                                 "vga", "context", "tour", "reset", "cpus", "cpus --json")]
+                                 "vga", "context", "tour", "reset", "cpus", "cpus --json",
+                                 "break 1020:0000", "tbreak 0x7c00")]
     cmds += ["fj pt --json &kernel_main", "fj nosuch", "x/2i stage1_start",
              "show fj-show-csip", "set fj-context on", "show fj-context",
              "show fj-timeout", "show fj-disassembler"]
@@ -30,7 +31,7 @@ def test_help_and_not_connected_errors(build):
     assert out.count("Usage: fj ") == len(COMMANDS)
     errors = [line for line in err.splitlines() if line.startswith("fj ")]
     for c in ("mode", "seg", "ivt", "gdt", "idt", "pt", "vga", "context", "tour", "reset",
-              "cpus"):
+              "cpus", "break", "tbreak"):
         assert any(line.startswith(f"fj {c}: not connected to QEMU") for line in errors), \
             (c, err)
     assert "fj: unknown command 'nosuch'" in err

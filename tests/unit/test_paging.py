@@ -216,7 +216,7 @@ def test_ranges():
     assert d["ranges"][-1]["virt"] == 0xFFFFFFFF80000000
     assert set(d["ranges"][0]) == {"virt", "phys", "size", "page_size",
                                    "writable", "user", "nx", "global",
-                                   "accessed", "dirty"}
+                                   "accessed", "dirty", "pkey"}
     text = format_ranges(pm)
     assert "0xffffffff80000000" in text and "4M" in text and "1G" in text
 

@@ -6,6 +6,7 @@ prints what :mod:`fjgdb.render` makes of it. Shared helpers live in :mod:`.base`
 """
 from __future__ import annotations
 
+from .brk import FjBreak, FjTbreak
 from .context import FjContext
 from .cpus import FjCpus
 from .fb import FjFb
@@ -23,5 +24,4 @@ from .vga import FjVga
 
 #: Every fj command, in the order 'help fj' documents them.
 COMMANDS = (FjMode, FjSeg, FjCpus, FjIvt, FjGdt, FjIdt, FjPt, FjVga, FjFb, FjContext,
-            FjTransitions,
-            FjTour, FjReset, FjTimeline)
+            FjTransitions, FjTour, FjReset, FjTimeline, FjBreak, FjTbreak)

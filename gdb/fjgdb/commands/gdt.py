@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..decoders.descriptors import decode_gdt
+from ..decoders.gdtcheck import selector_mismatches
 from ..render.descriptors import format_gdt
 from ..target.errors import FjError
 from ..target.state import STATE
@@ -14,10 +15,12 @@ class FjGdt(FjCommand):
 Usage: fj gdt [--json]
 GDTR base/limit come from QEMU (GDB has no GDTR register); the table is read at its
 linear address. In long mode (EFER.LMA) TSS/LDT/call-gate descriptors are 16 bytes.
-Entries loaded in a segment register are marked.
+Entries loaded in a segment register are marked; a warning says when a loaded selector's
+cached descriptor (QEMU's view) disagrees with its entry in this table (the table changed,
+or GDTR points elsewhere). Entry 0 is never read by the CPU: whatever it holds is fine.
 JSON: {"base", "limit", "long_mode", "entries": [{"index", "selector", "type":
 "null"|"code"|"data"|"system", "base", "limit", "dpl", "present", "long", "db",
-"granularity", "type_name", "loaded_in": [...], ...}]}"""
+"granularity", "type_name", "loaded_in": [...], ...}], "mismatches": [...]}"""
 
     name = "gdt"
 
@@ -41,9 +44,12 @@ JSON: {"base", "limit", "long_mode", "entries": [{"index", "selector", "type":
             for name, seg in q.segments.items():
                 if seg.selector >> 3 and not seg.selector & 4:
                     loaded.setdefault(seg.selector >> 3, []).append(name)
+        mismatches = [] if snap.real else \
+            selector_mismatches(table, q.segments, long_mode)
         if opts.json:
             doc = table.to_dict()
             doc["long_mode"] = long_mode
+            doc["mismatches"] = mismatches
             for e in doc["entries"]:
                 e["loaded_in"] = loaded.get(e["index"], [])
             emit_json(doc)
@@ -53,9 +59,8 @@ JSON: {"base", "limit", "long_mode", "entries": [{"index", "selector", "type":
                 "was loaded before CR0.PE was set")
         elif real:
             out("note: real mode: the CPU does not use this GDT until CR0.PE=1")
-        if table.entries and table.entries[0].raw != 0:
-            out(f"note: entry 0 is not the null descriptor (0x{table.entries[0].raw:x}): "
-                "GDTR probably does not point at a GDT")
+        for line in mismatches:
+            out(f"warning: {line}")
         out(format_gdt(table))
         if long_mode:
             out("(EFER.LMA=1: TSS/LDT/call-gate descriptors are 16 bytes)")

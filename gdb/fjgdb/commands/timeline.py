@@ -51,6 +51,12 @@ JSON: {"address", "tsc_hz", "recorded", "complete", "monotonic", "events": [{"in
         try:
             tl = decode_timeline(data)
         except NoBootInfo as e:
+            if addr == BOOTINFO_ADDR and STATE.resolve("stage2_start") is None:
+                raise FjError(f"no boot timeline at physical 0x{addr:x}: fj timeline reads "
+                              "the record farjump's own loader writes while it boots "
+                              "(boot_info, magic \"FJBI\"); this guest was not booted by "
+                              "farjump's loader, or not yet (farjump's symbols are not "
+                              "loaded either)") from None
             if addr == BOOTINFO_ADDR:
                 raise
             raise FjError(f"no boot_info at physical 0x{addr:x} (magic 0x{e.magic:08x}, "

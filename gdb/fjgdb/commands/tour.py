@@ -8,6 +8,7 @@ import gdb
 from ..decoders.snapshot import changes
 from ..render.cpu import stop_doc, tour_stop_lines
 from ..target.errors import FjError
+from ..target.modewatch import watch
 from ..target.run import breakpoint, continue_with_timeout, quiet
 from ..target.state import STATE
 from .base import FjCommand, emit_json, out
@@ -40,7 +41,13 @@ it was. Ctrl-C ends the tour the same way, at once.
 With several CPUs (make debug SMP=N) the tour goes on with the first AP's journey:
 ap_start (real mode at the SIPI vector, 0100:0000), ap_pm_entry, ap_lm_entry, ap_main;
 each stop names its CPU, and "changed" compares with that CPU's previous stop.
---json prints one JSON list of per-stop states (for a scripted regression boot)."""
+--json prints one JSON list of per-stop states (for a scripted regression boot).
+On a boot farjump did not write (none of the stops' symbols loaded) it finds the mode
+changes itself: it decodes the code ahead with Capstone, breaks on the mode-changing
+instructions (mov cr0/cr4, wrmsr, lgdt, far jmp/call/ret, iret) and on jumps that leave
+the decoded code, steps each and reports every change of mode, code width, paging or
+CS, until 64-bit mode with paging, 16 transitions, or the timeout without one
+(docs/gdb.md explains the method and its limits)."""
 
     name = "tour"
     cpu_header = False      # not about one CPU (the tour names each stop's CPU)
@@ -58,6 +65,8 @@ each stop names its CPU, and "changed" compares with that CPU's previous stop.
         STATE.require_connected()
         progress = from_tty and not opts.json
         stops = [(n, STATE.resolve(n)) for n in transitions()]
+        if all(a is None for _, a in stops):
+            return self._foreign(opts, timeout)
         results = []
         emit = (lambda r: None) if opts.json else self._print
         if opts.reset:
@@ -134,6 +143,35 @@ each stop names its CPU, and "changed" compares with that CPU's previous stop.
             interrupted = any(r.get("reason") == "interrupted (Ctrl-C)" for r in results)
             out(f"tour: {reached}/{len(results)} stops reached"
                 + (" (interrupted)" if interrupted else ""))
+
+    def _foreign(self, opts, timeout: float) -> None:
+        if opts.reset:
+            reset()
+        results, prev = [], [STATE.snapshot()]
+        emit = (lambda r: None) if opts.json else self._print
+
+        def on_transition(before, insn, after):
+            doc = stop_doc(after, f"after {insn.text} at 0x{insn.addr:x}",
+                           STATE.symbolize(after.linear_pc))
+            doc["instruction"] = insn.to_dict()
+            doc["changed"] = changes(prev[0], after)
+            prev[0] = after
+            results.append(doc)
+            emit(doc)
+
+        if not opts.json:
+            out("fj tour: farjump's symbols are not loaded: following the code to each mode "
+                "change (Ctrl-C ends it)")
+            gdb.flush()
+        TOUR_ACTIVE[0] = True
+        try:
+            _found, why = watch(timeout, on_transition=on_transition)
+        finally:
+            TOUR_ACTIVE[0] = False
+        if opts.json:
+            emit_json(results + [{"stop": None, "reached": False, "reason": why}])
+        else:
+            out(f"tour: {len(results)} transitions found; ended: {why}")
 
     @staticmethod
     def _print(r):

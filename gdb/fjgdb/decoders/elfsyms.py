@@ -1,4 +1,4 @@
-"""Address -> symbol lookup from ELF64 symbol tables (pure Python, no ``gdb``).
+"""Address -> symbol lookup from ELF32/ELF64 symbol tables (pure Python, no ``gdb``).
 
 GDB's Python API can look a symbol up by name but not a *minimal* symbol
 (an assembler label without DWARF) by address. The farjump stages are NASM
@@ -49,25 +49,33 @@ class ElfSymbol:
 
 
 def read_elf_symbols(data: bytes) -> list[ElfSymbol]:
-    """Defined symbols of an ELF64 little-endian image, sorted by address.
+    """Defined symbols of an ELF64 or ELF32 little-endian image (a 32-bit kernel,
+    GRUB), sorted by address.
 
-    Anything that is not a well-formed ELF64 file (truncated, offsets out of
+    Anything that is not a well-formed ELF file (truncated, offsets out of
     range) raises DecodeError."""
     data = bytes(data)
-    if data[:4] != b"\x7fELF" or data[4:6] != b"\x02\x01":
-        raise DecodeError("not a little-endian ELF64 file")
+    if data[:4] != b"\x7fELF" or data[4:6] not in (b"\x02\x01", b"\x01\x01"):
+        raise DecodeError("not a little-endian ELF32/ELF64 file")
+    elf64 = data[4] == 2
     try:
-        return _read_symbols(data)
+        return _read_symbols(data, elf64)
     except (struct.error, IndexError, ValueError, OverflowError) as exc:
-        raise DecodeError(f"malformed ELF64 file: {exc}") from None
+        raise DecodeError(f"malformed ELF{64 if elf64 else 32} file: {exc}") from None
 
 
-def _read_symbols(data: bytes) -> list[ElfSymbol]:
-    (shoff,) = struct.unpack_from("<Q", data, 0x28)
-    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+def _read_symbols(data: bytes, elf64: bool = True) -> list[ElfSymbol]:
+    if elf64:
+        (shoff,) = struct.unpack_from("<Q", data, 0x28)
+        shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+        sh_fmt = "<IIQQQQIIQQ"
+    else:
+        (shoff,) = struct.unpack_from("<I", data, 0x20)
+        shentsize, shnum = struct.unpack_from("<HH", data, 0x2E)
+        sh_fmt = "<IIIIIIIIII"
     sections = []
     for i in range(shnum):
-        sh = struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize)
+        sh = struct.unpack_from(sh_fmt, data, shoff + i * shentsize)
         sections.append(sh)
     out = []
     for sh in sections:
@@ -75,10 +83,14 @@ def _read_symbols(data: bytes) -> list[ElfSymbol]:
             continue
         strtab = sections[sh[6]]
         str_off, str_size = strtab[4], strtab[5]
-        off, size, entsize = sh[4], sh[5], sh[9] or 24
+        off, size, entsize = sh[4], sh[5], sh[9] or (24 if elf64 else 16)
         for pos in range(off + entsize, off + size, entsize):   # entry 0 is null
-            st_name, st_info, _other, st_shndx, st_value, st_size = \
-                struct.unpack_from("<IBBHQQ", data, pos)
+            if elf64:
+                st_name, st_info, _other, st_shndx, st_value, st_size = \
+                    struct.unpack_from("<IBBHQQ", data, pos)
+            else:
+                st_name, st_value, st_size, st_info, _other, st_shndx = \
+                    struct.unpack_from("<IIIBBH", data, pos)
             kind = st_info & 0xF
             if kind in (_STT_SECTION, _STT_FILE) or st_shndx == _SHN_UNDEF \
                     or st_shndx >= _SHN_LORESERVE or st_shndx >= len(sections):

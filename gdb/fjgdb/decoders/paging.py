@@ -1,30 +1,30 @@
-"""4-level paging (IA-32e paging with CR4.LA57 = 0).
+"""x86 paging structures: the four formats, their entries and linear addresses.
 
-References (Intel SDM Vol. 3A):
-  * §4.5   4-Level Paging and 5-Level Paging (Figure 4-8/4-9/4-10)
-  * Table 4-15..4-20  formats of PML4E, PDPTE, PDE and PTE
-  * §4.6   Access rights (R/W and U/S are ANDed, XD is ORed over levels)
-  * Figure 4-11 reserved bits: 51:M (MAXPHYADDR), PS in a PML4E, bits
-    29:13 of a 1-GiB PDPTE, bits 20:13 of a 2-MiB PDE, XD if EFER.NXE=0.
+References (Intel SDM Vol. 3A, chapter 4):
+  * §4.3   32-bit paging (Figure 4-2/4-3; Tables 4-4..4-6: CR3, PDE, PTE; a 4-MiB PDE
+           carries physical bits 39:32 in bits 20:13, "PSE-36", bit 21 reserved)
+  * §4.4   PAE paging (Table 4-8: a PDPTE has only P, PWT, PCD and the address; bits
+           2:1 and 8:5 are reserved; Tables 4-9..4-11; CR3 bits 31:5 locate the PDPT)
+  * §4.5   4-level and 5-level paging (Tables 4-14..4-20, Figure 4-11 reserved bits:
+           51:M, PS in a PML4E/PML5E, bits 29:13 of a 1-GiB PDPTE, 20:13 of a 2-MiB PDE)
+  * §4.6.2 protection keys: bits 62:59 of a leaf (IA-32e paging, CR4.PKE / CR4.PKS)
+  * §4.6   access rights: R/W and U/S are ANDed, XD ORed over the levels walked
 
-Levels are numbered like the SDM's table depth: 4 = PML4, 3 = PDPT,
-2 = PD, 1 = PT.
+Levels are numbered like the SDM's table depth: 5 = PML5, 4 = PML4, 3 = PDPT, 2 = PD,
+1 = PT. The walk and the whole-tree dump are in :mod:`.pagewalk` (re-exported here).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Callable
 
 from farjump_contracts import (PTE_A, PTE_D, PTE_G, PTE_NX, PTE_P, PTE_PAT, PTE_PAT_LARGE,
                                 PTE_PCD, PTE_PS, PTE_PWT, PTE_U, PTE_W)
 
-from .errors import DecodeError, NonCanonicalError
+from .errors import DecodeError
 
-LEVEL_NAMES = {4: "PML4", 3: "PDPT", 2: "PD", 1: "PT"}
-# Bytes mapped by one entry at each level.
-ENTRY_SPAN = {4: 1 << 39, 3: 1 << 30, 2: 1 << 21, 1: 1 << 12}
+LEVEL_NAMES = {5: "PML5", 4: "PML4", 3: "PDPT", 2: "PD", 1: "PT"}
 _U64 = (1 << 64) - 1
 
 
@@ -34,14 +34,66 @@ def _mask(hi: int, lo: int) -> int:
 
 
 @dataclass(frozen=True)
-class PagingEntry:
-    """A decoded paging-structure entry (SDM Vol. 3A Tables 4-15..4-20).
+class PagingFormat:
+    """One of the SDM's paging modes. ``shifts[level]`` is the lowest linear-address bit
+    indexing a table at that level and ``index_bits[level]`` how many bits index it;
+    ``large_levels`` the levels whose PS bit maps a page; ``entry_size`` 4 or 8 bytes;
+    ``va_bits`` the width of a linear address (canonical above 32)."""
 
-    ``large`` is the PS bit where it exists (PDPTE: 1 GiB page, PDE: 2 MiB
-    page). ``addr`` is the next table's physical address, or the page frame
-    for a leaf. ``global_``/``dirty``/``pat`` are only meaningful for leaves
-    and False otherwise. ``reserved_bits_set`` is the mask of reserved bits
-    that are 1 (0 for a non-present entry, whose other bits are ignored).
+    name: str
+    top: int
+    shifts: dict
+    index_bits: dict
+    large_levels: tuple
+    entry_size: int
+    va_bits: int
+
+    @property
+    def levels(self) -> tuple:
+        return tuple(range(self.top, 0, -1))
+
+    def span(self, level: int) -> int:
+        """Bytes mapped by one entry at *level*."""
+        return 1 << self.shifts[level]
+
+    def entries(self, level: int) -> int:
+        return 1 << self.index_bits[level]
+
+
+FOUR_LEVEL = PagingFormat("4-level", 4, {4: 39, 3: 30, 2: 21, 1: 12},
+                          {4: 9, 3: 9, 2: 9, 1: 9}, (3, 2), 8, 48)
+FIVE_LEVEL = PagingFormat("5-level", 5, {5: 48, 4: 39, 3: 30, 2: 21, 1: 12},
+                          {5: 9, 4: 9, 3: 9, 2: 9, 1: 9}, (3, 2), 8, 57)
+PAE = PagingFormat("PAE", 3, {3: 30, 2: 21, 1: 12}, {3: 2, 2: 9, 1: 9}, (2,), 8, 32)
+BITS32 = PagingFormat("32-bit", 2, {2: 22, 1: 12}, {2: 10, 1: 10}, (2,), 4, 32)
+FORMATS = {f.name: f for f in (BITS32, PAE, FOUR_LEVEL, FIVE_LEVEL)}
+#: Bytes mapped by one 4-level entry (kept for callers written for 4-level paging).
+ENTRY_SPAN = {level: FOUR_LEVEL.span(level) for level in FOUR_LEVEL.levels}
+
+
+def paging_format(paging: bool, pae: bool, lma: bool, la57: bool) -> PagingFormat | None:
+    """The format CR0.PG, CR4.PAE, EFER.LMA and CR4.LA57 select (SDM Table 4-1); None
+    with paging off. LA57 matters only in IA-32e mode."""
+    if not paging:
+        return None
+    if not pae:
+        return BITS32
+    if not lma:
+        return PAE
+    return FIVE_LEVEL if la57 else FOUR_LEVEL
+
+
+@dataclass(frozen=True)
+class PagingEntry:
+    """A decoded paging-structure entry.
+
+    ``large`` is the PS bit where it maps a page (4 MiB / 2 MiB PDE, 1 GiB PDPTE).
+    ``addr`` is the next table's physical address, or the page frame for a leaf
+    (for a 4 MiB page including PSE-36 bits 39:32). ``global_``/``dirty``/``pat`` are
+    only meaningful for leaves and False otherwise; ``pkey`` is the protection key of a
+    leaf when protection keys are enabled, else None. A PAE PDPTE has no R/W, U/S or
+    XD bits: it is decoded as writable and user (it restricts nothing). ``reserved_bits_set``
+    is the mask of reserved bits that are 1 (0 for a non-present entry).
     """
 
     value: int
@@ -59,6 +111,8 @@ class PagingEntry:
     nx: bool
     addr: int
     reserved_bits_set: int
+    page_size_bytes: int | None = None
+    pkey: int | None = None
 
     @property
     def leaf(self) -> bool:
@@ -66,312 +120,119 @@ class PagingEntry:
 
     @property
     def page_size(self) -> int | None:
-        return ENTRY_SPAN[self.level] if self.leaf else None
+        return self.page_size_bytes if self.leaf else None
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
+        d.pop("page_size_bytes")
         d["global"] = d.pop("global_")
         d["leaf"] = self.leaf
         return d
 
 
-def decode_entry(value: int, level: int, maxphyaddr: int = 52,
-                 nxe: bool = True) -> PagingEntry:
-    """Decode one 64-bit paging entry at *level* (4 = PML4 ... 1 = PT).
+def decode_entry(value: int, level: int, maxphyaddr: int = 52, nxe: bool = True,
+                 fmt: PagingFormat = FOUR_LEVEL, pse: bool = True,
+                 pkeys: bool = False) -> PagingEntry:
+    """Decode one paging entry at *level* of *fmt*.
 
-    *maxphyaddr* is CPUID.80000008H:EAX[7:0] (bits 51:M are reserved);
-    with *nxe* False, bit 63 (XD) is reserved.
+    *maxphyaddr* is CPUID.80000008H:EAX[7:0] (bits 51:M are reserved); with *nxe*
+    False, bit 63 (XD) is reserved. *pse* is CR4.PSE (32-bit paging only: without it a
+    PDE's PS bit is ignored). *pkeys*: CR4.PKE or CR4.PKS, bits 62:59 of a leaf are its
+    protection key (IA-32e paging only).
     """
-    if not 0 <= value <= _U64:
-        raise DecodeError(f"paging entry 0x{value:x} is not a 64-bit value")
-    if level not in LEVEL_NAMES:
-        raise DecodeError(f"paging level {level} not in 1..4")
+    if not 0 <= value <= (_U64 if fmt.entry_size == 8 else 0xFFFFFFFF):
+        raise DecodeError(f"paging entry 0x{value:x} is not a {fmt.entry_size * 8}-bit value")
+    if level not in fmt.shifts:
+        raise DecodeError(f"paging level {level} not in 1..{fmt.top} ({fmt.name} paging)")
     if not 32 <= maxphyaddr <= 52:
         raise DecodeError(f"MAXPHYADDR {maxphyaddr} not in 32..52")
     bit = lambda mask: bool(value & mask)  # noqa: E731
     present = bit(PTE_P)
-    ps = bit(PTE_PS) if level in (2, 3, 4) else False
-    large = ps and level in (2, 3)
+    ps = bit(PTE_PS) if level > 1 else False
+    large = ps and level in fmt.large_levels and (pse or fmt is not BITS32)
     leaf = level == 1 or large
-    top = maxphyaddr - 1
-    reserved = _mask(51, maxphyaddr)
-    if not nxe:
-        reserved |= PTE_NX
-    if level == 4:
-        reserved |= PTE_PS  # PS must be 0 in a PML4E
-        addr = value & _mask(top, 12)
-    elif large:
-        low = 30 if level == 3 else 21
-        reserved |= _mask(low - 1, 13)
-        addr = value & _mask(top, low)
+    writable, user, nx, pkey = bit(PTE_W), bit(PTE_U), False, None
+    if fmt is BITS32:
+        reserved = 0
+        if large:   # PSE-36: bits 20:13 are physical bits 39:32 (up to MAXPHYADDR, <= 40)
+            high = min(maxphyaddr, 40) - 32
+            reserved = (1 << 21) | _mask(20, 13 + high)
+            addr = (value & 0xFFC00000) | ((value >> 13) & _mask(high - 1, 0)) << 32
+        else:
+            addr = value & 0xFFFFF000
     else:
-        addr = value & _mask(top, 12)
+        top = maxphyaddr - 1
+        reserved = _mask(51, maxphyaddr)
+        if fmt is PAE and level == 3:   # PDPTE (Table 4-8)
+            reserved |= _mask(2, 1) | _mask(8, 5) | PTE_NX
+            writable, user = True, True
+        elif not nxe:
+            reserved |= PTE_NX
+        else:
+            nx = bit(PTE_NX)
+        if level >= 4 or (level == 3 and fmt is PAE):
+            reserved |= PTE_PS if level >= 4 else 0   # PS must be 0 in a PML4E/PML5E
+            addr = value & _mask(top, 12)
+        elif large:
+            low = fmt.shifts[level]
+            reserved |= _mask(low - 1, 13)
+            addr = value & _mask(top, low)
+        else:
+            addr = value & _mask(top, 12)
+        if pkeys and leaf and fmt.top >= 4:
+            pkey = value >> 59 & 0xF
     return PagingEntry(
-        value=value, level=level, present=present, writable=bit(PTE_W),
-        user=bit(PTE_U), pwt=bit(PTE_PWT), pcd=bit(PTE_PCD), accessed=bit(PTE_A),
+        value=value, level=level, present=present, writable=writable,
+        user=user, pwt=bit(PTE_PWT), pcd=bit(PTE_PCD), accessed=bit(PTE_A),
         dirty=bit(PTE_D) if leaf else False, large=large,
         global_=bit(PTE_G) if leaf else False,
         pat=(bit(PTE_PAT_LARGE) if large else bit(PTE_PAT) if level == 1 else False),
-        nx=bit(PTE_NX) if nxe else False, addr=addr,
-        reserved_bits_set=value & reserved if present else 0)
+        nx=nx, addr=addr,
+        reserved_bits_set=value & reserved if present else 0,
+        page_size_bytes=fmt.span(level) if leaf else None, pkey=pkey)
 
 
-def canonical(vaddr: int) -> bool:
-    """True if *vaddr* is canonical for 48-bit linear addresses (§3.3.7.1)."""
+def canonical(vaddr: int, fmt: PagingFormat = FOUR_LEVEL) -> bool:
+    """True if *vaddr* is canonical for *fmt* (§3.3.7.1: bits 63:va_bits-1 equal); a
+    32-bit format takes any address below 4 GiB."""
     if not 0 <= vaddr <= _U64:
         raise DecodeError(f"address 0x{vaddr:x} is not a 64-bit value")
-    top = vaddr >> 47
-    return top == 0 or top == (1 << 17) - 1
+    if fmt.va_bits == 32:
+        return vaddr <= 0xFFFFFFFF
+    top = vaddr >> (fmt.va_bits - 1)
+    return top == 0 or top == (1 << (65 - fmt.va_bits)) - 1
 
 
-def sign_extend(vaddr: int) -> int:
-    """Make a 48-bit linear address canonical (copy bit 47 upwards)."""
-    vaddr &= (1 << 48) - 1
-    return vaddr | (_U64 ^ ((1 << 48) - 1)) if vaddr >> 47 else vaddr
+def sign_extend(vaddr: int, fmt: PagingFormat = FOUR_LEVEL) -> int:
+    """Make a linear address canonical (copy bit va_bits-1 upwards); 32-bit formats:
+    the low 32 bits."""
+    if fmt.va_bits == 32:
+        return vaddr & 0xFFFFFFFF
+    width = fmt.va_bits
+    vaddr &= (1 << width) - 1
+    return vaddr | (_U64 ^ ((1 << width) - 1)) if vaddr >> (width - 1) else vaddr
+
+
+def indices(vaddr: int, fmt: PagingFormat = FOUR_LEVEL) -> tuple:
+    """The table index at each level of *fmt*, top first, then the page offset."""
+    if not 0 <= vaddr <= _U64:
+        raise DecodeError(f"address 0x{vaddr:x} is not a 64-bit value")
+    return tuple(vaddr >> fmt.shifts[lv] & (fmt.entries(lv) - 1) for lv in fmt.levels) \
+        + (vaddr & 0xFFF,)
 
 
 def split(vaddr: int) -> tuple[int, int, int, int, int]:
-    """(PML4 index, PDPT index, PD index, PT index, page offset)."""
-    if not 0 <= vaddr <= _U64:
-        raise DecodeError(f"address 0x{vaddr:x} is not a 64-bit value")
-    return (vaddr >> 39 & 511, vaddr >> 30 & 511, vaddr >> 21 & 511,
-            vaddr >> 12 & 511, vaddr & 0xFFF)
+    """(PML4 index, PDPT index, PD index, PT index, page offset) of 4-level paging."""
+    return indices(vaddr, FOUR_LEVEL)
 
 
-ReadTable = Callable[[int], bytes]
+def cr3_table(cr3: int, fmt: PagingFormat, maxphyaddr: int = 52) -> int:
+    """The physical address of the top table CR3 points at (Tables 4-3, 4-7, 4-12)."""
+    if fmt is BITS32:
+        return cr3 & 0xFFFFF000
+    if fmt is PAE:
+        return cr3 & 0xFFFFFFE0
+    return cr3 & _mask(maxphyaddr - 1, 12)
 
 
-def _table_reader(read_table: ReadTable) -> Callable[[int, int], bytes]:
-    """Wrap *read_table* with a per-call cache and uniform errors."""
-    cache: dict[int, bytes | str] = {}  # table bytes, or failure reason
-
-    def read(addr: int, level: int) -> bytes:
-        name = LEVEL_NAMES[level]
-        if addr not in cache:
-            try:
-                data = bytes(read_table(addr))
-                if len(data) != 4096:
-                    data = f"got {len(data)} bytes instead of 4096"
-            except Exception as exc:  # reader errors of any kind
-                data = str(exc) or type(exc).__name__
-            cache[addr] = data
-        data = cache[addr]
-        if isinstance(data, str):
-            raise DecodeError(f"cannot read {name} at 0x{addr:x}: {data}")
-        return data
-
-    return read
-
-
-def _entry_at(table: bytes, index: int) -> int:
-    return int.from_bytes(table[index * 8:index * 8 + 8], "little")
-
-
-@dataclass(frozen=True)
-class WalkStep:
-    level_name: str
-    index: int
-    table_addr: int
-    entry_addr: int
-    entry: PagingEntry
-
-    def to_dict(self) -> dict:
-        return {"level_name": self.level_name, "index": self.index,
-                "table_addr": self.table_addr, "entry_addr": self.entry_addr,
-                "entry": self.entry.to_dict()}
-
-
-@dataclass(frozen=True)
-class Walk:
-    """Result of translating one linear address.
-
-    ``phys``/``page_size`` are None when the walk faulted; ``fault`` then
-    says why. ``writable``/``user`` are the AND and ``nx`` the OR of the
-    entries walked (nx only with EFER.NXE).
-    """
-
-    vaddr: int
-    cr3: int
-    steps: list[WalkStep]
-    phys: int | None
-    page_size: int | None
-    writable: bool
-    user: bool
-    nx: bool
-    fault: str | None
-
-    @property
-    def leaf(self) -> PagingEntry | None:
-        return self.steps[-1].entry if self.phys is not None else None
-
-    def to_dict(self) -> dict:
-        return {"vaddr": self.vaddr, "cr3": self.cr3,
-                "steps": [s.to_dict() for s in self.steps],
-                "phys": self.phys, "page_size": self.page_size,
-                "writable": self.writable, "user": self.user, "nx": self.nx,
-                "fault": self.fault}
-
-
-def walk(read_table: ReadTable, cr3: int, vaddr: int, nxe: bool = True,
-         maxphyaddr: int = 52, unreadable: str = "raise") -> Walk:
-    """Translate *vaddr* through the tables rooted at *cr3*.
-
-    ``read_table(phys)`` must return the 4096 bytes of the table at *phys*;
-    its exceptions become DecodeError("cannot read PD at 0x...: ...").
-    Each table is read at most once. A not-present entry or one with
-    reserved bits set ends the walk with ``fault`` set (no exception);
-    a non-canonical *vaddr* raises NonCanonicalError. With
-    ``unreadable="fault"`` a PDPT/PD/PT that cannot be read also ends the
-    walk with ``fault`` (the steps show the entry that points at it); the
-    PML4 itself must always be readable.
-    """
-    if unreadable not in ("raise", "fault"):
-        raise DecodeError(f"unreadable={unreadable!r}: must be 'raise' or 'fault'")
-    if not canonical(vaddr):
-        raise NonCanonicalError(f"0x{vaddr:x} is not a canonical address "
-                                "(bits 63:47 must all be equal)")
-    if not 0 <= cr3 <= _U64:
-        raise DecodeError(f"CR3 0x{cr3:x} is not a 64-bit value")
-    read = _table_reader(read_table)
-    indices = split(vaddr)
-    table_addr = cr3 & _mask(maxphyaddr - 1, 12)
-    steps: list[WalkStep] = []
-    writable = user = True
-    nx = False
-    for level, index in zip((4, 3, 2, 1), indices):
-        try:
-            table = read(table_addr, level)
-        except DecodeError as exc:
-            if unreadable == "raise" or not steps:
-                raise
-            return Walk(vaddr, cr3, steps, None, None, writable, user, nx,
-                        f"{exc}; {steps[-1].level_name} entry {steps[-1].index} "
-                        "points there")
-        entry = decode_entry(_entry_at(table, index), level, maxphyaddr, nxe)
-        name = LEVEL_NAMES[level]
-        steps.append(WalkStep(name, index, table_addr, table_addr + index * 8,
-                              entry))
-        fault = None
-        if not entry.present:
-            fault = f"{name} entry {index} not present"
-        elif entry.reserved_bits_set:
-            fault = (f"{name} entry {index} has reserved bits "
-                     f"0x{entry.reserved_bits_set:x} set")
-        if fault:
-            return Walk(vaddr, cr3, steps, None, None, writable, user, nx,
-                        fault)
-        writable = writable and entry.writable
-        user = user and entry.user
-        nx = nx or entry.nx
-        if entry.leaf:
-            size = ENTRY_SPAN[level]
-            phys = entry.addr + (vaddr & (size - 1))
-            return Walk(vaddr, cr3, steps, phys, size, writable, user, nx,
-                        None)
-        table_addr = entry.addr
-    raise AssertionError("unreachable: level 1 entries are leaves")
-
-
-# --------------------------------------------------------------------------
-# Whole-tree dump
-# --------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Range:
-    """A run of contiguous virtual -> contiguous physical mappings with the
-    same page size and effective permissions. ``accessed``/``dirty`` are
-    True only if every page in the run has the bit."""
-
-    virt: int
-    phys: int
-    size: int
-    page_size: int
-    writable: bool
-    user: bool
-    nx: bool
-    global_: bool
-    accessed: bool
-    dirty: bool
-
-    @property
-    def end(self) -> int:
-        return self.virt + self.size
-
-    def to_dict(self) -> dict:
-        return {"virt": self.virt, "phys": self.phys, "size": self.size,
-                "page_size": self.page_size, "writable": self.writable,
-                "user": self.user, "nx": self.nx, "global": self.global_,
-                "accessed": self.accessed, "dirty": self.dirty}
-
-
-@dataclass(frozen=True)
-class PageMap:
-    cr3: int
-    ranges: list[Range]
-    problems: list[str]
-
-    def to_dict(self) -> dict:
-        return {"cr3": self.cr3, "ranges": [r.to_dict() for r in self.ranges],
-                "problems": list(self.problems)}
-
-
-def ranges(read_table: ReadTable, cr3: int, nxe: bool = True,
-           maxphyaddr: int = 52) -> PageMap:
-    """All present mappings under *cr3*, merged into maximal runs.
-
-    Each table is read once. Entries with reserved bits set and tables that
-    cannot be read are skipped and described in ``problems``.
-    """
-    if not 0 <= cr3 <= _U64:
-        raise DecodeError(f"CR3 0x{cr3:x} is not a 64-bit value")
-    read = _table_reader(read_table)
-    out: list[Range] = []
-    problems: list[str] = []
-    cur: list = []  # the open run, as a mutable list of Range fields
-
-    def emit(virt, phys, size, w, u, x, g, a, d):
-        if cur and cur[0] + cur[2] == virt and cur[1] + cur[2] == phys \
-                and cur[3] == size and cur[4:8] == [w, u, x, g]:
-            cur[2] += size
-            cur[8] = cur[8] and a
-            cur[9] = cur[9] and d
-            return
-        flush()
-        cur.extend([virt, phys, size, size, w, u, x, g, a, d])
-
-    def flush():
-        if cur:
-            out.append(Range(*cur[:2], cur[2], *cur[3:]))
-            cur.clear()
-
-    def visit(table_addr, level, base, w, u, x):
-        name = LEVEL_NAMES[level]
-        try:
-            table = read(table_addr, level)
-        except DecodeError as exc:
-            problems.append(str(exc))
-            return
-        for index in range(512):
-            value = _entry_at(table, index)
-            if not value & PTE_P:
-                continue
-            entry = decode_entry(value, level, maxphyaddr, nxe)
-            virt = base + index * ENTRY_SPAN[level]
-            if entry.reserved_bits_set:
-                flush()
-                problems.append(
-                    f"{name}[{index}] at 0x{table_addr + index * 8:x} "
-                    f"(virt 0x{sign_extend(virt):x}) = 0x{value:016x}: "
-                    f"reserved bits 0x{entry.reserved_bits_set:x} set")
-                continue
-            ew, eu, ex = w and entry.writable, u and entry.user, \
-                x or entry.nx
-            if entry.leaf:
-                emit(sign_extend(virt), entry.addr, ENTRY_SPAN[level],
-                     ew, eu, ex, entry.global_, entry.accessed, entry.dirty)
-            else:
-                visit(entry.addr, level - 1, virt, ew, eu, ex)
-
-    visit(cr3 & _mask(maxphyaddr - 1, 12), 4, 0, True, True, False)
-    flush()
-    return PageMap(cr3=cr3, ranges=out, problems=problems)
+from .pagewalk import (PageMap, Range, Walk, WalkStep, ranges, walk)  # noqa: E402,F401

@@ -29,6 +29,28 @@ def linear(segment: int, offset: int, a20: bool = True) -> int:
     return addr if a20 else addr & 0xFFFFF
 
 
+def parse_segoff(text: str) -> tuple[int, int] | None:
+    """``"1020:006c"`` / ``"0x1020:0x6c"`` -> (0x1020, 0x6c): both hexadecimal, as the
+    disassembler's CS:IP comments print them (a ``0x`` prefix is optional). None if
+    *text* has no colon (not SEG:OFF); DecodeError if it has one but is malformed."""
+    if ":" not in text:
+        return None
+    parts = text.strip().split(":")
+    if len(parts) != 2:
+        raise DecodeError(f"'{text}' is not SEG:OFF (one colon)")
+    values = []
+    for name, part in zip(("segment", "offset"), parts):
+        part = part.strip().lower()
+        part = part[2:] if part.startswith("0x") else part
+        try:
+            value = int(part, 16)
+        except ValueError:
+            raise DecodeError(f"{name} '{part}' in '{text}' is not hexadecimal") from None
+        check16(name, value)
+        values.append(value)
+    return values[0], values[1]
+
+
 @dataclass(frozen=True)
 class IvtEntry:
     """One IVT far pointer."""

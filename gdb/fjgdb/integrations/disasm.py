@@ -1,19 +1,22 @@
-"""Mode-aware disassembly for GDB's "i386:x86-64" architecture.
+"""Mode-aware disassembly for every x86 architecture GDB knows.
 
 QEMU's x86-64 gdbstub pins GDB to i386:x86-64, so GDB's own disassembler decodes
-real-mode and 32-bit code as 64-bit code. This Python disassembler (GDB >= 13) asks
-the cached CPU state (CR0.PE, EFER.LMA, CS.D/CS.L from QEMU's descriptor cache) which
-mode runs *now* and decodes 16- and 32-bit code with Capstone; for 64-bit code, or
-whenever the mode cannot be found (not connected, monitor failure, capstone missing),
-it returns None so GDB's builtin disassembler is used. It never raises.
+real-mode and 32-bit code as 64-bit code; qemu-system-i386's pins it to i386 (32-bit),
+so real-mode code is decoded as 32-bit; ``set architecture i8086`` there decodes
+everything as 16-bit. This Python disassembler (GDB >= 13), registered for each of those
+architectures, asks the cached CPU state (CR0.PE, EFER.LMA, CS.D/CS.L from QEMU's
+descriptor cache) which mode runs *now* and decodes with Capstone whenever that width is
+not the one GDB's architecture decodes; otherwise, or whenever the mode cannot be found
+(not connected, monitor failure, capstone missing), it returns None so GDB's builtin
+disassembler is used. It never raises.
 
 With it, ``x/i``, ``display/i $pc``, ``disassemble``, ``stepi`` and TUI asm are right in
 every mode. ``set disassembly-flavor att|intel`` is followed. Data placed inside code
 and marked as such (``global name:data size``: stage 2's header) is shown as ``dd``
 words, in every mode, so decoding resumes at the next instruction. In real mode each
 instruction gets a trailing ``; CS:IP`` comment (``set fj-show-csip off`` hides it).
-``set fj-disassembler auto|16|32|64|off`` forces a decoding width (``64`` and ``off``
-both mean GDB's builtin).
+``set fj-disassembler auto|16|32|64|off`` forces a decoding width (``off``: GDB's
+builtin).
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ import re
 import gdb
 import gdb.disassembler
 
+from ..target.arch import X86_ARCHES, builtin_bits
 from ..target.errors import FjError
 from ..target.state import STATE
 
@@ -55,7 +59,8 @@ class DisasmMode(gdb.Parameter):
     """Decoding width used by farjump's disassembler.
 
     auto (default): from CR0.PE, EFER.LMA and the CS descriptor cache, at every stop.
-    16 / 32: force Capstone in that mode. 64 or off: GDB's builtin disassembler."""
+    16 / 32 / 64: decode that width (GDB's builtin when its architecture decodes that
+    width: 64 under i386:x86-64, 32 under i386, 16 under i8086). off: GDB's builtin."""
 
     set_doc = "Set the instruction width farjump's disassembler decodes."
     show_doc = "Show the instruction width farjump's disassembler decodes."
@@ -81,8 +86,9 @@ class ModeAwareDisassembler(gdb.disassembler.Disassembler):
         key = (bits, att)
         md = self._engines.get(key)
         if md is None:
-            md = capstone.Cs(capstone.CS_ARCH_X86,
-                             capstone.CS_MODE_16 if bits == 16 else capstone.CS_MODE_32)
+            md = capstone.Cs(capstone.CS_ARCH_X86, {16: capstone.CS_MODE_16,
+                                                    32: capstone.CS_MODE_32,
+                                                    64: capstone.CS_MODE_64}[bits])
             if att:
                 md.syntax = capstone.CS_OPT_SYNTAX_ATT
             self._engines[key] = md
@@ -96,9 +102,9 @@ class ModeAwareDisassembler(gdb.disassembler.Disassembler):
 
     def _bits(self) -> int | None:
         width = self._width.value
-        if width in ("off", "64"):
+        if width == "off":
             return None
-        if width in ("16", "32"):
+        if width in ("16", "32", "64"):
             return int(width)
         return STATE.code_bits_or_none()
 
@@ -142,7 +148,7 @@ class ModeAwareDisassembler(gdb.disassembler.Disassembler):
         if capstone is None:
             return None
         bits = self._bits()
-        if bits not in (16, 32):
+        if bits not in (16, 32, 64) or bits == builtin_bits(info.architecture.name()):
             return None
         self.calls += 1
         addr = info.address
@@ -200,5 +206,14 @@ def install() -> ModeAwareDisassembler:
     global _INSTANCE
     if _INSTANCE is None:
         _INSTANCE = ModeAwareDisassembler(ShowCsIp(), DisasmMode())
-        gdb.disassembler.register_disassembler(_INSTANCE, "i386:x86-64")
+        for arch in X86_ARCHES:
+            gdb.disassembler.register_disassembler(_INSTANCE, arch)
     return _INSTANCE
+
+
+def status() -> str:
+    """What the load message says about the disassembler: the truth."""
+    if capstone is None:
+        return ("mode-aware disassembler NOT active (python3-capstone is missing): GDB "
+                "decodes every mode as its architecture's width")
+    return "mode-aware disassembler active."

@@ -1,6 +1,6 @@
 """A frame unwinder for 16- and 32-bit code (real mode, 32-bit protected mode).
 
-GDB only knows i386:x86-64 on QEMU's gdbstub, so its amd64 unwinder reads 8-byte return
+On qemu-system-x86_64 GDB only knows i386:x86-64, so its amd64 unwinder reads 8-byte return
 addresses in 16/32-bit code: ``bt`` shows garbage frames and ``next`` over a ``call``
 stops inside the callee (GDB cannot find the caller to put its step-resume breakpoint
 in). This unwinder claims every frame while the CPU runs 16- or 32-bit code:
@@ -22,6 +22,9 @@ For 64-bit code GDB's own DWARF/prologue unwinders run, except in a caller frame
 would take whatever lies on the stack as a return address (lm_entry, which stage 2
 *jumps* to, ended 'bt' with a bogus '0x0 in ?? ()' frame). The same call check decides:
 a real caller, or outermost.
+32-bit code under GDB's i386 or i8086 architecture (qemu-system-i386) is left to GDB's
+own i386 unwinders, which read 4-byte frames; 16-bit code is claimed under every
+architecture.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ import gdb
 from gdb.unwinder import Unwinder
 
 from ..decoders.stackscan import stack_delta
+from ..target.arch import builtin_bits, pc_sp_names
 from ..target.errors import FjError
 from ..target.state import STATE
 
@@ -73,7 +77,9 @@ class NarrowModeUnwinder(Unwinder):
     def _unwind(self, pf):
         if capstone is None:
             return None
-        if int(pf.read_register("rip")) > 0xFFFFFFFF:
+        arch = pf.architecture().name()
+        pc_name, sp_name = pc_sp_names(arch)
+        if int(pf.read_register(pc_name)) > 0xFFFFFFFF:
             bits = 64     # 16/32-bit code never runs above 4 GiB: 64-bit, no need to ask QEMU
         else:
             bits = STATE.code_bits_or_none()
@@ -81,11 +87,13 @@ class NarrowModeUnwinder(Unwinder):
             return self._unwind64(pf)
         if bits not in (16, 32):
             return None
+        if bits == 32 and builtin_bits(arch) != 64:
+            return None   # i386/i8086 (qemu-system-i386): GDB's own i386 unwinders are right
         q = STATE.snapshot(allow_running=True)
         width = bits // 8
         mask = (1 << bits) - 1
-        rip = pf.read_register("rip")
-        rsp = pf.read_register("rsp")
+        rip = pf.read_register(pc_name)
+        rsp = pf.read_register(sp_name)
         pc = int(rip) & mask
         sp = int(rsp) & mask
         cs_base = q.cs.base if bits == 16 else 0
@@ -115,16 +123,16 @@ class NarrowModeUnwinder(Unwinder):
                     cfa = ss_base + ((sp + delta + width) & mask)
         info = pf.create_unwind_info(FrameId(cfa, cs_base + start))
         if caller is not None:
-            info.add_saved_register("rip", gdb.Value(caller).cast(rip.type))
-            info.add_saved_register("rsp", gdb.Value(cfa - ss_base).cast(rsp.type))
+            info.add_saved_register(pc_name, gdb.Value(caller).cast(rip.type))
+            info.add_saved_register(sp_name, gdb.Value(cfa - ss_base).cast(rsp.type))
         else:
             # Outermost. GDB 13's Python API cannot say "outermost" (no outer frame id),
             # and an unsaved PC/SP makes gdb.selected_frame() and bt fail with "PC/Register
             # not saved". So the caller is a marker (PC 0, SP = top) that gets this
             # frame's id back (above): GDB stops there, 'finish' says "not meaningful in
             # the outermost frame", bt ends with "previous frame identical".
-            info.add_saved_register("rip", gdb.Value(0).cast(rip.type))
-            info.add_saved_register("rsp", gdb.Value(top - ss_base).cast(rsp.type))
+            info.add_saved_register(pc_name, gdb.Value(0).cast(rip.type))
+            info.add_saved_register(sp_name, gdb.Value(top - ss_base).cast(rsp.type))
             self._outer = cs_base + start
         self.claimed += 1
         return info

@@ -1,7 +1,7 @@
 """Text of page-table walks and mapped ranges (fj pt)."""
 from __future__ import annotations
 
-from ..decoders.paging import PageMap, PagingEntry, Range, Walk, split
+from ..decoders.paging import FORMATS, LEVEL_NAMES, PageMap, PagingEntry, Range, Walk, indices
 
 
 def format_size(size: int) -> str:
@@ -23,16 +23,18 @@ def format_perms(writable: bool, user: bool, nx: bool) -> str:
 
 
 def _range_flags(r: Range) -> str:
+    key = f" key {r.pkey}" if r.pkey is not None else ""
     return (f"{format_perms(r.writable, r.user, r.nx)} "
             f"{'g' if r.global_ else '-'}{'a' if r.accessed else '-'}"
-            f"{'d' if r.dirty else '-'}")
+            f"{'d' if r.dirty else '-'}{key}")
 
 
 def format_ranges(pagemap: PageMap) -> str:
     """Table of mapped ranges. Flags: r w x (x absent if NX), u/s (user or
     supervisor), g (global), a (accessed), d (dirty)."""
     n = len(pagemap.ranges)
-    lines = [f"CR3 0x{pagemap.cr3:x}: {n} range{'' if n == 1 else 's'}",
+    lines = [f"CR3 0x{pagemap.cr3:x} ({pagemap.format} paging): "
+             f"{n} range{'' if n == 1 else 's'}",
              f"{'VIRT START':18}  {'VIRT END':18}  {'PHYS START':18}  "
              f"{'SIZE':>6}  {'PAGE':>4}  FLAGS"]
     for r in pagemap.ranges:
@@ -53,6 +55,8 @@ def _entry_flags(e: PagingEntry) -> str:
                         (e.pat, "PAT"), (e.nx, "NX")):
         if flag:
             words.append(label)
+    if e.pkey is not None:
+        words.append(f"PKEY={e.pkey}")
     if e.reserved_bits_set:
         words.append(f"RSVD=0x{e.reserved_bits_set:x}")
     return " ".join(words)
@@ -60,10 +64,12 @@ def _entry_flags(e: PagingEntry) -> str:
 
 def format_walk(w: Walk) -> str:
     """Step-by-step description of a page walk."""
-    pml4, pdpt, pd, pt, off = split(w.vaddr)
-    lines = [f"vaddr 0x{w.vaddr:016x}  (PML4 {pml4}, PDPT {pdpt}, PD {pd}, "
-             f"PT {pt}, offset 0x{off:03x})",
-             f"cr3   0x{w.cr3:x}"]
+    fmt = FORMATS[w.format]
+    parts = ", ".join(f"{LEVEL_NAMES[lv]} {i}"
+                      for lv, i in zip(fmt.levels, indices(w.vaddr, fmt)))
+    width = 8 if w.format in ("32-bit", "PAE") else 16
+    lines = [f"vaddr 0x{w.vaddr:0{width}x}  ({parts}, offset 0x{w.vaddr & 0xFFF:03x})",
+             f"cr3   0x{w.cr3:x}  ({w.format} paging)"]
     for s in w.steps:
         e = s.entry
         target = ""
@@ -72,7 +78,8 @@ def format_walk(w: Walk) -> str:
                       if e.leaf else f"-> 0x{e.addr:x}")
         label = f"{s.level_name}[{s.index}]"
         lines.append(f"  {label:10} @ 0x{s.entry_addr:<12x} = "
-                     f"0x{e.value:016x}  {target:24}  {_entry_flags(e)}")
+                     f"0x{e.value:0{16 if e.value >> 32 or width == 16 else 8}x}  "
+                     f"{target:24}  {_entry_flags(e)}")
     if w.fault:
         lines.append(f"=> fault: {w.fault}")
     else:

@@ -28,6 +28,7 @@ import gdb
 from ..decoders.cpus import cpu_of_thread
 from ..decoders.errors import DecodeError
 from ..decoders.qemuregs import parse_info_registers
+from .arch import pc_sp_names
 from .connection import Connection
 from .errors import FjError
 from .memory import Memory
@@ -106,8 +107,9 @@ class State(Connection, Memory, Symbols):
         mask = (1 << 64) - 1 if q.long_format else 0xFFFFFFFF
         try:
             frame = gdb.newest_frame()
-            pc = int(frame.read_register("rip")) & mask
-            sp = int(frame.read_register("rsp")) & mask
+            pc_name, sp_name = pc_sp_names(frame.architecture().name())
+            pc = int(frame.read_register(pc_name)) & mask
+            sp = int(frame.read_register(sp_name)) & mask
         except (gdb.error, ValueError):
             return False
         return pc == q.rip & mask and sp == q.reg("rsp") & mask
