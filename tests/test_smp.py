@@ -99,7 +99,7 @@ def test_make_run_smp(build):
     bad = subprocess.run([sys.executable, "-m", "fjqemu.run", "--smp", "0"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60,
                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT}/qemu:{ROOT}/gdb"})
-    assert bad.returncode == 2 and "SMP must be a CPU count from 1 to 16" in bad.stderr
+    assert bad.returncode == 2 and "SMP must be a CPU count from 1 to 255" in bad.stderr
 
 
 def test_make_debug_smp(build):
@@ -109,7 +109,7 @@ def test_make_debug_smp(build):
                          capture_output=True, text=True, timeout=60)
     recipes = [line for line in dry.stdout.splitlines()
                if re.search(r"fjqemu\.(run|debug)\b", line)]
-    assert len(recipes) == 3 and all("--smp 4" in line for line in recipes), dry.stdout
+    assert len(recipes) == 3 and all(re.search(r"--smp '?4'?", line) for line in recipes), dry.stdout
     r = subprocess.run([str(ROOT / "scripts" / "debug"), "--smp", "4", "--", "-batch",
                         "-ex", "fj cpus"], cwd=ROOT, stdin=subprocess.DEVNULL,
                        capture_output=True, text=True, timeout=90)

@@ -128,7 +128,7 @@ def start_qemu(machine: Machine, port: int, logs: SessionLogs) -> subprocess.Pop
     if problem:
         fail(f"$DISPLAY is {os.environ['DISPLAY']} but {problem}; unset it to run QEMU "
              "without a window: env -u DISPLAY make debug")
-    cmd = qemu_command(image, boot=boot, display="none" if headless else None,
+    cmd = qemu_command(image, display="none" if headless else None,
                        monitor="none" if headless else None,
                        serial=f"file:{logs.serial}", reboot=True, gdb_port=port,
                        paused=boot != "uefi", wait_for_gdb=boot == "uefi",

@@ -19,7 +19,7 @@ def test_parse_symbols():
 
 def args(**kw):
     ns = argparse.Namespace(image=None, cdrom=None, kernel=None, append=None, initrd=None,
-                            arch="x86_64", smp=None, symbols=None)
+                            arch="x86_64", smp=None, symbols=None, boot="bios")
     ns.__dict__.update(kw)
     return ns
 

@@ -280,4 +280,4 @@ def test_ranges_header_counts_in_singular_and_plural():
     assert len(pm.ranges) > 1
     assert f": {len(pm.ranges)} ranges\n" in format_ranges(pm)
     one = dataclasses.replace(pm, ranges=pm.ranges[:1])
-    assert format_ranges(one).startswith(f"CR3 0x{pm.cr3:x}: 1 range\n")
+    assert format_ranges(one).startswith(f"CR3 0x{pm.cr3:x} (4-level paging): 1 range\n")
