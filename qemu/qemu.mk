@@ -10,16 +10,21 @@
 #   make debug          QEMU paused + GDB attached, farjump loaded, at stage1_start
 #   make debug-server   QEMU paused with its gdbstub; prints the port (GDBPORT=...)
 #   make gdb            GDB attached to 'make debug-server' (GDBPORT=... or build/gdb-port)
+#   make why            boot, and explain a triple fault (IMAGE=..., TIMEOUT=..., WHY_ARGS=--json)
 #   make bochs          Bochs with its debugger, stopping at every magic breakpoint
 #   make build/bochs.sym  symbol file for Bochs (make bochs loads it)
 
-.PHONY: run test unit bench debug debug-server gdb bochs
+.PHONY: run test unit bench debug debug-server gdb bochs why
 
 CONTRACTS_PY := $(B)/gen/farjump_contracts.py
 
 # IMAGE=...: boot another image; TIMEOUT=...: seconds a headless (scripted) run may take.
 run: deps all
 	@$(HOSTPY) fjqemu.run $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(or $(IMAGE),$(B)/disk.img)
+
+# Boot IMAGE (default build/disk.img); when it triple-faults, explain why (docs/time-travel.md).
+why: deps all $(CONTRACTS_PY)
+	@$(HOSTPY) fjqemu.why $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(WHY_ARGS) $(or $(IMAGE),$(B)/disk.img)
 
 test: deps all $(CONTRACTS_PY)
 	$(PYTHON) -m pytest

@@ -35,7 +35,8 @@ def qemu_command(image, *, memory: str = MEMORY, display: str | None = "none",
                  serial: str | None = None, monitor: str | None = "none",
                  qmp: Path | None = None, reboot: bool = False, cpu: str | None = None,
                  floppy: bool = False, blkdebug=None, gdb_port: int | None = None,
-                 debugcon: Path | None = None, extra=()) -> list[str]:
+                 debugcon: Path | None = None, int_log: Path | None = None,
+                 stop_on_fault: bool = False, extra=()) -> list[str]:
     """The argument list for one QEMU boot of `image`.
 
     display: "none", "curses", or None for QEMU's default (a window).
@@ -45,6 +46,10 @@ def qemu_command(image, *, memory: str = MEMORY, display: str | None = "none",
     reboot: False adds -no-reboot (a triple fault or reset ends QEMU instead of looping).
     gdb_port: start paused (-S) with a gdbstub on 127.0.0.1:PORT.
     debugcon: port E9h written to this file.
+    int_log: QEMU's exception log (-d int,cpu_reset) written to this file (make why).
+    stop_on_fault: a triple fault (or any reset or shutdown) pauses the VM instead of
+        ending or resetting it (-action reboot=shutdown,shutdown=pause): the CPU stays on
+        the faulting instruction for QMP and GDB (QMP set-action can undo it for a reset).
     """
     cmd = [QEMU, "-drive", drive_option(image, floppy=floppy, blkdebug=blkdebug),
            "-m", memory]
@@ -66,6 +71,10 @@ def qemu_command(image, *, memory: str = MEMORY, display: str | None = "none",
         cmd += ["-S", "-gdb", f"tcp:127.0.0.1:{gdb_port}"]
     if debugcon is not None:
         cmd += ["-debugcon", f"file:{qemu_opt(debugcon)}"]
+    if int_log is not None:
+        cmd += ["-d", "int,cpu_reset", "-D", str(int_log)]
+    if stop_on_fault:
+        cmd += ["-action", "reboot=shutdown,shutdown=pause"]
     return cmd + list(extra)
 
 

@@ -36,7 +36,8 @@ def free_tcp_port() -> int:
 class QemuVM:
     def __init__(self, image, *, memory: str = "128M", extra=(), gdb: bool = False,
                  workdir=None, cpu: str | None = None, floppy: bool = False,
-                 debugcon: bool = False, blkdebug=None, reboot: bool = False):
+                 debugcon: bool = False, blkdebug=None, reboot: bool = False,
+                 int_log=None, stop_on_fault: bool = False):
         self.image = Path(image)
         self.memory = memory
         self.extra = list(extra)
@@ -45,6 +46,8 @@ class QemuVM:
         self.floppy = floppy
         self.blkdebug = Path(blkdebug) if blkdebug else None
         self.reboot = reboot
+        self.int_log = Path(int_log) if int_log else None
+        self.stop_on_fault = stop_on_fault
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="fjqemu-")
         self.workdir = Path(workdir or self._tmp.name)
         self.serial_path = self.workdir / "serial.log"
@@ -63,6 +66,7 @@ class QemuVM:
                             monitor="none", reboot=self.reboot, cpu=self.cpu,
                             floppy=self.floppy, blkdebug=self.blkdebug,
                             gdb_port=self.gdb_port, debugcon=self.debugcon_path,
+                            int_log=self.int_log, stop_on_fault=self.stop_on_fault,
                             extra=self.extra)
 
     def start(self, timeout: float = 10.0) -> "QemuVM":
@@ -237,6 +241,18 @@ class QemuVM:
         data = path.read_bytes()
         path.unlink()
         return data
+
+    def read_virt(self, addr: int, size: int, cpu: int = 0) -> bytes | None:
+        """Guest memory at a linear (virtual) address, through CPU `cpu`'s paging (QMP
+        memsave); None when QEMU cannot read it (not mapped)."""
+        path = self.workdir / f"virt-{addr:x}-{size:x}.bin"
+        try:   # QMP's val is an int64: kernel addresses go as their two's complement
+            self.qmp("memsave", val=addr - (1 << 64) if addr >> 63 else addr, size=size, filename=str(path), **{"cpu-index": cpu})
+        except QemuError:
+            return None
+        data = path.read_bytes()
+        path.unlink()
+        return data if len(data) == size else None
 
     # ---- serial ---------------------------------------------------------------------------
     def serial(self) -> str:
