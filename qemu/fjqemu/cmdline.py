@@ -36,7 +36,8 @@ def qemu_command(image, *, memory: str = MEMORY, display: str | None = "none",
                  qmp: Path | None = None, reboot: bool = False, cpu: str | None = None,
                  floppy: bool = False, blkdebug=None, gdb_port: int | None = None,
                  debugcon: Path | None = None, int_log: Path | None = None,
-                 stop_on_fault: bool = False, extra=()) -> list[str]:
+                 stop_on_fault: bool = False, gdb_qmp: Path | None = None,
+                 extra=()) -> list[str]:
     """The argument list for one QEMU boot of `image`.
 
     display: "none", "curses", or None for QEMU's default (a window).
@@ -50,6 +51,8 @@ def qemu_command(image, *, memory: str = MEMORY, display: str | None = "none",
     stop_on_fault: a triple fault (or any reset or shutdown) pauses the VM instead of
         ending or resetting it (-action reboot=shutdown,shutdown=pause): the CPU stays on
         the faulting instruction for QMP and GDB (QMP set-action can undo it for a reset).
+    gdb_qmp: a second QMP socket, for farjump's GDB commands ($FJ_QMP: fj reset's
+        set-action around system_reset under stop_on_fault).
     """
     cmd = [QEMU, "-drive", drive_option(image, floppy=floppy, blkdebug=blkdebug),
            "-m", memory]
@@ -59,6 +62,8 @@ def qemu_command(image, *, memory: str = MEMORY, display: str | None = "none",
         cmd += ["-serial", serial]
     if qmp is not None:
         cmd += ["-qmp", f"unix:{qemu_opt(qmp)},server=on,wait=off"]
+    if gdb_qmp is not None:
+        cmd += ["-qmp", f"unix:{qemu_opt(gdb_qmp)},server=on,wait=off"]
     if monitor is not None:
         cmd += ["-monitor", monitor]
     if not reboot:

@@ -112,9 +112,14 @@ def start_qemu(image: Path, port: int, logs: SessionLogs) -> subprocess.Popen:
     if problem:
         fail(f"$DISPLAY is {os.environ['DISPLAY']} but {problem}; unset it to run QEMU "
              "without a window: env -u DISPLAY make debug")
+    # A triple fault pauses the CPU on the faulting instruction (stop_on_fault) and QEMU's
+    # exception log goes to int.log, for 'fj why'; fj reset still resets (through the
+    # second QMP socket, $FJ_QMP: see gdb_env).
     cmd = qemu_command(image, display="none" if headless else None,
                        monitor="none" if headless else None,
-                       serial=f"file:{logs.serial}", reboot=True, gdb_port=port)
+                       serial=f"file:{logs.serial}", reboot=True, gdb_port=port,
+                       stop_on_fault=True, int_log=logs.dir / "int.log",
+                       gdb_qmp=logs.dir / "gdb-qmp.sock")
     log_path = logs.qemu
     try:
         with open(log_path, "wb") as log:
@@ -146,11 +151,19 @@ def gdb_args(port: int, stop_at_stage1, extra: list[str]) -> list[str]:
     return gdb_command(*cmds, batch=False, port=port, extra=extra)
 
 
-def run_gdb(port: int, stop_at_stage1, extra: list[str]) -> int:
+def gdb_env(logs_dir: Path) -> dict:
+    """The environment of farjump's GDB for a QEMU started by start_qemu: fj why reads
+    QEMU's exception log ($FJ_INTLOG), fj reset uses the second QMP socket ($FJ_QMP)."""
+    return dict(os.environ, FJ_INTLOG=str(logs_dir / "int.log"),
+                FJ_QMP=str(logs_dir / "gdb-qmp.sock"))
+
+
+def run_gdb(port: int, stop_at_stage1, extra: list[str], logs_dir: Path = BUILD) -> int:
     # GDB owns the terminal and Ctrl-C; this process only waits for it.
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        return subprocess.call(gdb_args(port, stop_at_stage1, extra), cwd=ROOT)
+        return subprocess.call(gdb_args(port, stop_at_stage1, extra), cwd=ROOT,
+                               env=gdb_env(logs_dir))
     except FileNotFoundError:
         fail(f"'{GDB}' not found (set GDB=..., or 'make deps' installs gdb)")
     finally:
@@ -233,7 +246,7 @@ def main() -> int:
             except KeyboardInterrupt:
                 pass        # the documented way to end the server
             return 0
-        return run_gdb(port, True, extra)
+        return run_gdb(port, True, extra, logs.dir)
     except KeyboardInterrupt:
         print("debug: interrupted; QEMU stopped", file=sys.stderr)
         return 130

@@ -37,7 +37,7 @@ class QemuVM:
     def __init__(self, image, *, memory: str = "128M", extra=(), gdb: bool = False,
                  workdir=None, cpu: str | None = None, floppy: bool = False,
                  debugcon: bool = False, blkdebug=None, reboot: bool = False,
-                 int_log=None, stop_on_fault: bool = False):
+                 int_log=None, stop_on_fault: bool = False, gdb_qmp: bool = False):
         self.image = Path(image)
         self.memory = memory
         self.extra = list(extra)
@@ -52,6 +52,8 @@ class QemuVM:
         self.workdir = Path(workdir or self._tmp.name)
         self.serial_path = self.workdir / "serial.log"
         self.qmp_path = self.workdir / "qmp.sock"
+        # a second QMP socket for GDB's fj commands ($FJ_QMP), this one being the harness's
+        self.gdb_qmp_path = self.workdir / "gdb-qmp.sock" if gdb_qmp else None
         self.debugcon_path = self.workdir / "debugcon.log" if debugcon else None
         self.proc: subprocess.Popen | None = None
         self.log_path = self.workdir / "qemu.log"
@@ -67,6 +69,7 @@ class QemuVM:
                             floppy=self.floppy, blkdebug=self.blkdebug,
                             gdb_port=self.gdb_port, debugcon=self.debugcon_path,
                             int_log=self.int_log, stop_on_fault=self.stop_on_fault,
+                            gdb_qmp=self.gdb_qmp_path,
                             extra=self.extra)
 
     def start(self, timeout: float = 10.0) -> "QemuVM":
@@ -104,6 +107,16 @@ class QemuVM:
         except (QemuError, OSError):
             vm._qmp = None
         return vm
+
+    def gdb_env(self) -> dict:
+        """What a GDB with farjump attached to this QEMU needs in its environment
+        (make debug sets the same): $FJ_QMP, $FJ_INTLOG."""
+        env = {}
+        if self.gdb_qmp_path:
+            env["FJ_QMP"] = str(self.gdb_qmp_path)
+        if self.int_log:
+            env["FJ_INTLOG"] = str(self.int_log)
+        return env
 
     def quit(self) -> None:
         """Ask QEMU to quit (QMP); it then ends by itself."""

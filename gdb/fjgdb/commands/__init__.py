@@ -18,7 +18,8 @@ from .timeline import FjTimeline
 from .tour import FjTour
 from .transitions import FjTransitions
 from .vga import FjVga
+from .why import FjWhy
 
 #: Every fj command, in the order 'help fj' documents them.
 COMMANDS = (FjMode, FjSeg, FjIvt, FjGdt, FjIdt, FjPt, FjVga, FjContext, FjTransitions,
-            FjTour, FjReset, FjTimeline)
+            FjTour, FjReset, FjTimeline, FjWhy)
