@@ -76,6 +76,8 @@ help:
 	@echo 'make debug-server QEMU paused with its gdbstub, for "make gdb" in a second terminal'
 	@echo 'make gdb          GDB with farjump loaded, attached to "make debug-server"'
 	@echo 'make why          boot and explain a triple fault: each fault, why, the rule, the state (IMAGE=, WHY_ARGS=--json)'
+	@echo 'make record       record one boot into build/record (IMAGE=, TIMEOUT=); make replay opens it'
+	@echo 'make replay       the recording in GDB like make debug, with reverse-stepi and reverse-continue'
 	@echo 'make bochs        boot in Bochs with its debugger, stopping at every magic breakpoint (docs/bochs.md)'
 	@echo 'make bench        benchmarks, as ratios against references measured in the same run (docs/performance.md)'
 	@echo 'make gen          only the files generated from contracts/ (build/gen)'

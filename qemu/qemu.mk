@@ -11,10 +11,12 @@
 #   make debug-server   QEMU paused with its gdbstub; prints the port (GDBPORT=...)
 #   make gdb            GDB attached to 'make debug-server' (GDBPORT=... or build/gdb-port)
 #   make why            boot, and explain a triple fault (IMAGE=..., TIMEOUT=..., WHY_ARGS=--json)
+#   make record         record one boot into build/record (IMAGE=..., TIMEOUT=...)
+#   make replay         open build/record like make debug; reverse-stepi/-continue work
 #   make bochs          Bochs with its debugger, stopping at every magic breakpoint
 #   make build/bochs.sym  symbol file for Bochs (make bochs loads it)
 
-.PHONY: run test unit bench debug debug-server gdb bochs why
+.PHONY: run test unit bench debug debug-server gdb bochs why record replay
 
 CONTRACTS_PY := $(B)/gen/farjump_contracts.py
 
@@ -25,6 +27,13 @@ run: deps all
 # Boot IMAGE (default build/disk.img); when it triple-faults, explain why (docs/time-travel.md).
 why: deps all $(CONTRACTS_PY)
 	@$(HOSTPY) fjqemu.why $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(WHY_ARGS) $(or $(IMAGE),$(B)/disk.img)
+
+# Record one boot (docs/time-travel.md); replay it with GDB attached.
+record: deps all $(CONTRACTS_PY)
+	@$(HOSTPY) fjqemu.record $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(or $(IMAGE),$(B)/disk.img)
+
+replay: deps all $(CONTRACTS_PY)
+	@$(HOSTPY) fjqemu.replay
 
 test: deps all $(CONTRACTS_PY)
 	$(PYTHON) -m pytest

@@ -9,9 +9,11 @@ temporary overlay, never to build/disk.img.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
+QEMU_IMG = os.environ.get("QEMU_IMG", "qemu-img")
 MEMORY = "128M"
 
 
@@ -31,13 +33,42 @@ def drive_option(image, *, floppy: bool = False, blkdebug=None) -> str:
     return drive + (",if=floppy" if floppy else "")
 
 
+@dataclass(frozen=True)
+class RecordReplay:
+    """QEMU's deterministic record/replay of one boot (docs/time-travel.md;
+    shared/notes on QEMU 7.2): mode "record" or "replay", the event log (rrfile), the
+    persistent qcow2 overlay over the raw image that holds the disk writes and the
+    snapshot `snapshot` taken at the start (what replay_seek goes back to)."""
+    mode: str
+    rrfile: Path
+    overlay: Path
+    snapshot: str = "start"
+
+
+def rr_options(rr: RecordReplay) -> list[str]:
+    """-icount with rr, no network, and the disk behind blkreplay (without it the replay
+    hangs before stage 2: SeaBIOS's disk reads are not replayed)."""
+    return ["-icount", f"shift=auto,rr={rr.mode},rrfile={qemu_opt(rr.rrfile)},"
+                       f"rrsnapshot={qemu_opt(rr.snapshot)}",
+            "-net", "none",
+            "-drive", f"file={qemu_opt(rr.overlay)},if=none,id=img-direct",
+            "-drive", "driver=blkreplay,if=none,image=img-direct,id=img-blkreplay",
+            "-device", "ide-hd,drive=img-blkreplay"]
+
+
+def qemu_img_overlay(image, overlay) -> list[str]:
+    """qemu-img's arguments for a new qcow2 overlay over the raw `image` (record)."""
+    return [QEMU_IMG, "create", "-q", "-f", "qcow2", "-b", str(Path(image).resolve()),
+            "-F", "raw", str(overlay)]
+
+
 def qemu_command(image, *, memory: str = MEMORY, display: str | None = "none",
                  serial: str | None = None, monitor: str | None = "none",
                  qmp: Path | None = None, reboot: bool = False, cpu: str | None = None,
                  floppy: bool = False, blkdebug=None, gdb_port: int | None = None,
                  debugcon: Path | None = None, int_log: Path | None = None,
                  stop_on_fault: bool = False, gdb_qmp: Path | None = None,
-                 extra=()) -> list[str]:
+                 rr: RecordReplay | None = None, extra=()) -> list[str]:
     """The argument list for one QEMU boot of `image`.
 
     display: "none", "curses", or None for QEMU's default (a window).
@@ -53,9 +84,12 @@ def qemu_command(image, *, memory: str = MEMORY, display: str | None = "none",
         the faulting instruction for QMP and GDB (QMP set-action can undo it for a reset).
     gdb_qmp: a second QMP socket, for farjump's GDB commands ($FJ_QMP: fj reset's
         set-action around system_reset under stop_on_fault).
+    rr: record or replay this boot (RecordReplay); the disk is then rr's overlay over
+        `image` behind blkreplay instead of the snapshot=on drive.
     """
-    cmd = [QEMU, "-drive", drive_option(image, floppy=floppy, blkdebug=blkdebug),
-           "-m", memory]
+    cmd = [QEMU] + (rr_options(rr) if rr else
+                    ["-drive", drive_option(image, floppy=floppy, blkdebug=blkdebug)])
+    cmd += ["-m", memory]
     if display is not None:
         cmd += ["-display", display]
     if serial is not None:

@@ -37,7 +37,8 @@ class QemuVM:
     def __init__(self, image, *, memory: str = "128M", extra=(), gdb: bool = False,
                  workdir=None, cpu: str | None = None, floppy: bool = False,
                  debugcon: bool = False, blkdebug=None, reboot: bool = False,
-                 int_log=None, stop_on_fault: bool = False, gdb_qmp: bool = False):
+                 int_log=None, stop_on_fault: bool = False, gdb_qmp: bool = False,
+                 rr=None):
         self.image = Path(image)
         self.memory = memory
         self.extra = list(extra)
@@ -48,6 +49,7 @@ class QemuVM:
         self.reboot = reboot
         self.int_log = Path(int_log) if int_log else None
         self.stop_on_fault = stop_on_fault
+        self.rr = rr                    # cmdline.RecordReplay, or None
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="fjqemu-")
         self.workdir = Path(workdir or self._tmp.name)
         self.serial_path = self.workdir / "serial.log"
@@ -69,7 +71,7 @@ class QemuVM:
                             floppy=self.floppy, blkdebug=self.blkdebug,
                             gdb_port=self.gdb_port, debugcon=self.debugcon_path,
                             int_log=self.int_log, stop_on_fault=self.stop_on_fault,
-                            gdb_qmp=self.gdb_qmp_path,
+                            gdb_qmp=self.gdb_qmp_path, rr=self.rr,
                             extra=self.extra)
 
     def start(self, timeout: float = 10.0) -> "QemuVM":
