@@ -34,6 +34,7 @@ from ..target.run import quiet
 from ..target.state import STATE
 
 START = 1           # replay_seek 0 never stops (QEMU 7.2): the start is count 1
+END_MARGIN = 100    # stop this many instructions before the end: at the final HLT QEMU cannot seek
 
 
 def recording() -> dict | None:
@@ -56,10 +57,12 @@ def icount() -> int:
 
 
 def end() -> int:
+    """The last instruction count a replay may stop at: one before the recording's end
+    (at its very end QEMU 7.2 no longer seeks; past it, QEMU exits)."""
     rec = recording()
     if not rec or not rec.get("icount"):
         raise FjError("no recording.json with the recording's length ($FJ_REPLAY)")
-    return int(rec["icount"])
+    return int(rec["icount"]) - END_MARGIN
 
 
 def _refresh() -> None:
