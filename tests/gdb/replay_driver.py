@@ -52,6 +52,21 @@ for name, stop in (("stage2", "stage2_start"), ("pm", "pm_entry"), ("lm", "lm_en
     run("stepi")                                # forward again, onto the stop
     R["transitions"][name]["forward"] = here()
 save()
+# ---- reverse-finish and reverse-nexti in the kernel ------------------------------------
+gdb.execute("tbreak kprintf", to_string=True)
+run("continue")                             # the loader's or the kernel's first kprintf
+R["finish_from"] = here()
+R["finish_out"] = run("reverse-finish")
+R["finish_here"] = here()
+R["finish_insn"] = run("x/i $pc")
+run("stepi")                                # into kprintf again
+R["finish_forward"] = here()
+run("finish")                               # back in the caller, after the call
+R["nexti_from"] = here()
+R["nexti_out"] = run("reverse-nexti")
+R["nexti_here"] = here()
+R["nexti_insn"] = run("x/i $pc")
+save()
 # ---- to the end, then the watchpoint on the 'H' ---------------------------------------
 R["to_end"] = run("continue")
 R["end"] = count()
@@ -71,11 +86,14 @@ if R["h_addr"]:
 save()
 # ---- a run of backward moves of every kind farjump has --------------------------------
 run("break kprintf")      # the loader and the kernel print: enough hits to go back to
-kinds = ["reverse-stepi", "reverse-continue", "reverse-stepi 3", "rsi"]
+# reverse-finish is tested once above: in this run it drifted to the start of the
+# recording (not understood yet), so it is left out here.
+kinds = ["reverse-stepi", "reverse-continue", "reverse-stepi 3", "rsi", "reverse-nexti", "rni"]
 for i in range(CFG["moves"]):
     before = count()
     out = run(kinds[i % len(kinds)])
     R["moves"].append({"cmd": kinds[i % len(kinds)], "before": before, "after": count(),
+                       "where": run("info symbol $pc").strip(),
                        "error": out if out.startswith("ERROR") else None})
     save()
 R["done"] = True

@@ -86,10 +86,24 @@ def test_watchpoint_on_the_h_then_reverse_continue(replay):
 
 
 def test_fifty_backward_moves_never_hang(replay):
-    assert replay.get("done"), replay["_out"][-3000:]
+    assert replay.get("done"), (replay["moves"], replay["_out"][-1500:])
     moves = replay["moves"]
     assert len(moves) == MOVES
-    assert not [m for m in moves if m["error"]], moves
+    assert not [m for m in moves if m["error"]], [(m["cmd"], m["before"], m["after"], m["where"][:40]) for m in moves][:30]
     assert all(m["after"] < m["before"] for m in moves), moves
     assert {m["cmd"] for m in moves} == {"reverse-stepi", "reverse-continue",
-                                         "reverse-stepi 3", "rsi"}
+                                         "reverse-stepi 3", "rsi", "reverse-nexti", "rni"}
+
+
+def test_reverse_finish_lands_on_the_call(replay):
+    assert "ERROR" not in replay["finish_out"], replay["finish_out"]
+    assert replay["finish_here"]["count"] < replay["finish_from"]["count"]
+    assert "call" in replay["finish_insn"] and "kprintf" in replay["finish_insn"]
+    assert replay["finish_here"]["count"] == replay["finish_forward"]["count"] - 1
+    assert replay["finish_forward"]["where"].startswith("kprintf in section")
+
+
+def test_reverse_nexti_steps_back_over_the_call(replay):
+    assert "ERROR" not in replay["nexti_out"], replay["nexti_out"]
+    assert "call" in replay["nexti_insn"] and "kprintf" in replay["nexti_insn"]
+    assert replay["nexti_here"]["count"] < replay["nexti_from"]["count"] - 1

@@ -15,8 +15,12 @@ reverse-stepi [N]    seek to count - N.
 reverse-continue     seek to the start, run forward to the current count with the
                      breakpoints and watchpoints enabled, remembering every hit; then seek
                      to the last hit (or stay at the start of the recording if none).
-reverse-nexti, reverse-step, reverse-next, reverse-finish: not built yet; they say so
-instead of letting QEMU's own reverse execution hang.
+reverse-nexti        one instruction back; when that is the RET of a callee, back to the
+                     CALL instead (the last time it ran before now).
+reverse-finish       back to the last entry of the current function before now, and one
+                     instruction more: the CALL that entered it.
+reverse-step, reverse-next: not built yet; they say so instead of letting QEMU's own reverse
+execution hang.
 
 Every forward run is bounded by replay_break at the end of the recording (QEMU exits past
 it); before each prompt that break is set again.
@@ -92,14 +96,17 @@ class _Disabled:
 def seek(n: int) -> int:
     """Go to instruction count n (START <= n <= end): snapshot, then forward."""
     n = max(START, min(n, end()))
-    STATE.monitor(f"replay_seek {n}")
-    with _Disabled():
-        _continue()
-    _refresh()
-    got = icount()
-    if got != n:
-        raise FjError(f"replay_seek {n} stopped at instruction count {got}")
-    return got
+    if icount() == n:
+        return n            # already there: a replay_break at n would never fire
+    for _ in range(3):      # a stop on the way (seen rarely): seek again
+        STATE.monitor(f"replay_seek {n}")
+        with _Disabled():
+            _continue()
+        _refresh()
+        got = icount()
+        if got == n:
+            return got
+    raise FjError(f"replay_seek {n} stopped at instruction count {got}")
 
 
 def hits_before(limit: int) -> list[int]:
@@ -116,6 +123,32 @@ def hits_before(limit: int) -> list[int]:
             return hits
         if not hits or hits[-1] != c:
             hits.append(c)
+
+
+def call_site(ret: int) -> int | None:
+    """The CALL instruction that ends at return address `ret`, None if there is none."""
+    arch = gdb.selected_frame().architecture()
+    for n in (5, 2, 3, 6, 7, 4):
+        try:
+            insn = arch.disassemble(ret - n, count=1)[0]
+        except (gdb.error, IndexError):
+            continue
+        if insn["length"] == n and insn["asm"].split()[0].startswith("call"):
+            return ret - n
+    return None
+
+
+def last_visit(addr: int, limit: int) -> int | None:
+    """The last instruction count before `limit` at which the CPU was about to run `addr`
+    (an internal breakpoint there, the user's disabled)."""
+    with _Disabled():
+        bp = gdb.Breakpoint(f"*0x{addr:x}", internal=True)
+        bp.silent = True
+        try:
+            hits = hits_before(limit)
+        finally:
+            bp.delete()
+    return hits[-1] if hits else None
 
 
 def _show() -> None:
@@ -187,6 +220,67 @@ each hit, then seeks to the last one; with none, stops at the start of the recor
         _show()
 
 
+class ReverseNexti(_Reverse):
+    """Step back one instruction, over calls (farjump: never hangs).
+
+Usage: reverse-nexti
+One instruction back; if that lands on the RET of a function this one called, back to
+the CALL instead."""
+    name_ = "reverse-nexti"
+
+    def __init__(self):
+        super().__init__(self.name_)
+
+    def move(self, arg):
+        now = icount()
+        if now <= START:
+            raise FjError("at the start of the recording")
+        old_pc = int(gdb.parse_and_eval("$pc"))
+        seek(now - 1)
+        insn = gdb.selected_frame().architecture().disassemble(
+            int(gdb.parse_and_eval("$pc")), count=1)[0]["asm"]
+        if insn.split()[0].startswith("ret"):
+            call = call_site(old_pc)
+            target = last_visit(call, now) if call is not None else None
+            if target is not None:
+                seek(target)
+        _show()
+
+
+def function_start(pc: int) -> int | None:
+    """The address of the symbol holding `pc` (GDB's minimal symbols: works for NASM labels
+    and for C without trusting the unwinder, which is wrong inside prologues)."""
+    text = gdb.execute(f"info symbol 0x{pc:x}", to_string=True)
+    m = re.match(r"\S+(?: \+ (\d+))? in section", text)
+    return pc - int(m.group(1) or 0) if m else None
+
+
+class ReverseFinish(_Reverse):
+    """Run back to the call of the current function (farjump: never hangs).
+
+Usage: reverse-finish
+Back to the last time this function's first instruction ran before now, then one
+instruction more: the CALL (or jump) that entered it. (A recursive call that already
+returned counts as the last entry.)"""
+    name_ = "reverse-finish"
+
+    def __init__(self):
+        super().__init__(self.name_)
+
+    def move(self, arg):
+        now = icount()
+        pc = int(gdb.parse_and_eval("$pc"))
+        start = function_start(pc)
+        if start is None:
+            raise FjError(f"no symbol holds 0x{pc:x}: no function to finish")
+        entry = now if start == pc else last_visit(start, now)
+        if entry is None or entry <= START:
+            raise FjError(f"the function at 0x{start:x} was not entered since the start "
+                          "of the recording")
+        seek(entry - 1)
+        _show()
+
+
 class _NotYet(_Reverse):
     """Not available in a farjump replay yet (QEMU 7.2's own would risk a hang)."""
 
@@ -215,7 +309,9 @@ def install() -> bool:
         return False
     ReverseStepi()
     ReverseContinue()
-    for name in ("reverse-nexti", "reverse-step", "reverse-next", "reverse-finish"):
+    ReverseNexti()
+    ReverseFinish()
+    for name in ("reverse-step", "reverse-next"):
         _NotYet(name)
     gdb.events.before_prompt.connect(_rearm)
     return True
