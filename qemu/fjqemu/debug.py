@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import NoReturn
@@ -119,7 +120,7 @@ def start_qemu(image: Path, port: int, logs: SessionLogs) -> subprocess.Popen:
                        monitor="none" if headless else None,
                        serial=f"file:{logs.serial}", reboot=True, gdb_port=port,
                        stop_on_fault=True, int_log=logs.dir / "int.log",
-                       gdb_qmp=logs.dir / "gdb-qmp.sock")
+                       gdb_qmp=gdb_qmp_socket(port))
     log_path = logs.qemu
     try:
         with open(log_path, "wb") as log:
@@ -151,11 +152,18 @@ def gdb_args(port: int, stop_at_stage1, extra: list[str]) -> list[str]:
     return gdb_command(*cmds, batch=False, port=port, extra=extra)
 
 
-def gdb_env(logs_dir: Path) -> dict:
+def gdb_qmp_socket(port: int) -> Path:
+    """The QMP socket for GDB of the QEMU whose gdbstub is on `port`: outside build/ (a
+    socket left behind would break copying the tree), found again from the port by make
+    gdb."""
+    return Path(tempfile.gettempdir()) / f"farjump-{os.getuid()}-gdb-qmp-{port}.sock"
+
+
+def gdb_env(logs_dir: Path, port: int) -> dict:
     """The environment of farjump's GDB for a QEMU started by start_qemu: fj why reads
     QEMU's exception log ($FJ_INTLOG), fj reset uses the second QMP socket ($FJ_QMP)."""
     return dict(os.environ, FJ_INTLOG=str(logs_dir / "int.log"),
-                FJ_QMP=str(logs_dir / "gdb-qmp.sock"))
+                FJ_QMP=str(gdb_qmp_socket(port)))
 
 
 def run_gdb(port: int, stop_at_stage1, extra: list[str], logs_dir: Path = BUILD) -> int:
@@ -163,7 +171,7 @@ def run_gdb(port: int, stop_at_stage1, extra: list[str], logs_dir: Path = BUILD)
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         return subprocess.call(gdb_args(port, stop_at_stage1, extra), cwd=ROOT,
-                               env=gdb_env(logs_dir))
+                               env=gdb_env(logs_dir, port))
     except FileNotFoundError:
         fail(f"'{GDB}' not found (set GDB=..., or 'make deps' installs gdb)")
     finally:
@@ -255,6 +263,7 @@ def main() -> int:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
             signal.signal(sig, signal.SIG_IGN)
         end_group(QEMU_PROC)
+        gdb_qmp_socket(port).unlink(missing_ok=True)
         if wrote_port:
             PORT_FILE.unlink(missing_ok=True)
 

@@ -99,7 +99,9 @@ def seek(n: int) -> int:
     if icount() == n:
         return n            # already there: a replay_break at n would never fire
     for _ in range(3):      # a stop on the way (seen rarely): seek again
-        STATE.monitor(f"replay_seek {n}")
+        said = STATE.monitor(f"replay_seek {n}").strip()
+        if said:            # it failed: a continue now would run off the end (QEMU exits)
+            raise FjError(f"replay_seek {n}: {said}")
         with _Disabled():
             _continue()
         _refresh()
