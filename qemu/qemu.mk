@@ -45,7 +45,7 @@ bench: deps all $(CONTRACTS_PY)
 	@$(HOSTPY) fjqemu.bench $(BENCH_ARGS)
 
 debug: deps all
-	@$(HOSTPY) fjqemu.debug --image $(B)/disk.img
+	@$(HOSTPY) fjqemu.debug --image $(or $(IMAGE),$(B)/disk.img)
 
 debug-server: deps all
 	@$(HOSTPY) fjqemu.debug --server --image $(B)/disk.img
