@@ -85,6 +85,9 @@ help:
 	@echo '                  BOOT=multiboot|grub|uefi (make run too): QEMU -kernel, GRUB, OVMF (docs/boot.md)'
 	@echo 'make debug-server QEMU paused with its gdbstub, for "make gdb" in a second terminal'
 	@echo 'make gdb          GDB with farjump loaded, attached to "make debug-server"'
+	@echo 'make why          boot and explain a triple fault: each fault, why, the rule, the state (IMAGE=, WHY_ARGS=--json)'
+	@echo 'make record       record one boot into build/record (IMAGE=, TIMEOUT=); make replay opens it'
+	@echo 'make replay       the recording in GDB like make debug, with reverse-stepi and reverse-continue'
 	@echo 'make bochs        boot in Bochs with its debugger, stopping at every magic breakpoint (docs/bochs.md)'
 	@echo 'make bench        benchmarks, as ratios against references measured in the same run (docs/performance.md)'
 	@echo 'make iso          build/farjump.iso: GRUB booting build/kernel.elf by Multiboot 2'
@@ -199,7 +202,7 @@ $(B)/kernel/ap_blob.o: kernel/ap_blob.asm $(B)/ap_trampoline.bin $(B)/gen/contra
 # the kernel) raises that exception; fault.c explains each.
 FAULT_SRC := tests/guests/fault/fault.c
 FAULTS := divide invalid-opcode pf-unmapped pf-rodata pf-nx gp-noncanonical gp-selector \
-	gp-idt gp-idt-low stack-overflow bad-rbp nested
+	gp-idt gp-idt-low stack-overflow bad-rbp nested triple-pf
 
 .PHONY: faults
 faults: $(FAULTS:%=$(B)/fault/%.img)
@@ -226,6 +229,34 @@ $(FAULTS:%=$(B)/fault/%.img): $(B)/fault/%.img: $(B)/stage1.bin $(B)/stage2.bin 
 		--kernel $(B)/fault/kernel-$*.disk.elf -o $@
 
 $(B)/fault:
+	@mkdir -p $@
+
+# ---- images that triple-fault on purpose (tests/test_why.py, docs/time-travel.md) -------
+# make build/triple/NAME.img. pm-selector, lm-selector: farjump's stage 2 with a bad
+# selector in the far jump into protected / long mode (tests/guests/triple/patch_selector.py);
+# real: a boot sector that triple-faults in real mode (tests/guests/triple/real.asm).
+# The kernel case is build/fault/triple-pf.img.
+TRIPLE := pm-selector lm-selector real
+.PHONY: triples
+triples: $(TRIPLE:%=$(B)/triple/%.img) $(B)/fault/triple-pf.img
+
+$(B)/triple/stage2-%.bin: $(B)/stage2.elf $(B)/stage2.bin tests/guests/triple/patch_selector.py | $(B)/triple
+	$(PYTHON) tests/guests/triple/patch_selector.py $* $(B)/stage2.elf $(B)/stage2.bin -o $@
+
+$(B)/triple/%-selector.img: $(B)/stage1.bin $(B)/triple/stage2-%.bin $(B)/kernel.disk.elf $(IMAGE_TOOLS)
+	$(HOSTPY) fjqemu.image --stage1 $(B)/stage1.bin --stage2 $(B)/triple/stage2-$*.bin \
+		--kernel $(B)/kernel.disk.elf -o $@
+
+$(B)/triple/real.o: tests/guests/triple/real.asm | $(B)/triple
+	$(NASM) -f elf64 -g -F dwarf -w+all -o $@ "$(abspath $<)"
+
+$(B)/triple/real.elf: $(B)/triple/real.o tests/guests/triple/real.ld
+	$(LD) $(LDFLAGS) -T tests/guests/triple/real.ld -o $@ $<
+
+$(B)/triple/real.img: $(B)/triple/real.elf
+	$(OBJCOPY) -O binary $< $@
+
+$(B)/triple:
 	@mkdir -p $@
 
 -include $(wildcard $(B)/fault/*.d)

@@ -10,10 +10,13 @@
 #   make debug          QEMU paused + GDB attached, farjump loaded, at stage1_start
 #   make debug-server   QEMU paused with its gdbstub; prints the port (GDBPORT=...)
 #   make gdb            GDB attached to 'make debug-server' (GDBPORT=... or build/gdb-port)
+#   make why            boot, and explain a triple fault (IMAGE=..., TIMEOUT=..., WHY_ARGS=--json)
+#   make record         record one boot into build/record (IMAGE=..., TIMEOUT=...)
+#   make replay         open build/record like make debug; reverse-stepi/-continue work
 #   make bochs          Bochs with its debugger, stopping at every magic breakpoint
 #   make build/bochs.sym  symbol file for Bochs (make bochs loads it)
 
-.PHONY: run test unit bench debug debug-server gdb bochs
+.PHONY: run test unit bench debug debug-server gdb bochs why record replay
 
 # BOOT=bios|multiboot|grub|uefi: the way in for make run / make debug (docs/boot.md):
 # farjump's disk image, QEMU -kernel build/kernel.elf, GRUB's ISO, or OVMF with build/efi.img.
@@ -39,6 +42,17 @@ MACHINE_FILES = $(if $(IMAGE)$(CDROM)$(KERNEL),,$(BOOT_FILE)) $(filter $(B)/faul
 # TIMEOUT=...: seconds a headless (scripted) run may take.
 run: deps all $(MACHINE_FILES)
 	@$(HOSTPY) fjqemu.run $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(MACHINE_ARGS)
+
+# Boot IMAGE (default build/disk.img); when it triple-faults, explain why (docs/time-travel.md).
+why: deps all $(CONTRACTS_PY)
+	@$(HOSTPY) fjqemu.why $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(WHY_ARGS) $(or $(IMAGE),$(B)/disk.img)
+
+# Record one boot (docs/time-travel.md); replay it with GDB attached.
+record: deps all $(CONTRACTS_PY)
+	@$(HOSTPY) fjqemu.record $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(or $(IMAGE),$(B)/disk.img)
+
+replay: deps all $(CONTRACTS_PY)
+	@$(HOSTPY) fjqemu.replay
 
 test: deps all $(CONTRACTS_PY)
 	$(PYTHON) -m pytest

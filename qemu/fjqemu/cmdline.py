@@ -9,9 +9,11 @@ temporary overlay, never to build/disk.img.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
+QEMU_IMG = os.environ.get("QEMU_IMG", "qemu-img")
 MEMORY = "128M"
 # Debian's OVMF (package ovmf): the UEFI firmware for BOOT=uefi.
 OVMF = os.environ.get("OVMF", "/usr/share/ovmf/OVMF.fd")
@@ -66,6 +68,35 @@ def qemu_binary(arch: str = "x86_64") -> str:
     return QEMU if arch == "x86_64" else f"qemu-system-{arch}"
 
 
+@dataclass(frozen=True)
+class RecordReplay:
+    """QEMU's deterministic record/replay of one boot (docs/time-travel.md;
+    shared/notes on QEMU 7.2): mode "record" or "replay", the event log (rrfile), the
+    persistent qcow2 overlay over the raw image that holds the disk writes and the
+    snapshot `snapshot` taken at the start (what replay_seek goes back to)."""
+    mode: str
+    rrfile: Path
+    overlay: Path
+    snapshot: str = "start"
+
+
+def rr_options(rr: RecordReplay) -> list[str]:
+    """-icount with rr, no network, and the disk behind blkreplay (without it the replay
+    hangs before stage 2: SeaBIOS's disk reads are not replayed)."""
+    return ["-icount", f"shift=auto,rr={rr.mode},rrfile={qemu_opt(rr.rrfile)},"
+                       f"rrsnapshot={qemu_opt(rr.snapshot)}",
+            "-net", "none",
+            "-drive", f"file={qemu_opt(rr.overlay)},if=none,id=img-direct",
+            "-drive", "driver=blkreplay,if=none,image=img-direct,id=img-blkreplay",
+            "-device", "ide-hd,drive=img-blkreplay"]
+
+
+def qemu_img_overlay(image, overlay) -> list[str]:
+    """qemu-img's arguments for a new qcow2 overlay over the raw `image` (record)."""
+    return [QEMU_IMG, "create", "-q", "-f", "qcow2", "-b", str(Path(image).resolve()),
+            "-F", "raw", str(overlay)]
+
+
 def qemu_command(image, *, boot: str = "bios", memory: str = MEMORY,
                  display: str | None = "none", serial: str | None = None,
                  monitor: str | None = "none", qmp: Path | None = None, reboot: bool = False,
@@ -73,7 +104,9 @@ def qemu_command(image, *, boot: str = "bios", memory: str = MEMORY,
                  gdb_port: int | None = None, debugcon: Path | None = None,
                  smp: int | None = 1, paused: bool = True, wait_for_gdb: bool = False,
                  arch: str = "x86_64", cdrom=None, kernel=None, append: str | None = None,
-                 initrd=None, extra=()) -> list[str]:
+                 initrd=None, int_log: Path | None = None, stop_on_fault: bool = False,
+                 gdb_qmp: Path | None = None, rr: RecordReplay | None = None,
+                 extra=()) -> list[str]:
     """The argument list for one QEMU boot of `image` by boot path `boot` (BOOTS); `image`
     None boots no disk (only cdrom or kernel).
 
@@ -91,9 +124,19 @@ def qemu_command(image, *, boot: str = "bios", memory: str = MEMORY,
     cdrom: an ISO image, booted from when there is no disk (read-only, never locked).
     kernel/append/initrd: QEMU's -kernel (a Linux bzImage, a Multiboot ELF) and its
     command line and initrd.
+    int_log: QEMU's exception log (-d int,cpu_reset) written to this file (make why).
+    stop_on_fault: a triple fault (or any reset or shutdown) pauses the VM instead of
+        ending or resetting it (-action reboot=shutdown,shutdown=pause): the CPU stays on
+        the faulting instruction for QMP and GDB (QMP set-action can undo it for a reset).
+    gdb_qmp: a second QMP socket, for farjump's GDB commands ($FJ_QMP: fj reset's
+        set-action around system_reset under stop_on_fault).
+    rr: record or replay this boot (RecordReplay); the disk is then rr's overlay over
+        `image` behind blkreplay instead of the snapshot=on drive.
     """
     cmd = [qemu_binary(arch)]
-    if image is not None:
+    if rr is not None:
+        cmd += rr_options(rr)
+    elif image is not None:
         cmd += boot_media(boot, image, floppy=floppy, blkdebug=blkdebug)
     if cdrom is not None:
         cmd += ["-drive", f"media=cdrom,format=raw,readonly=on,file.locking=off,"
@@ -113,6 +156,8 @@ def qemu_command(image, *, boot: str = "bios", memory: str = MEMORY,
         cmd += ["-serial", serial]
     if qmp is not None:
         cmd += ["-qmp", f"unix:{qemu_opt(qmp)},server=on,wait=off"]
+    if gdb_qmp is not None:
+        cmd += ["-qmp", f"unix:{qemu_opt(gdb_qmp)},server=on,wait=off"]
     if monitor is not None:
         cmd += ["-monitor", monitor]
     if not reboot:
@@ -129,6 +174,10 @@ def qemu_command(image, *, boot: str = "bios", memory: str = MEMORY,
         cmd += ["-fw_cfg", "name=opt/farjump/wait-for-gdb,string=1"]
     if debugcon is not None:
         cmd += ["-debugcon", f"file:{qemu_opt(debugcon)}"]
+    if int_log is not None:
+        cmd += ["-d", "int,cpu_reset", "-D", str(int_log)]
+    if stop_on_fault:
+        cmd += ["-action", "reboot=shutdown,shutdown=pause"]
     return cmd + list(extra)
 
 

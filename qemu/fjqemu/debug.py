@@ -36,6 +36,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import NoReturn
@@ -128,11 +129,15 @@ def start_qemu(machine: Machine, port: int, logs: SessionLogs) -> subprocess.Pop
     if problem:
         fail(f"$DISPLAY is {os.environ['DISPLAY']} but {problem}; unset it to run QEMU "
              "without a window: env -u DISPLAY make debug")
+    # A triple fault pauses the CPU on the faulting instruction (stop_on_fault) and QEMU's
+    # exception log goes to int.log, for 'fj why'; fj reset still resets (through the
+    # second QMP socket, $FJ_QMP: see gdb_env).
     cmd = qemu_command(image, display="none" if headless else None,
                        monitor="none" if headless else None,
                        serial=f"file:{logs.serial}", reboot=True, gdb_port=port,
                        paused=boot != "uefi", wait_for_gdb=boot == "uefi",
-                       **machine.qemu_kwargs())
+                       stop_on_fault=True, int_log=logs.dir / "int.log",
+                       gdb_qmp=gdb_qmp_socket(port), **machine.qemu_kwargs())
     if machine.foreign:
         print(f"debug: {machine.describe()}; COM1 goes to {logs.serial}", flush=True)
     log_path = logs.qemu
@@ -223,8 +228,23 @@ def gdb_args(port: int, stop_at_stage1, extra: list[str], machine: Machine | Non
     return gdb_command(*cmds, batch=False, port=port, extra=extra, kernel=kernel)
 
 
+def gdb_qmp_socket(port: int) -> Path:
+    """The QMP socket for GDB of the QEMU whose gdbstub is on `port`: outside build/ (a
+    socket left behind would break copying the tree), found again from the port by make
+    gdb."""
+    return Path(tempfile.gettempdir()) / f"farjump-{os.getuid()}-gdb-qmp-{port}.sock"
+
+
+def gdb_env(logs_dir: Path, port: int) -> dict:
+    """The environment of farjump's GDB for a QEMU started by start_qemu: fj why reads
+    QEMU's exception log ($FJ_INTLOG), fj reset uses the second QMP socket ($FJ_QMP)."""
+    return dict(os.environ, FJ_INTLOG=str(logs_dir / "int.log"),
+                FJ_QMP=str(gdb_qmp_socket(port)))
+
+
 def run_gdb(port: int, stop_at_stage1, extra: list[str], machine: Machine | None = None,
-            image_base: int | None = None, kernel: Path | None = None) -> int:
+            image_base: int | None = None, kernel: Path | None = None,
+            logs_dir: Path = BUILD) -> int:
     # GDB owns the terminal and Ctrl-C; this process only waits for it.
     global GDB_PROC
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -232,7 +252,8 @@ def run_gdb(port: int, stop_at_stage1, extra: list[str], machine: Machine | None
         # Same process group as this one (GDB needs the terminal): a Ctrl-\\ at its prompt
         # reaches both; GDB itself ignores SIGQUIT, so end_gdb() ends it on the way out.
         GDB_PROC = subprocess.Popen(gdb_args(port, stop_at_stage1, extra, machine,
-                                            image_base, kernel), cwd=ROOT)
+                                            image_base, kernel), cwd=ROOT,
+                                    env=gdb_env(logs_dir, port))
         return GDB_PROC.wait()
     except FileNotFoundError:
         fail(f"'{GDB}' not found (set GDB=..., or 'make deps' installs gdb)")
@@ -357,7 +378,7 @@ def main() -> int:
             base = wait_uefi_base(proc, logs.serial)
             print(f"debug: UEFI loader at ImageBase 0x{base:x}", flush=True)
         return run_gdb(port, True, extra, machine, base,
-                       kernel_symbols(machine.image, machine.boot))
+                       kernel_symbols(machine.image, machine.boot), logs.dir)
     except KeyboardInterrupt:
         print("debug: interrupted; QEMU stopped", file=sys.stderr)
         return 130
@@ -367,6 +388,7 @@ def main() -> int:
             signal.signal(sig, signal.SIG_IGN)
         end_gdb()
         end_group(QEMU_PROC)
+        gdb_qmp_socket(port).unlink(missing_ok=True)
         if wrote_port:
             PORT_FILE.unlink(missing_ok=True)
 

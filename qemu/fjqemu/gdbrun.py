@@ -104,14 +104,15 @@ class DriverRun:
 
 def run_driver(driver, *, port: int | None = None, config: dict | None = None,
                timeout: float = 45, farjump: bool = True, symbols: bool = True,
-               cmds=(), workdir=None, spawner=spawn) -> DriverRun:
-    """One batch GDB running `driver` (-x, after `cmds`) under the protocol above."""
+               cmds=(), workdir=None, spawner=spawn, env: dict | None = None) -> DriverRun:
+    """One batch GDB running `driver` (-x, after `cmds`) under the protocol above; `env`:
+    more environment (QemuVM.gdb_env())."""
     with tempfile.TemporaryDirectory(prefix="fjgdb-", dir=workdir) as tmp:
         cfg_path, out_path = Path(tmp) / "in.json", Path(tmp) / "out.json"
         cfg = {"root": str(ROOT), **({"port": port} if port is not None else {}),
                **(config or {})}
         cfg_path.write_text(json.dumps(cfg))
-        env = dict(os.environ, FJ_IN=str(cfg_path), FJ_OUT=str(out_path))
+        env = dict(os.environ, **(env or {}), FJ_IN=str(cfg_path), FJ_OUT=str(out_path))
         args = gdb_command(*cmds, farjump=farjump, symbols=symbols, port=port,
                            scripts=[driver])
         status, out, err = run_batch(args, timeout, env, spawner)

@@ -39,7 +39,8 @@ class QemuVM:
                  debugcon: bool = False, blkdebug=None, reboot: bool = False,
                  smp: int | None = 1, boot: str = "bios", paused: bool = True,
                  wait_for_gdb: bool = False, arch: str = "x86_64", kernel=None,
-                 append: str | None = None, cdrom=None, initrd=None):
+                 append: str | None = None, cdrom=None, initrd=None, int_log=None,
+                 stop_on_fault: bool = False, gdb_qmp: bool = False, rr=None):
         self.image = Path(image) if image is not None else None
         self.boot = boot
         self.paused = paused
@@ -54,10 +55,15 @@ class QemuVM:
         self.blkdebug = Path(blkdebug) if blkdebug else None
         self.reboot = reboot
         self.smp = smp
+        self.int_log = Path(int_log) if int_log else None
+        self.stop_on_fault = stop_on_fault
+        self.rr = rr                    # cmdline.RecordReplay, or None
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="fjqemu-")
         self.workdir = Path(workdir or self._tmp.name)
         self.serial_path = self.workdir / "serial.log"
         self.qmp_path = self.workdir / "qmp.sock"
+        # a second QMP socket for GDB's fj commands ($FJ_QMP), this one being the harness's
+        self.gdb_qmp_path = self.workdir / "gdb-qmp.sock" if gdb_qmp else None
         self.debugcon_path = self.workdir / "debugcon.log" if debugcon else None
         self.proc: subprocess.Popen | None = None
         self.log_path = self.workdir / "qemu.log"
@@ -73,7 +79,9 @@ class QemuVM:
                             floppy=self.floppy, blkdebug=self.blkdebug,
                             gdb_port=self.gdb_port, debugcon=self.debugcon_path,
                             smp=self.smp, paused=self.paused,
-                            wait_for_gdb=self.wait_for_gdb, extra=self.extra, **self.machine)
+                            wait_for_gdb=self.wait_for_gdb, int_log=self.int_log,
+                            stop_on_fault=self.stop_on_fault, gdb_qmp=self.gdb_qmp_path,
+                            rr=self.rr, extra=self.extra, **self.machine)
 
     def start(self, timeout: float = 10.0) -> "QemuVM":
         if self.image is not None and not self.image.exists():
@@ -110,6 +118,16 @@ class QemuVM:
         except (QemuError, OSError):
             vm._qmp = None
         return vm
+
+    def gdb_env(self) -> dict:
+        """What a GDB with farjump attached to this QEMU needs in its environment
+        (make debug sets the same): $FJ_QMP, $FJ_INTLOG."""
+        env = {}
+        if self.gdb_qmp_path:
+            env["FJ_QMP"] = str(self.gdb_qmp_path)
+        if self.int_log:
+            env["FJ_INTLOG"] = str(self.int_log)
+        return env
 
     def quit(self) -> None:
         """Ask QEMU to quit (QMP); it then ends by itself."""
@@ -247,6 +265,18 @@ class QemuVM:
         data = path.read_bytes()
         path.unlink()
         return data
+
+    def read_virt(self, addr: int, size: int, cpu: int = 0) -> bytes | None:
+        """Guest memory at a linear (virtual) address, through CPU `cpu`'s paging (QMP
+        memsave); None when QEMU cannot read it (not mapped)."""
+        path = self.workdir / f"virt-{addr:x}-{size:x}.bin"
+        try:   # QMP's val is an int64: kernel addresses go as their two's complement
+            self.qmp("memsave", val=addr - (1 << 64) if addr >> 63 else addr, size=size, filename=str(path), **{"cpu-index": cpu})
+        except QemuError:
+            return None
+        data = path.read_bytes()
+        path.unlink()
+        return data if len(data) == size else None
 
     # ---- serial ---------------------------------------------------------------------------
     def serial(self) -> str:

@@ -21,7 +21,8 @@ from .timeline import FjTimeline
 from .tour import FjTour
 from .transitions import FjTransitions
 from .vga import FjVga
+from .why import FjWhy
 
 #: Every fj command, in the order 'help fj' documents them.
 COMMANDS = (FjMode, FjSeg, FjCpus, FjIvt, FjGdt, FjIdt, FjPt, FjVga, FjFb, FjContext,
-            FjTransitions, FjTour, FjReset, FjTimeline, FjBreak, FjTbreak)
+            FjTransitions, FjTour, FjReset, FjTimeline, FjBreak, FjTbreak, FjWhy)

@@ -7,8 +7,10 @@ import signal
 import threading
 
 import gdb
+from farjump_contracts import STAGE1_ADDR
 
 from .errors import FjError
+from .qmp import qmp, qmp_path
 from .state import STATE
 
 
@@ -81,7 +83,15 @@ def reset_guest() -> None:
                    "restart it and reconnect, e.g. 'make debug'")
     STATE.require_connected()
     try:
-        STATE.monitor("system_reset")
+        if qmp_path():
+            # make debug pauses on a triple fault (-action reboot=shutdown,shutdown=pause),
+            # which would turn system_reset into a pause too. SeaBIOS, finding it has run
+            # before, then resets the machine once more itself (8042 pulse, then a triple
+            # fault on purpose): the pause on faults comes back only at the boot sector.
+            qmp(("set-action", {"reboot": "reset"}), ("system_reset", {}))
+            _RestoreStopOnFault()
+        else:
+            STATE.monitor("system_reset")
         gdb.execute("maintenance flush register-cache", to_string=True)
         gdb.selected_frame()           # re-reads the registers: fails if QEMU is gone
     except (FjError, gdb.error):
@@ -93,6 +103,23 @@ def reset_guest() -> None:
         STATE.forget_connection()
         raise gone
     STATE.invalidate()
+
+
+class _RestoreStopOnFault(gdb.Breakpoint):
+    """Internal and silent, at the boot sector (STAGE1_ADDR): once there, QMP set-action
+    reboot=shutdown again (a triple fault pauses), and the breakpoint goes."""
+
+    def __init__(self):
+        super().__init__(f"*0x{STAGE1_ADDR:x}", internal=True)
+        self.silent = True
+
+    def stop(self):
+        try:
+            qmp(("set-action", {"reboot": "shutdown"}))
+        except FjError:
+            pass
+        gdb.post_event(self.delete)
+        return False
 
 
 def breakpoints_by_location() -> dict:

@@ -26,6 +26,7 @@
 #define FAULT_bad_rbp 10
 #define FAULT_nested 11
 #define FAULT_gp_idt_low 12
+#define FAULT_triple_pf 13
 #define FAULT_ID_(name) FAULT_##name
 #define FAULT_ID(name) FAULT_ID_(name)
 #define SELECTED FAULT_ID(FJ_FAULT)
@@ -130,6 +131,18 @@ FAULT_FN void fault_bad_rbp(void)
     __asm__ volatile("movabs $0x00000badc0de0000, %%rbp\n\tud2" : : : "memory");
 }
 
+/* A triple fault in the kernel (tests/test_why.py): an empty IDT (limit 0), then the
+ * #PF of fault_pf_unmapped. Delivering the #PF finds no gate (#GP, IDT bit set: a
+ * contributory fault after a #PF is a #DF, SDM Vol 3A Table 6-5), delivering the #DF
+ * finds none either: shutdown. */
+FAULT_FN void fault_triple_pf(void)
+{
+    static const struct __attribute__((packed)) { uint16_t limit; uint64_t base; }
+        empty_idtr = { 0, 0 };
+    __asm__ volatile("lidt %0" : : "m"(empty_idtr));
+    fault_pf_unmapped();
+}
+
 void fault_inject(void)
 {
 #if SELECTED == FAULT_divide
@@ -155,6 +168,8 @@ void fault_inject(void)
     recurse(1);
 #elif SELECTED == FAULT_bad_rbp
     fault_bad_rbp();
+#elif SELECTED == FAULT_triple_pf
+    fault_triple_pf();
 #endif
 }
 

@@ -1,0 +1,319 @@
+"""Reverse execution in a QEMU 7.2 replay (make replay) that never hangs.
+
+QEMU 7.2's own reverse-continue deadlocks (a snapshot load from a timer callback waits on
+the vCPU thread, which waits on the replay mutex), and its reverse-stepi sometimes does too.
+So in a replay (make replay sets $FJ_REPLAY to build/record/recording.json) farjump
+replaces GDB's reverse commands with moves built from safe monitor primitives:
+
+  replay_seek N      load the snapshot at or before instruction count N (from the monitor,
+                     not a timer) and stop at N on the next continue, which runs with every
+                     breakpoint disabled;
+  replay_break N     stop when the instruction count reaches N (reported as SIGINT);
+  info replay        the current instruction count.
+
+reverse-stepi [N]    seek to count - N.
+reverse-continue     seek to the start, run forward to the current count with the
+                     breakpoints and watchpoints enabled, remembering every hit; then seek
+                     to the last hit (or stay at the start of the recording if none).
+reverse-nexti        one instruction back; when that is the RET of a callee, back to the
+                     CALL instead (the last time it ran before now).
+reverse-finish       back to the last entry of the current function before now, and one
+                     instruction more: the CALL that entered it.
+reverse-step, reverse-next: not built yet; they say so instead of letting QEMU's own reverse
+execution hang.
+
+Every forward run is bounded by replay_break at the end of the recording (QEMU exits past
+it); before each prompt that break is set again.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import gdb
+
+from ..target.errors import FjError
+from ..target.run import quiet
+from ..target.state import STATE
+
+START = 1           # replay_seek 0 never stops (QEMU 7.2): the start is count 1
+END_MARGIN = 100    # stop this many instructions before the end: at the final HLT QEMU cannot seek
+
+
+def recording() -> dict | None:
+    path = os.environ.get("FJ_REPLAY")
+    if not path:
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def icount() -> int:
+    text = STATE.monitor("info replay")
+    m = re.search(r"instruction count = (\d+)", text)
+    if not m or "Replaying" not in text:
+        raise FjError(f"not a replay (QEMU says: {text.strip()}); 'make replay' opens one")
+    return int(m.group(1))
+
+
+def end() -> int:
+    """The last instruction count a replay may stop at: one before the recording's end
+    (at its very end QEMU 7.2 no longer seeks; past it, QEMU exits)."""
+    rec = recording()
+    if not rec or not rec.get("icount"):
+        raise FjError("no recording.json with the recording's length ($FJ_REPLAY)")
+    return int(rec["icount"]) - END_MARGIN
+
+
+def _refresh() -> None:
+    gdb.execute("maintenance flush register-cache", to_string=True)
+    STATE.invalidate()
+
+
+def _continue() -> None:
+    with quiet(True):
+        gdb.execute("continue", to_string=True)
+
+
+class _Disabled:
+    """Every user breakpoint and watchpoint disabled for a while."""
+
+    def __enter__(self):
+        self.was = [b for b in gdb.breakpoints() if b.enabled]
+        for b in self.was:
+            b.enabled = False
+
+    def __exit__(self, *exc):
+        for b in self.was:
+            if b.is_valid():
+                b.enabled = True
+
+
+def seek(n: int) -> int:
+    """Go to instruction count n (START <= n <= end): snapshot, then forward."""
+    n = max(START, min(n, end()))
+    if icount() == n:
+        return n            # already there: a replay_break at n would never fire
+    for _ in range(3):      # a stop on the way (seen rarely): seek again
+        said = STATE.monitor(f"replay_seek {n}").strip()
+        if said:            # it failed: a continue now would run off the end (QEMU exits)
+            raise FjError(f"replay_seek {n}: {said}")
+        with _Disabled():
+            _continue()
+        _refresh()
+        got = icount()
+        if got == n:
+            return got
+    raise FjError(f"replay_seek {n} stopped at instruction count {got}")
+
+
+def hits_before(limit: int) -> list[int]:
+    """From the start, run forward to `limit` with the breakpoints enabled: the
+    instruction counts of every stop (breakpoint or watchpoint hit) before it."""
+    seek(START)
+    hits = []
+    STATE.monitor(f"replay_break {limit}")
+    while True:
+        _continue()
+        _refresh()
+        c = icount()
+        if c >= limit:
+            return hits
+        if not hits or hits[-1] != c:
+            hits.append(c)
+
+
+def call_site(ret: int) -> int | None:
+    """The CALL instruction that ends at return address `ret`, None if there is none."""
+    arch = gdb.selected_frame().architecture()
+    for n in (5, 2, 3, 6, 7, 4):
+        try:
+            insn = arch.disassemble(ret - n, count=1)[0]
+        except (gdb.error, IndexError):
+            continue
+        if insn["length"] == n and insn["asm"].split()[0].startswith("call"):
+            return ret - n
+    return None
+
+
+def last_visit(addr: int, limit: int) -> int | None:
+    """The last instruction count before `limit` at which the CPU was about to run `addr`
+    (an internal breakpoint there, the user's disabled)."""
+    with _Disabled():
+        bp = gdb.Breakpoint(f"*0x{addr:x}", internal=True)
+        bp.silent = True
+        try:
+            hits = hits_before(limit)
+        finally:
+            bp.delete()
+    return hits[-1] if hits else None
+
+
+def _show() -> None:
+    gdb.execute("frame", to_string=False)
+
+
+class _Reverse(gdb.Command):
+    def __init__(self, name):
+        super().__init__(name, gdb.COMMAND_RUNNING)
+
+    def invoke(self, arg, from_tty):
+        try:
+            STATE.require_connected()
+            self.move(arg.strip())
+        except (FjError, gdb.error) as e:
+            raise gdb.GdbError(f"{self.name_}: {e}")
+        finally:
+            try:
+                STATE.monitor(f"replay_break {end()}")
+            except (FjError, gdb.error):
+                pass
+
+
+class ReverseStepi(_Reverse):
+    """Step back N instructions (default 1) in a replay (farjump: never hangs).
+
+Usage: reverse-stepi [N]
+Seeks to the instruction count N less than now: QEMU loads the recording's start snapshot
+and replays forward to it with the breakpoints disabled."""
+    name_ = "reverse-stepi"
+
+    def __init__(self):
+        super().__init__(self.name_)
+
+    def move(self, arg):
+        n = int(gdb.parse_and_eval(arg)) if arg else 1
+        if n < 1:
+            raise FjError("N must be at least 1")
+        now = icount()
+        if now <= START:
+            raise FjError("at the start of the recording")
+        seek(now - n)
+        if now - n < START:
+            gdb.write("at the start of the recording\n")
+        _show()
+
+
+class ReverseContinue(_Reverse):
+    """Run backwards to the last breakpoint or watchpoint hit (farjump: never hangs).
+
+Usage: reverse-continue
+Replays from the start to here with the breakpoints and watchpoints enabled, remembering
+each hit, then seeks to the last one; with none, stops at the start of the recording."""
+    name_ = "reverse-continue"
+
+    def __init__(self):
+        super().__init__(self.name_)
+
+    def move(self, arg):
+        now = icount()
+        hits = hits_before(now)
+        if hits:
+            seek(hits[-1])
+            gdb.write(f"reverse-continue: the last hit before instruction count {now} is at "
+                      f"{hits[-1]}\n")
+        else:
+            seek(START)
+            gdb.write("no breakpoint or watchpoint hit: at the start of the recording\n")
+        _show()
+
+
+class ReverseNexti(_Reverse):
+    """Step back one instruction, over calls (farjump: never hangs).
+
+Usage: reverse-nexti
+One instruction back; if that lands on the RET of a function this one called, back to
+the CALL instead."""
+    name_ = "reverse-nexti"
+
+    def __init__(self):
+        super().__init__(self.name_)
+
+    def move(self, arg):
+        now = icount()
+        if now <= START:
+            raise FjError("at the start of the recording")
+        old_pc = int(gdb.parse_and_eval("$pc"))
+        seek(now - 1)
+        insn = gdb.selected_frame().architecture().disassemble(
+            int(gdb.parse_and_eval("$pc")), count=1)[0]["asm"]
+        if insn.split()[0].startswith("ret"):
+            call = call_site(old_pc)
+            target = last_visit(call, now) if call is not None else None
+            if target is not None:
+                seek(target)
+        _show()
+
+
+def function_start(pc: int) -> int | None:
+    """The address of the symbol holding `pc` (GDB's minimal symbols: works for NASM labels
+    and for C without trusting the unwinder, which is wrong inside prologues)."""
+    text = gdb.execute(f"info symbol 0x{pc:x}", to_string=True)
+    m = re.match(r"\S+(?: \+ (\d+))? in section", text)
+    return pc - int(m.group(1) or 0) if m else None
+
+
+class ReverseFinish(_Reverse):
+    """Run back to the call of the current function (farjump: never hangs).
+
+Usage: reverse-finish
+Back to the last time this function's first instruction ran before now, then one
+instruction more: the CALL (or jump) that entered it. (A recursive call that already
+returned counts as the last entry.)"""
+    name_ = "reverse-finish"
+
+    def __init__(self):
+        super().__init__(self.name_)
+
+    def move(self, arg):
+        now = icount()
+        pc = int(gdb.parse_and_eval("$pc"))
+        start = function_start(pc)
+        if start is None:
+            raise FjError(f"no symbol holds 0x{pc:x}: no function to finish")
+        entry = now if start == pc else last_visit(start, now)
+        if entry is None or entry <= START:
+            raise FjError(f"the function at 0x{start:x} was not entered since the start "
+                          "of the recording")
+        seek(entry - 1)
+        _show()
+
+
+class _NotYet(_Reverse):
+    """Not available in a farjump replay yet (QEMU 7.2's own would risk a hang)."""
+
+    def __init__(self, name):
+        self.name_ = name
+        self.__doc__ = (f"{name}: not built yet in a farjump replay (QEMU 7.2's own reverse "
+                        "execution can hang); use reverse-stepi and reverse-continue.")
+        super().__init__(name)
+
+    def move(self, arg):
+        raise FjError("not built yet in a farjump replay (QEMU 7.2's own can hang); use "
+                      "reverse-stepi or reverse-continue")
+
+
+def _rearm():
+    try:
+        if STATE.connected():
+            STATE.monitor(f"replay_break {end()}")
+    except (FjError, gdb.error):
+        pass
+
+
+def install() -> bool:
+    """In a replay ($FJ_REPLAY): the reverse commands; True if installed."""
+    if recording() is None:
+        return False
+    ReverseStepi()
+    ReverseContinue()
+    ReverseNexti()
+    ReverseFinish()
+    for name in ("reverse-step", "reverse-next"):
+        _NotYet(name)
+    gdb.events.before_prompt.connect(_rearm)
+    return True

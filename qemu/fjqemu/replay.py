@@ -1,0 +1,94 @@
+"""make replay (python3 -m fjqemu.replay): open a recording (make record) like make debug.
+
+    python3 -m fjqemu.replay [--dir DIR] [-- extra GDB options...]
+
+QEMU replays DIR (default build/record/) paused with its gdbstub (-icount rr=replay, the
+recording's overlay behind blkreplay), and GDB attaches with farjump loaded and stops at
+stage1_start; input may be piped as with make debug. $FJ_REPLAY names DIR/recording.json,
+so farjump's reverse-stepi and reverse-continue replace GDB's (QEMU 7.2's own hang; see
+gdb/fjgdb/integrations/reverse.py). Quitting GDB ends QEMU.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import BUILD, ROOT
+from .cmdline import QEMU, qemu_command
+from .gdbrun import GDB, gdb_command
+from .procs import die_with_parent, end_group
+from .record import INFO, rr_in
+from .vm import free_tcp_port
+
+PROG = "replay"
+
+
+def say(msg: str) -> None:
+    print(f"{PROG}: {msg}", file=sys.stderr, flush=True)
+
+
+def replay_command(outdir: Path, port: int, serial: Path) -> list[str]:
+    return qemu_command(outdir / "unused.img", display="none", monitor="none",
+                        serial=f"file:{serial}", gdb_port=port, stop_on_fault=True,
+                        rr=rr_in(outdir, "replay"))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="make replay", description=__doc__.split("\n\n")[0],
+                                 epilog="See the module docstring (qemu/fjqemu/replay.py).")
+    ap.add_argument("--dir", default=str(BUILD / "record"),
+                    help="the recording (default: build/record, what make record writes)")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, extra = argv[:i], argv[i + 1:]
+    args = ap.parse_args(argv)
+    outdir = Path(args.dir).resolve()
+    info = outdir / INFO
+    try:
+        rec = json.loads(info.read_text())
+    except (OSError, ValueError):
+        say(f"no recording in {outdir} (no readable {INFO}): run 'make record' first")
+        return 1
+    say(f"replaying {rec.get('image')} ({rec.get('icount')} instructions; the recorded boot "
+        f"ended because {rec.get('ended_text')})")
+    port = free_tcp_port()
+    with tempfile.TemporaryDirectory(prefix="fjreplay-") as tmp:
+        log = Path(tmp) / "qemu.log"
+        try:
+            with open(log, "wb") as out:
+                proc = subprocess.Popen(replay_command(outdir, port, outdir / "replay-serial.log"),
+                                        stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                        start_new_session=True, preexec_fn=die_with_parent)
+        except FileNotFoundError:
+            say(f"'{QEMU}' not found ('make deps' installs qemu-system-x86)")
+            return 1
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            time.sleep(0.3)
+            if proc.poll() is not None:
+                say(f"QEMU exited at start: {log.read_text(errors='replace').strip()}")
+                return 1
+            env = dict(os.environ, FJ_REPLAY=str(info))
+            cmd = gdb_command("tbreak stage1_start", "continue", batch=False, port=port,
+                              extra=extra)
+            try:
+                return subprocess.call(cmd, cwd=ROOT, env=env)
+            except FileNotFoundError:
+                say(f"'{GDB}' not found ('make deps' installs gdb)")
+                return 1
+        finally:
+            signal.signal(signal.SIGINT, old)
+            end_group(proc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
