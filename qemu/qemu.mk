@@ -54,8 +54,11 @@ record: deps all $(CONTRACTS_PY)
 replay: deps all $(CONTRACTS_PY)
 	@$(HOSTPY) fjqemu.replay
 
+# Two pytest-xdist workers (the machines are 2 cores); each test file stays on one worker,
+# so a module's shared QEMU or GDB session is started once. TEST_JOBS=0: one process.
+TEST_JOBS ?= 2
 test: deps all $(CONTRACTS_PY)
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile)
 
 unit: $(CONTRACTS_PY)
 	$(PYTHON) -m pytest -q -m unit

@@ -2,7 +2,8 @@
 $FJ_REPLAY set as make replay sets it: backward moves over every mode transition, the
 watchpoint on the VGA cell of the 'H' of Hello World!, and a run of backward moves.
 
-Protocol (qemu/fjqemu/gdbrun.py): $FJ_IN (JSON: root, port, moves: how many backward moves
+Protocol (qemu/fjqemu/gdbrun.py): $FJ_IN (JSON: root, port, scenarios: false for the
+moves alone, moves: how many backward moves
 in the run), $FJ_OUT (result).
 """
 import json
@@ -40,50 +41,65 @@ def save():
 
 gdb.execute("set pagination off")
 gdb.execute("set confirm off")
-# ---- one backward move over each transition -------------------------------------------
-for name, stop in (("stage2", "stage2_start"), ("pm", "pm_entry"), ("lm", "lm_entry"),
-                   ("kernel", "kernel_main")):
-    gdb.execute(f"tbreak {stop}", to_string=True)
+def scenarios():
+    """One backward move over each transition, reverse-finish/reverse-nexti in the kernel,
+    the watchpoint on the 'H'."""
+    # ---- one backward move over each transition -------------------------------------------
+    for name, stop in (("stage2", "stage2_start"), ("pm", "pm_entry"), ("lm", "lm_entry"),
+                       ("kernel", "kernel_main")):
+        gdb.execute(f"tbreak {stop}", to_string=True)
+        run("continue")
+        after = here()
+        out = run("reverse-stepi")
+        R["transitions"][name] = {"after": after, "out": out, "before": here(),
+                                  "line": run("info line *$pc")}
+        run("stepi")                                # forward again, onto the stop
+        R["transitions"][name]["forward"] = here()
+    save()
+    # ---- reverse-finish and reverse-nexti in the kernel ------------------------------------
+    gdb.execute("tbreak kprintf", to_string=True)
+    run("continue")                             # the loader's or the kernel's first kprintf
+    R["finish_from"] = here()
+    R["finish_out"] = run("reverse-finish")
+    R["finish_here"] = here()
+    R["finish_insn"] = run("x/i $pc")
+    run("stepi")                                # into kprintf again
+    R["finish_forward"] = here()
+    run("finish")                               # back in the caller, after the call
+    R["nexti_from"] = here()
+    R["nexti_out"] = run("reverse-nexti")
+    R["nexti_here"] = here()
+    R["nexti_insn"] = run("x/i $pc")
+    save()
+    # ---- after Hello World!, then the watchpoint on the 'H' ---------------------------------------
+    # on to just after Hello World! (the H is on the screen), not to the end of the
+    # recording: a forward run that reaches it ends QEMU
+    gdb.execute("tbreak timeline_hello", to_string=True)
+    R["to_end"] = run("continue")
+    R["end"] = count()
+    vga = bytes(gdb.selected_inferior().read_memory(0xB8000, 4000))
+    at = vga[0::2].find(b"Hello World!")
+    R["h_addr"] = 0xB8000 + 2 * at if at >= 0 else None
+    if R["h_addr"]:
+        R["watch"] = run(f"watch -l *(char *)0x{R['h_addr']:x}")
+        t = time.monotonic()
+        R["rc_out"] = run("reverse-continue")
+        R["rc_seconds"] = time.monotonic() - t
+        R["rc_here"] = here()
+        R["bt"] = run("bt")
+        R["h_byte"] = bytes(gdb.selected_inferior().read_memory(R["h_addr"], 1))[0]
+        R["h_before"] = None
+        run("delete")
+    save()
+
+
+if CFG.get("scenarios", True):
+    scenarios()
+else:
+    # the moves alone: they start after Hello World!, with the boot's kprintf calls behind
+    gdb.execute("tbreak timeline_hello", to_string=True)
     run("continue")
-    after = here()
-    out = run("reverse-stepi")
-    R["transitions"][name] = {"after": after, "out": out, "before": here(),
-                              "line": run("info line *$pc")}
-    run("stepi")                                # forward again, onto the stop
-    R["transitions"][name]["forward"] = here()
-save()
-# ---- reverse-finish and reverse-nexti in the kernel ------------------------------------
-gdb.execute("tbreak kprintf", to_string=True)
-run("continue")                             # the loader's or the kernel's first kprintf
-R["finish_from"] = here()
-R["finish_out"] = run("reverse-finish")
-R["finish_here"] = here()
-R["finish_insn"] = run("x/i $pc")
-run("stepi")                                # into kprintf again
-R["finish_forward"] = here()
-run("finish")                               # back in the caller, after the call
-R["nexti_from"] = here()
-R["nexti_out"] = run("reverse-nexti")
-R["nexti_here"] = here()
-R["nexti_insn"] = run("x/i $pc")
-save()
-# ---- to the end, then the watchpoint on the 'H' ---------------------------------------
-R["to_end"] = run("continue")
-R["end"] = count()
-vga = bytes(gdb.selected_inferior().read_memory(0xB8000, 4000))
-at = vga[0::2].find(b"Hello World!")
-R["h_addr"] = 0xB8000 + 2 * at if at >= 0 else None
-if R["h_addr"]:
-    R["watch"] = run(f"watch -l *(char *)0x{R['h_addr']:x}")
-    t = time.monotonic()
-    R["rc_out"] = run("reverse-continue")
-    R["rc_seconds"] = time.monotonic() - t
-    R["rc_here"] = here()
-    R["bt"] = run("bt")
-    R["h_byte"] = bytes(gdb.selected_inferior().read_memory(R["h_addr"], 1))[0]
-    R["h_before"] = None
-    run("delete")
-save()
+
 # ---- a run of backward moves of every kind farjump has --------------------------------
 run("break kprintf")      # the loader and the kernel print: enough hits to go back to
 # reverse-finish is tested once above: in this run it drifted to the start of the

@@ -1,45 +1,26 @@
 """make record and make replay, and farjump's reverse execution in the replay: one backward
 move over every mode transition of the boot (fj mode right after each), watch -l on the VGA
 cell of the 'H' of Hello World! then reverse-continue to the kernel code that wrote it, and
-a run of consecutive backward moves that must all finish (every run bounded)."""
+(the run of consecutive backward moves: test_gdb_replay_moves.py; every run bounded)."""
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from fjqemu.gdbrun import run_driver
-from fjqemu.record import INFO, rr_in
-from fjqemu.vm import QemuVM
-
-ROOT = Path(__file__).resolve().parents[2]
-MOVES = 50
+from fjqemu.record import INFO
+from replayrun import record, replay_run
 
 
 @pytest.fixture(scope="module")
 def recording(build, tmp_path_factory):
-    out = tmp_path_factory.mktemp("record")
-    env = dict(os.environ, PYTHONPATH=f"{ROOT / 'qemu'}:{ROOT / 'gdb'}:{ROOT / 'build/gen'}")
-    r = subprocess.run(["/usr/bin/python3", "-m", "fjqemu.record", "--outdir", str(out),
-                        str(build / "disk.img")], cwd=ROOT, env=env, capture_output=True,
-                       text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    assert "the boot ended because the CPU halted with interrupts off" in r.stderr
-    return out
+    return record(build, tmp_path_factory.mktemp("record"))
 
 
 @pytest.fixture(scope="module")
 def replay(build, recording):
-    with QemuVM(build / "disk.img", gdb=True, stop_on_fault=True,
-                rr=rr_in(recording, "replay")) as vm:
-        run = run_driver(Path(__file__).with_name("replay_driver.py"), port=vm.gdb_port,
-                         timeout=600, env={"FJ_REPLAY": str(recording / INFO)},
-                         config={"moves": MOVES})
-    if run.result is None:
-        pytest.fail(f"driver wrote no results {run.tail(4000)}")
-    run.result["_out"] = run.stdout + run.stderr
-    return run.result
+    """Every scenario but the run of moves (tests/gdb/test_gdb_replay_moves.py has those,
+    in a module of their own so that they run beside these)."""
+    return replay_run(build, recording, {"moves": 0})
 
 
 def test_recording_says_how_it_ended(recording):
@@ -75,7 +56,7 @@ def test_reverse_stepi_over_each_transition(replay, name, mode_before, mode_afte
 
 
 def test_watchpoint_on_the_h_then_reverse_continue(replay):
-    assert replay["h_addr"], "no Hello World! on the VGA screen at the end of the replay"
+    assert replay["h_addr"], "no Hello World! on the VGA screen after timeline_hello in the replay"
     assert "ERROR" not in replay["rc_out"], replay["rc_out"]
     here = replay["rc_here"]
     assert here["count"] < replay["end"]
@@ -83,16 +64,6 @@ def test_watchpoint_on_the_h_then_reverse_continue(replay):
     assert here["pc"] >> 32 == 0xFFFFFFFF, here        # kernel code (higher half)
     bt = replay["bt"]
     assert "kernel_main" in bt and "kprintf" in bt, bt
-
-
-def test_fifty_backward_moves_never_hang(replay):
-    assert replay.get("done"), (replay["moves"], replay["_out"][-1500:])
-    moves = replay["moves"]
-    assert len(moves) == MOVES
-    assert not [m for m in moves if m["error"]], [(m["cmd"], m["before"], m["after"], m["where"][:40]) for m in moves][:30]
-    assert all(m["after"] < m["before"] for m in moves), moves
-    assert {m["cmd"] for m in moves} == {"reverse-stepi", "reverse-continue",
-                                         "reverse-stepi 3", "rsi", "reverse-nexti", "rni"}
 
 
 def test_reverse_finish_lands_on_the_call(replay):

@@ -1,0 +1,37 @@
+"""A recording of farjump's boot and a GDB session replaying it (replay_driver.py), shared
+by test_gdb_replay.py and test_gdb_replay_moves.py."""
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from fjqemu.gdbrun import run_driver
+from fjqemu.record import INFO, rr_in
+from fjqemu.vm import QemuVM
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def record(build, out: Path) -> Path:
+    """make record of build/disk.img into `out` (bounded)."""
+    env = dict(os.environ, PYTHONPATH=f"{ROOT / 'qemu'}:{ROOT / 'gdb'}:{ROOT / 'build/gen'}")
+    r = subprocess.run(["/usr/bin/python3", "-m", "fjqemu.record", "--outdir", str(out),
+                        str(build / "disk.img")], cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "the boot ended because the CPU halted with interrupts off" in r.stderr
+    return out
+
+
+def replay_run(build, recording: Path, config: dict) -> dict:
+    """replay_driver.py in a replay of `recording`, with `config` ($FJ_IN)."""
+    with QemuVM(build / "disk.img", gdb=True, stop_on_fault=True,
+                rr=rr_in(recording, "replay")) as vm:
+        run = run_driver(Path(__file__).with_name("replay_driver.py"), port=vm.gdb_port,
+                         timeout=600, env={"FJ_REPLAY": str(recording / INFO)},
+                         config=config)
+    if run.result is None:
+        pytest.fail(f"driver wrote no results {run.tail(4000)}")
+    run.result["_out"] = run.stdout + run.stderr
+    return run.result

@@ -1,0 +1,24 @@
+"""A run of 50 consecutive backward moves of every kind farjump builds, in a replay of the
+boot: each must finish and go back (issue 13). A module of its own: each move restarts the
+replay, so the run takes a while, and it runs beside tests/gdb/test_gdb_replay.py."""
+import pytest
+
+from replayrun import record, replay_run
+
+MOVES = 50
+
+
+@pytest.fixture(scope="module")
+def replay(build, tmp_path_factory):
+    recording = record(build, tmp_path_factory.mktemp("record"))
+    return replay_run(build, recording, {"moves": MOVES, "scenarios": False})
+
+
+def test_fifty_backward_moves_never_hang(replay):
+    assert replay.get("done"), (replay["moves"], replay["_out"][-1500:])
+    moves = replay["moves"]
+    assert len(moves) == MOVES
+    assert not [m for m in moves if m["error"]], [(m["cmd"], m["before"], m["after"], m["where"][:40]) for m in moves][:30]
+    assert all(m["after"] < m["before"] for m in moves), moves
+    assert {m["cmd"] for m in moves} == {"reverse-stepi", "reverse-continue",
+                                         "reverse-stepi 3", "rsi", "reverse-nexti", "rni"}
