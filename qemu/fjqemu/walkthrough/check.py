@@ -50,7 +50,8 @@ KVIRT = (0xffffffff80100000, 0xffffffff80400000)
 KPHYS = (0x100000, 0x400000)
 
 TOKEN_RE = re.compile(r"""
-    (?P<path>(?:/[\w.+-]+)+?/(?=(?:boot|src|gdb|build|docs|scripts|tests)/))
+    (?P<path>(?:/[\w.+-]+)+?/(?=(?:boot|common|contracts|kernel|src|gdb|qemu|build|docs
+                                   |scripts|tests)(?:[/:"\s]|$)))
   | (?P<port>(?<=127\.0\.0\.1:)\d+)
   | (?P<symoff>(?<=[\w.])\+(?:0x)?[0-9a-f]+\b)
   | (?P<tick>(?<=t=)\d+|^\d{11}(?=:)|(?<=\(0\)\.\[)\d+)
