@@ -175,10 +175,10 @@ static const struct elf64_ehdr *check_header(const uint8_t *file, uint64_t size)
     return elf_check_header(file, size);
 }
 
-static void check_segment(const struct boot_info *bi, const struct elf64_phdr *ph, unsigned i,
-                          uint64_t size)
+/* elf_check_segments' extra check here: the segment in usable RAM (E820). */
+static void check_usable(const struct elf64_phdr *ph, unsigned i, const void *ctx)
 {
-    elf_check_segment(ph, i, size);
+    const struct boot_info *bi = ctx;
     uint64_t end = ph->p_paddr + ph->p_memsz;
     if (!e820_usable(bi, ph->p_paddr, end)) {
         uint64_t top = e820_usable_top(bi);
@@ -233,26 +233,8 @@ uint64_t loader_main(struct boot_info *bi)
     /* Check everything first, so that a bad file changes no memory above 1 MiB. */
     const struct elf64_ehdr *eh = check_header(file, size);
     const struct elf64_phdr *ph = (const struct elf64_phdr *)(file + eh->e_phoff);
-    uint64_t lo = UINT64_MAX, hi = 0;
-    int entry_ok = 0;
-    for (unsigned i = 0; i < eh->e_phnum; i++) {
-        if (!elf_loadable(&ph[i]))
-            continue;
-        check_segment(bi, &ph[i], i, size);
-        if (ph[i].p_paddr < lo)
-            lo = ph[i].p_paddr;
-        if (ph[i].p_paddr + ph[i].p_memsz > hi)
-            hi = ph[i].p_paddr + ph[i].p_memsz;
-        if ((ph[i].p_flags & PF_X) && eh->e_entry >= ph[i].p_vaddr &&
-            eh->e_entry < ph[i].p_vaddr + ph[i].p_memsz)
-            entry_ok = 1;
-    }
-    if (hi == 0)
-        elf_fail("kernel ELF has no PT_LOAD segment (e_phnum %u)", eh->e_phnum);
-    if (!entry_ok)
-        elf_fail("kernel entry 0x%lx is not inside an executable (PF_X) PT_LOAD segment",
-                 eh->e_entry);
-    elf_check_overlaps(ph, eh->e_phnum);
+    uint64_t lo, hi;
+    elf_check_segments(eh, size, check_usable, bi, &lo, &hi);
 
     for (unsigned i = 0; i < eh->e_phnum; i++)
         if (elf_loadable(&ph[i]))

@@ -107,26 +107,8 @@ static const struct elf64_ehdr *load_kernel(const uint8_t *file, uint64_t size)
 {
     const struct elf64_ehdr *eh = elf_check_header(file, size);
     const struct elf64_phdr *ph = (const struct elf64_phdr *)(file + eh->e_phoff);
-    uint64_t lo = UINT64_MAX, hi = 0;
-    int entry_ok = 0;
-    for (unsigned i = 0; i < eh->e_phnum; i++) {
-        if (!elf_loadable(&ph[i]))
-            continue;
-        elf_check_segment(&ph[i], i, size);
-        if (ph[i].p_paddr < lo)
-            lo = ph[i].p_paddr;
-        if (ph[i].p_paddr + ph[i].p_memsz > hi)
-            hi = ph[i].p_paddr + ph[i].p_memsz;
-        if ((ph[i].p_flags & PF_X) && eh->e_entry >= ph[i].p_vaddr &&
-            eh->e_entry < ph[i].p_vaddr + ph[i].p_memsz)
-            entry_ok = 1;
-    }
-    if (hi == 0)
-        elf_fail("kernel ELF has no PT_LOAD segment (e_phnum %u)", eh->e_phnum);
-    if (!entry_ok)
-        elf_fail("kernel entry 0x%lx is not inside an executable (PF_X) PT_LOAD segment",
-                 eh->e_entry);
-    elf_check_overlaps(ph, eh->e_phnum);
+    uint64_t lo, hi;
+    elf_check_segments(eh, size, NULL, NULL, &lo, &hi);
 
     EFI_PHYSICAL_ADDRESS at = lo & ~(PAGE_SIZE - 1);
     UINTN pages = (hi - at + PAGE_SIZE - 1) / PAGE_SIZE;

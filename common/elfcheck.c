@@ -109,3 +109,34 @@ void elf_check_overlaps(const struct elf64_phdr *ph, unsigned n)
                          ph[j].p_vaddr + ph[j].p_memsz);
         }
 }
+
+void elf_check_segments(const struct elf64_ehdr *eh, uint64_t size,
+                        void (*extra)(const struct elf64_phdr *ph, unsigned i, const void *ctx),
+                        const void *ctx, uint64_t *lo, uint64_t *hi)
+{
+    const struct elf64_phdr *ph =
+        (const struct elf64_phdr *)((const uint8_t *)eh + eh->e_phoff);
+    int entry_ok = 0;
+    *lo = UINT64_MAX;
+    *hi = 0;
+    for (unsigned i = 0; i < eh->e_phnum; i++) {
+        if (!elf_loadable(&ph[i]))
+            continue;
+        elf_check_segment(&ph[i], i, size);
+        if (extra)
+            extra(&ph[i], i, ctx);
+        if (ph[i].p_paddr < *lo)
+            *lo = ph[i].p_paddr;
+        if (ph[i].p_paddr + ph[i].p_memsz > *hi)
+            *hi = ph[i].p_paddr + ph[i].p_memsz;
+        if ((ph[i].p_flags & PF_X) && eh->e_entry >= ph[i].p_vaddr &&
+            eh->e_entry < ph[i].p_vaddr + ph[i].p_memsz)
+            entry_ok = 1;
+    }
+    if (*hi == 0)
+        elf_fail("kernel ELF has no PT_LOAD segment (e_phnum %u)", eh->e_phnum);
+    if (!entry_ok)
+        elf_fail("kernel entry 0x%lx is not inside an executable (PF_X) PT_LOAD segment",
+                 eh->e_entry);
+    elf_check_overlaps(ph, eh->e_phnum);
+}

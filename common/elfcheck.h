@@ -44,4 +44,12 @@ int elf_loadable(const struct elf64_phdr *ph);
 /* Segments copied on top of each other would silently corrupt the kernel. */
 void elf_check_overlaps(const struct elf64_phdr *ph, unsigned n);
 
+/* Everything about the kernel file's segments, before any is copied: each PT_LOAD passes
+ * elf_check_segment and then the caller's own `extra` check (may be NULL; `ctx` is passed
+ * on), there is at least one, the entry lies inside an executable one, and none overlap.
+ * Sets *lo and *hi to the physical span to load (hi one past the end). */
+void elf_check_segments(const struct elf64_ehdr *eh, uint64_t size,
+                        void (*extra)(const struct elf64_phdr *ph, unsigned i, const void *ctx),
+                        const void *ctx, uint64_t *lo, uint64_t *hi);
+
 #endif
