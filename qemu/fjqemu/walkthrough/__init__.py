@@ -46,7 +46,8 @@ addresses inside stage 2, the kernel's virtual range and its physical range (any
 the same range matches; also 16- to 20-digit decimal numbers, as JSON prints addresses),
 symbol+offset offsets, source line numbers, Bochs tick counts,
 sizes like '12K', the instruction bytes Bochs prints after ';', the repository's
-absolute path and the gdbstub port. In a block marked
+absolute path, the gdbstub port and the data words of stage 2's header (its CRC-32s change
+with every stage 2 or kernel build). In a block marked
 'loose' every number matches any number (for sizes and sector counts). Images: --write
 renders docs/img/fj-vga.png (the doc's 'fj vga --png build/walkthrough/fj-vga.png', copied:
 a reader following the doc never overwrites the tracked file) and docs/img/qemu-screen.png

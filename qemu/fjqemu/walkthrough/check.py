@@ -53,6 +53,7 @@ TOKEN_RE = re.compile(r"""
     (?P<path>(?:/[\w.+-]+)+?/(?=(?:boot|common|contracts|kernel|src|gdb|qemu|build|docs
                                    |scripts|tests)(?:[/:"\s]|$)))
   | (?P<port>(?<=127\.0\.0\.1:)\d+)
+  | (?P<data>(?<=\bdd)\s+0x[0-9a-f]+(?=\s+;\s*data$))
   | (?P<symoff>(?<=[\w.])\+(?:0x)?[0-9a-f]+\b)
   | (?P<tick>(?<=t=)\d+|^\d{11}(?=:)|(?<=\(0\)\.\[)\d+)
   | (?P<line>(?<=\.asm:)\d+|(?<=\.c:)\d+|(?<=\.inc:)\d+|(?<=line\ )\d+|^\d+(?=\ {2,}\S))
