@@ -104,7 +104,7 @@ def boot_sector(tmp_path: Path, name: str, body: str) -> Path:
 
 
 def run_module(*args, timeout=60):
-    env = dict(os.environ, PYTHONPATH=f"{ROOT / 'qemu'}")
+    env = dict(os.environ, PYTHONPATH=f"{ROOT / 'qemu'}:{ROOT / 'build/gen'}")
     env.pop("DISPLAY", None)
     return subprocess.run(["/usr/bin/python3", "-m", "fjqemu.run", *args], cwd=ROOT, env=env,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
@@ -232,7 +232,7 @@ def test_gdb_side_scripts_run_by_hand_say_so_in_one_line():
     runs = [["/usr/bin/python3", "gdb/farjump.py"]]
     runs += [["/usr/bin/python3", "-m", m] for m in
              ("fjqemu.gdb_attach", "fjqemu.bench.gdb_driver", "fjqemu.walkthrough.gdb_driver")]
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "qemu"))
+    env = dict(os.environ, PYTHONPATH=f"{ROOT / 'qemu'}:{ROOT / 'build/gen'}")
     for cmd in runs:
         r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
         assert r.returncode == 1 and "Traceback" not in r.stderr, (cmd, r.stderr)
@@ -300,7 +300,7 @@ def test_make_run_on_a_terminal_quits_with_ctrl_bracket(build):
 def test_an_unreachable_x_display_is_said_at_once(build, cmd, name):
     port = free_port()          # nothing listens there: an X server "display" that is gone
     env = dict(os.environ, DISPLAY=f"127.0.0.1:{port - 6000}" if port > 6000 else ":97",
-               PYTHONPATH=str(ROOT / "qemu"), GDBPORT=str(free_port()))
+               PYTHONPATH=f"{ROOT / 'qemu'}:{ROOT / 'build/gen'}", GDBPORT=str(free_port()))
     t0 = time.monotonic()
     r = subprocess.run(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                        capture_output=True, text=True, timeout=60)
@@ -334,7 +334,7 @@ def test_unbootable_images_are_refused(build, tmp_path, tool):
                "bochs-run": [str(ROOT / "scripts" / "bochs-run"), "-rc", str(rc), "-o",
                              str(tmp_path / "out.log"), "--image", str(img)]}[tool]
         env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
-        env.update(PYTHONPATH=str(ROOT / "qemu"), GDBPORT=str(free_port()))
+        env.update(PYTHONPATH=f"{ROOT / 'qemu'}:{ROOT / 'build/gen'}", GDBPORT=str(free_port()))
         r = subprocess.run(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                            capture_output=True, text=True, timeout=60)
         assert r.returncode in (1, 2), (img, r.stderr)
@@ -439,7 +439,7 @@ def test_make_debug_with_a_fault_image_loads_its_kernel_symbols(build):
     assert (ROOT / "build" / "fault" / "kernel-divide.elf").is_file(), r.stdout + r.stderr
     cmd = ["/usr/bin/python3", "-m", "fjqemu.debug", "--image", "build/fault/divide.img",
            "--", "-batch", "-ex", "info line fault_divide", "-ex", "info symbol 0x8010"]
-    r = subprocess.run(cmd, cwd=ROOT, env=dict(env, PYTHONPATH=str(ROOT / "qemu")),
+    r = subprocess.run(cmd, cwd=ROOT, env=dict(env, PYTHONPATH=f"{ROOT / 'qemu'}:{ROOT / 'build/gen'}"),
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
     out = r.stdout + r.stderr
     assert re.search(r'Line \d+ of "tests/guests/fault/fault.c"', out), out[-2000:]

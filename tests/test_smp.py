@@ -93,12 +93,12 @@ def test_make_run_smp(build):
     r = subprocess.run([sys.executable, "-m", "fjqemu.run", "--headless", "--timeout", "30",
                         "--smp", "4", str(build / "disk.img")], cwd=ROOT,
                        capture_output=True, text=True, timeout=60,
-                       env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT}/qemu:{ROOT}/gdb"})
+                       env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT}/qemu:{ROOT}/gdb:{ROOT}/build/gen"})
     assert r.returncode == 0, r.stderr
     assert "CPU 3 online (APIC ID 3, long mode)" in r.stdout
     bad = subprocess.run([sys.executable, "-m", "fjqemu.run", "--smp", "0"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60,
-                         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT}/qemu:{ROOT}/gdb"})
+                         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT}/qemu:{ROOT}/gdb:{ROOT}/build/gen"})
     assert bad.returncode == 2 and "SMP must be a CPU count from 1 to 255" in bad.stderr
 
 

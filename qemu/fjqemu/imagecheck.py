@@ -4,23 +4,15 @@ whose layout table points past its end would otherwise sit at "Continuing." unde
 show iPXE's network boot in QEMU, or crash Bochs."""
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 SECTOR = 512
-LAYOUT_OFFSET = 0x1ae       # boot_layout in the MBR (BOOT_LAYOUT 0x7dae - 0x7c00)
-# u16 magic 'FJ', u32 stage2_lba, u16 stage2_sectors, u32 kernel_lba, u32 kernel_bytes
-LAYOUT = struct.Struct("<2sIHII")
-
-try:                        # the generated contracts, when the build has them
-    import farjump_contracts as _c
-    LAYOUT_OFFSET = getattr(_c, "BOOT_LAYOUT", 0x7dae) - 0x7c00
-except ImportError:
-    pass
 
 
 def image_problem(path: Path) -> str | None:
     """What makes `path` unbootable, in words, or None."""
+    if not path.exists():
+        return f"no disk image at {path} (run 'make' first)"
     try:
         size = path.stat().st_size
         with open(path, "rb") as f:
@@ -34,9 +26,16 @@ def image_problem(path: Path) -> str | None:
     if mbr[510:512] != b"\x55\xaa":
         return (f"{path} has no boot signature (55 AA at offset 510, found "
                 f"{mbr[510:512].hex(' ')}): the BIOS would not boot it")
-    magic, s2_lba, s2_sectors, k_lba, k_bytes = LAYOUT.unpack_from(mbr, LAYOUT_OFFSET)
-    if magic != b"FJ":
+    try:            # the layout table as contracts/boot_layout.h defines it (build/gen)
+        from .image import fc, unpack_layout
+    except ImportError:
+        return (f"cannot check {path}'s layout table: build/gen/farjump_contracts.py is "
+                "missing; run 'make' first")
+    table = unpack_layout(mbr)
+    if table["magic"] != fc.LAYOUT_MAGIC:
         return None             # another boot sector: nothing more to check
+    s2_lba, s2_sectors = table["stage2_lba"], table["stage2_sectors"]
+    k_lba, k_bytes = table["kernel_lba"], table["kernel_bytes"]
     s2_end = (s2_lba + s2_sectors) * SECTOR
     k_end = k_lba * SECTOR + k_bytes
     if s2_sectors == 0 or s2_end > size:
