@@ -7,6 +7,12 @@ from replayrun import record, replay_run
 
 MOVES = 50
 
+# QEMU sometimes exits in the middle of this run (about one run in three or four on a
+# loaded 2-core machine: the gdbstub connection closes, then "monitor command not
+# supported"); the cause is not found yet (issue 13 stays open). Until it is, the run is a
+# stress test of its own (make stress) instead of a random red make test.
+pytestmark = pytest.mark.stress
+
 
 @pytest.fixture(scope="module")
 def replay(build, tmp_path_factory):
