@@ -147,16 +147,23 @@ static uint64_t e820_usable_top(const struct boot_info *bi)
     return top;
 }
 
-/* CRC-32 (IEEE 802.3, reflected, as zlib.crc32), bit by bit: small, and fast enough for
- * the ~20 KiB kernel file. */
+/* CRC-32 (IEEE 802.3, reflected, as zlib.crc32), a byte at a time through a 1 KiB table
+ * built on first use: 2048 bit steps once instead of 8 per byte of the ~30 KiB kernel file
+ * (about a million instructions fewer, which Bochs's instruction counts show). */
 static uint32_t crc32(const uint8_t *p, uint64_t n)
 {
-    uint32_t crc = 0xffffffffu;
-    while (n--) {
-        crc ^= *p++;
-        for (int bit = 0; bit < 8; bit++)
-            crc = crc >> 1 ^ (0xedb88320u & -(crc & 1));
+    static uint32_t table[256];
+    if (!table[1]) {
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int bit = 0; bit < 8; bit++)
+                c = c >> 1 ^ (0xedb88320u & -(c & 1));
+            table[i] = c;
+        }
     }
+    uint32_t crc = 0xffffffffu;
+    while (n--)
+        crc = crc >> 8 ^ table[(crc ^ *p++) & 0xff];
     return ~crc;
 }
 
