@@ -22,3 +22,12 @@ BOCHSRC = QEMU_DIR / "bochsrc"
 
 class FjError(Exception):
     """A failure to report to the user as one line (the program name, then str(e))."""
+
+
+def split_passthrough(argv: list[str]) -> tuple[list[str], list[str]]:
+    """A command line split at its first '--': (our arguments, what goes to the program we
+    start: QEMU for make run, GDB for make debug and make replay)."""
+    if "--" in argv:
+        i = argv.index("--")
+        return argv[:i], argv[i + 1:]
+    return argv, []

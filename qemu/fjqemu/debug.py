@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
-from . import BUILD, ROOT, FjError
+from . import BUILD, ROOT, FjError, split_passthrough
 from .cmdline import QEMU, qemu_command, x_display_problem
 from .gdbrun import GDB, gdb_command, session_syntax
 from .bootpaths import boot_problem, gdb_entry_commands, uefi_image_base
@@ -285,11 +285,7 @@ def main() -> int:
     g.add_argument("--attach", action="store_true",
                    help="start GDB only, attached to a running debug-server (make gdb)")
     Machine.add_arguments(ap)
-    argv = sys.argv[1:]
-    extra = []
-    if "--" in argv:
-        i = argv.index("--")
-        argv, extra = argv[:i], argv[i + 1:]
+    argv, extra = split_passthrough(sys.argv[1:])
     args = ap.parse_args(argv)
     if not args.server:
         try:

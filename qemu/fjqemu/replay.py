@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import BUILD, ROOT
+from . import BUILD, ROOT, split_passthrough
 from .cmdline import QEMU, qemu_command
 from .gdbrun import GDB, gdb_command
 from .procs import die_with_parent, end_group
@@ -45,11 +45,7 @@ def main(argv=None) -> int:
                                  epilog="See the module docstring (qemu/fjqemu/replay.py).")
     ap.add_argument("--dir", default=str(BUILD / "record"),
                     help="the recording (default: build/record, what make record writes)")
-    argv = list(sys.argv[1:] if argv is None else argv)
-    extra = []
-    if "--" in argv:
-        i = argv.index("--")
-        argv, extra = argv[:i], argv[i + 1:]
+    argv, extra = split_passthrough(list(sys.argv[1:] if argv is None else argv))
     args = ap.parse_args(argv)
     outdir = Path(args.dir).resolve()
     info = outdir / INFO

@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import IMAGE, FjError
+from . import IMAGE, FjError, split_passthrough
 from .cmdline import QEMU, qemu_command, x_display_problem
 from .bootpaths import IMAGES, boot_problem
 from .machine import Machine, MachineError
@@ -172,11 +172,7 @@ def main(argv=None) -> int:
                     help="no display, COM1 on standard output, end by itself")
     ap.add_argument("--timeout", type=float, default=float(os.environ.get("TIMEOUT") or 30),
                     help="seconds a headless run may take (default: $TIMEOUT or 30)")
-    argv = list(sys.argv[1:] if argv is None else argv)
-    extra = []
-    if "--" in argv:
-        i = argv.index("--")
-        argv, extra = argv[:i], argv[i + 1:]
+    argv, extra = split_passthrough(list(sys.argv[1:] if argv is None else argv))
     args = ap.parse_args(argv)
     if args.timeout <= 0:
         ap.error("--timeout must be positive")

@@ -49,3 +49,10 @@ def test_machine(tmp_path):
             Machine.from_args(args(**bad))
     if DEFAULT_IMAGE.exists():
         assert not Machine.from_args(args()).foreign
+
+
+def test_split_passthrough():
+    from fjqemu import split_passthrough
+    assert split_passthrough(["SMP=2", "--", "-tui", "--", "x"]) == (["SMP=2"], ["-tui", "--", "x"])
+    assert split_passthrough(["--smp", "2"]) == (["--smp", "2"], [])
+    assert split_passthrough(["--"]) == ([], [])
