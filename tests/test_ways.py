@@ -36,9 +36,12 @@ def boot(way):
         regs = vm.wait_halted(timeout=BOOT_TIMEOUT)
         serial = vm.serial().replace("\r\n", "\n")
         raw = vm.read_phys(VGA, COLS * ROWS * 2)
+        bi = vm.read_phys(fc.BOOTINFO_ADDR, fc.BOOTINFO_SIZE)
+        rsdp = bi_field(bi, "acpi_rsdp")
+        rsdp_bytes = vm.read_phys(rsdp, 36) if rsdp else b""
     chars = bytes(raw[0::2]).decode("cp437")
     screen = [chars[r * COLS:(r + 1) * COLS].rstrip() for r in range(ROWS)]
-    return serial, screen, regs
+    return serial, screen, regs, bi, rsdp_bytes
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +75,24 @@ def test_memory_map_is_the_firmwares(boots, way):
     as when stage 2 asks INT 15h E820 itself."""
     got, want = memory_map(boots[way][0]), memory_map(boots["bios"][0])
     assert want and got == want
+
+
+TIMELINE_RATE = re.compile(r"^boot timeline \(TSC at \d+ MHz by the ACPI PM timer; "
+                           r"stage 1 untimed\):$", re.M)
+
+
+def test_acpi_rsdp_is_passed_where_the_loader_has_one(boots):
+    """boot_info.acpi_rsdp: 0 where the kernel searches the BIOS areas itself (stage 2,
+    QEMU's -kernel); under GRUB the RSDP copy of Multiboot 2's ACPI tag, kept in the
+    kernel's memory. Every path finds the PM timer: the timeline has a rate."""
+    for way in BANNER:
+        assert TIMELINE_RATE.search(boots[way][0]), (way, boots[way][0][-400:])
+    assert bi_field(boots["bios"][3], "acpi_rsdp") == 0
+    assert bi_field(boots["multiboot"][3], "acpi_rsdp") == 0
+    bi, rsdp = boots["grub"][3], boots["grub"][4]
+    addr = bi_field(bi, "acpi_rsdp")
+    assert bi_field(bi, "kernel_phys_start") <= addr < bi_field(bi, "kernel_phys_end")
+    assert rsdp[:8] == b"RSD PTR " and sum(rsdp[:20]) % 256 == 0, rsdp
 
 
 @pytest.mark.parametrize("way", ["multiboot", "grub"])
@@ -182,7 +203,9 @@ def uefi(efi, tmp_path_factory):
         serial = vm.serial().replace("\r\n", "\n")
         vm.qmp("screendump", filename=str(shot))
         bi = vm.read_phys(fc.BOOTINFO_ADDR, fc.BOOTINFO_SIZE)
-    return serial, shot, regs, bi, run.result, tmp / "fb.png", base
+        rsdp = bi_field(bi, "acpi_rsdp")
+        rsdp_bytes = vm.read_phys(rsdp, 36) if rsdp else b""
+    return serial, shot, regs, bi, run.result, tmp / "fb.png", base, rsdp_bytes
 
 
 def bi_field(bi, name):
@@ -199,6 +222,19 @@ def test_uefi_com1_names_the_boot_path_and_says_hello(uefi):
     assert "\nHello World!\n" in kernel
     regs = uefi[2]
     assert "HLT=1" in regs and re.search(r"CS =0018 .* CS64", regs)
+
+
+def test_uefi_passes_the_acpi_rsdp_and_the_timeline_has_a_rate(uefi):
+    """No BIOS area to search under UEFI: the loader passes the RSDP from the firmware's
+    configuration table (boot_info.acpi_rsdp), so the kernel finds the FADT's PM timer and
+    the timeline says the TSC rate as on the BIOS path."""
+    serial, bi, rsdp = uefi[0], uefi[3], uefi[7]
+    addr = bi_field(bi, "acpi_rsdp")
+    assert f"UEFI loader: ACPI 2.0 RSDP at 0x{addr:x}\n" in serial, serial[:800]
+    assert rsdp[:8] == b"RSD PTR " and sum(rsdp[:20]) % 256 == 0 and rsdp[15] >= 2, rsdp
+    assert sum(rsdp[:36]) % 256 == 0
+    assert TIMELINE_RATE.search(serial), serial[-400:]
+    assert "no ACPI MADT" not in serial
 
 
 def test_uefi_screen_shows_what_the_kernel_wrote(uefi):
