@@ -327,6 +327,27 @@ def test_make_run_boot_ends_cleanly(build, iso, way):
     assert "a clean end" in p.stderr.strip().splitlines()[-1]
 
 
+def test_make_run_screenshot_saves_the_screen(build, efi, tmp_path):
+    """make run SCREENSHOT=FILE: headless, and QEMU's screen saved when the kernel halted.
+    Under UEFI the picture is the framebuffer the kernel drew on: read back with the
+    kernel's font, it shows the banner and Hello World!. A PNG of the VGA text screen is
+    the 720x400 picture QEMU draws, not blank."""
+    shot = tmp_path / "sub" / "uefi.ppm"
+    p = run_module("fjqemu.run", "--boot", "uefi", "--screenshot", str(shot))
+    assert p.returncode == 0, p.stderr
+    last = p.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(rf"run: the screen \(\d+x\d+\) is in {re.escape(str(shot))}", last), \
+        p.stderr
+    screen = screen_text(shot, load())
+    assert "farjump kernel, booted by UEFI" in screen and "Hello World!" in screen, screen
+    png = tmp_path / "multiboot.png"
+    p = run_module("fjqemu.run", "--boot", "multiboot", "--screenshot", str(png))
+    assert p.returncode == 0 and "Hello World!" in p.stdout, p.stderr
+    with Image.open(png) as im:
+        assert im.format == "PNG" and im.size == (720, 400)
+        assert len(im.convert("RGB").getcolors(1 << 16)) > 2
+
+
 def test_make_run_refuses_a_file_that_cannot_boot_that_way(build):
     p = run_module("fjqemu.run", "--boot", "multiboot", "--headless", str(IMAGES["bios"]))
     assert p.returncode == 1 and "not an ELF file" in p.stderr, p.stderr
