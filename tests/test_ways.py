@@ -348,6 +348,17 @@ def test_make_run_screenshot_saves_the_screen(build, efi, tmp_path):
         assert len(im.convert("RGB").getcolors(1 << 16)) > 2
 
 
+def test_uefi_starts_the_other_cpus(build, efi):
+    """The MADT is found through the RSDP the UEFI loader passed: with -smp 4 the kernel
+    starts the three APs under UEFI as on the BIOS path."""
+    p = run_module("fjqemu.run", "--boot", "uefi", "--smp", "4", "--headless")
+    assert p.returncode == 0, p.stderr
+    out = p.stdout.replace("\r\n", "\n")
+    assert "CPU 0 online (APIC ID 0, boot CPU), starting 3 more\n" in out, out[-800:]
+    for n in (1, 2, 3):
+        assert f"CPU {n} online (APIC ID {n}, long mode)\n" in out, out[-800:]
+
+
 def test_make_run_refuses_a_file_that_cannot_boot_that_way(build):
     p = run_module("fjqemu.run", "--boot", "multiboot", "--headless", str(IMAGES["bios"]))
     assert p.returncode == 1 and "not an ELF file" in p.stderr, p.stderr
