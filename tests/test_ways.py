@@ -310,11 +310,11 @@ def test_uefi_debug_stops_at_the_loader_with_source(uefi, build):
     assert first["pc"] == base + uefi_main
 
 
-def run_module(*args):
+def run_module(*args, timeout=60):
     """A host module as the Makefile's HOSTPY runs it, bounded."""
     env = {"PYTHONPATH": f"{ROOT}/qemu:{ROOT}/gdb:{ROOT}/build/gen", "PATH": "/usr/bin:/bin"}
     return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, env=env)
+                          text=True, timeout=timeout, env=env)
 
 
 @pytest.mark.parametrize("way", ["multiboot", "grub"])
@@ -333,7 +333,8 @@ def test_make_run_screenshot_saves_the_screen(build, efi, tmp_path):
     kernel's font, it shows the banner and Hello World!. A PNG of the VGA text screen is
     the 720x400 picture QEMU draws, not blank."""
     shot = tmp_path / "sub" / "uefi.ppm"
-    p = run_module("fjqemu.run", "--boot", "uefi", "--screenshot", str(shot))
+    p = run_module("fjqemu.run", "--boot", "uefi", "--timeout", str(UEFI_TIMEOUT),
+                   "--screenshot", str(shot), timeout=UEFI_TIMEOUT + 30)
     assert p.returncode == 0, p.stderr
     last = p.stderr.strip().splitlines()[-1]
     assert re.fullmatch(rf"run: the screen \(\d+x\d+\) is in {re.escape(str(shot))}", last), \
@@ -351,7 +352,8 @@ def test_make_run_screenshot_saves_the_screen(build, efi, tmp_path):
 def test_uefi_starts_the_other_cpus(build, efi):
     """The MADT is found through the RSDP the UEFI loader passed: with -smp 4 the kernel
     starts the three APs under UEFI as on the BIOS path."""
-    p = run_module("fjqemu.run", "--boot", "uefi", "--smp", "4", "--headless")
+    p = run_module("fjqemu.run", "--boot", "uefi", "--smp", "4", "--headless",
+                   "--timeout", str(UEFI_TIMEOUT), timeout=UEFI_TIMEOUT + 30)
     assert p.returncode == 0, p.stderr
     out = p.stdout.replace("\r\n", "\n")
     assert "CPU 0 online (APIC ID 0, boot CPU), starting 3 more\n" in out, out[-800:]
