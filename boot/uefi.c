@@ -1,8 +1,8 @@
 /* farjump's UEFI loader (build/BOOTX64.EFI, a gnu-efi application; make efi): read the
  * unmodified kernel.elf from its own FAT volume, check it with the BIOS loader's checks
  * (common/elfcheck.c), place each PT_LOAD at its physical address with
- * AllocatePages(AllocateAddress), describe the GOP framebuffer and the memory map
- * (GetMemoryMap, in E820 terms) in struct boot_info at BOOTINFO_ADDR, exit boot services,
+ * AllocatePages(AllocateAddress), describe the GOP framebuffer, the ACPI RSDP and the
+ * memory map (GetMemoryMap, in E820 terms) in struct boot_info at BOOTINFO_ADDR, exit boot services,
  * build the BIOS path's page tables (common/pagemap.c: the identity map at PT_BASE, the
  * kernel's 4 KiB pages text RX, rodata R, data RW+NX; the framebuffer RW+NX) and jump to
  * _start. docs/boot.md, "UEFI", tells the hand-off.
@@ -158,6 +158,39 @@ static void find_framebuffer(void)
             bi.fb_format == FB_RGBX ? "RGBX" : "BGRX");
 }
 
+/* The ACPI RSDP from the firmware's configuration table (UEFI 2.9 §4.6): the ACPI 2.0 entry,
+ * else the 1.0 one. There is no BIOS area to search under UEFI: without this the kernel
+ * finds no FADT (no PM timer for the timeline's rate) and no MADT (no other CPUs). */
+static void find_acpi(const EFI_SYSTEM_TABLE *systab)
+{
+    EFI_GUID acpi20 = ACPI_20_TABLE_GUID, acpi10 = ACPI_TABLE_GUID;
+    uint64_t found = 0;
+    const char *which = "";
+    for (UINTN i = 0; i < systab->NumberOfTableEntries; i++) {
+        EFI_CONFIGURATION_TABLE *t = &systab->ConfigurationTable[i];
+        if (CompareGuid(&t->VendorGuid, &acpi20) == 0) {
+            found = (uint64_t)(uintptr_t)t->VendorTable;
+            which = "2.0";
+            break;
+        }
+        if (found == 0 && CompareGuid(&t->VendorGuid, &acpi10) == 0) {
+            found = (uint64_t)(uintptr_t)t->VendorTable;
+            which = "1.0";
+        }
+    }
+    if (found == 0) {
+        kprintf("UEFI loader: no ACPI table in the firmware's configuration table\n");
+        return;
+    }
+    if (found + 36 > IDENTITY_MAP_END) {
+        kprintf("UEFI loader: ACPI RSDP at 0x%lx, above the 1 GiB identity map: not passed\n",
+                (unsigned long)found);
+        return;
+    }
+    bi.acpi_rsdp = found;
+    kprintf("UEFI loader: ACPI %s RSDP at 0x%lx\n", which, (unsigned long)found);
+}
+
 /* UEFI memory types (UEFI 2.9 Table 7-6, ACPI 6.4 Table 15-6) in E820 terms: what the
  * kernel may use once boot services are gone is usable. */
 static uint32_t e820_type(UINT32 efi_type)
@@ -310,6 +343,7 @@ __attribute__((noinline)) static EFI_STATUS uefi_main(EFI_HANDLE image,
     const uint8_t *file = read_kernel(image, &size);
     const struct elf64_ehdr *eh = load_kernel(file, size);
     find_framebuffer();
+    find_acpi(systab);
     /* This code and its stack must stay reachable through the identity map. */
     uint64_t here = (uint64_t)(uintptr_t)&uefi_main, sp = (uint64_t)(uintptr_t)&size;
     if (here >= IDENTITY_MAP_END || sp >= IDENTITY_MAP_END)

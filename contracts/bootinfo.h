@@ -108,6 +108,12 @@ struct boot_info {
     uint8_t fb_bpp;      /* bits per pixel (32) */
     uint8_t fb_format;   /* enum fb_format */
     uint16_t fb_reserved;
+    /* ACPI (ACPI 6.4 §5.2.5): the physical address of an RSDP the loader was given, below
+     * IDENTITY_MAP_END: UEFI's configuration table (the ACPI 2.0 entry, else the 1.0 one),
+     * or Multiboot 2's ACPI tag (its copy of the RSDP, kept in the kernel's data). 0: none
+     * given; the kernel then searches the BIOS areas (EBDA, E0000h-FFFFFh), as on the BIOS
+     * path and under QEMU's -kernel. */
+    uint64_t acpi_rsdp;
 } __attribute__((packed));
 
 /* Record timeline event `ev` (enum timeline_event) now. */

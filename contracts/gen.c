@@ -136,6 +136,7 @@ void contracts(void)
     FIELD(boot_info, fb_bpp);
     FIELD(boot_info, fb_format);
     FIELD(boot_info, fb_reserved);
+    FIELD(boot_info, acpi_rsdp);
     CONST(FB_NONE);
     CONST(FB_RGBX);
     CONST(FB_BGRX);

@@ -51,6 +51,8 @@ struct mb1_mmap_entry {
 #define MB2_TAG_BOOTDEV 5
 #define MB2_TAG_MMAP 6
 #define MB2_TAG_FRAMEBUFFER 8
+#define MB2_TAG_ACPI_OLD 14              /* a copy of the ACPI 1.0 RSDP (20 bytes) */
+#define MB2_TAG_ACPI_NEW 15              /* a copy of the ACPI 2.0+ RSDP (36 bytes) */
 
 struct mb2_info {
     uint32_t total_size, reserved;

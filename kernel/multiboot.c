@@ -30,6 +30,11 @@ extern char _start[];
 
 static struct boot_info mb_bi; /* built here, then copied to BOOTINFO_ADDR */
 
+/* Multiboot 2's ACPI tag holds a copy of the RSDP inside the boot information, which is
+ * overwritten below: the copy is kept here, in the kernel's own memory, and
+ * boot_info.acpi_rsdp points at it (its physical address, inside the identity map). */
+static uint8_t mb_rsdp[36];
+
 static uint64_t phys(const void *p)
 {
     return (uint64_t)(uintptr_t)p - KERNEL_VMA;
@@ -106,6 +111,13 @@ static void from_mb2(struct boot_info *bi, const struct mb2_info *mbi)
                 add_range(bi, r->base, r->length, r->type);
             }
             have_mmap = 1;
+        } else if ((tag->type == MB2_TAG_ACPI_NEW ||
+                    (tag->type == MB2_TAG_ACPI_OLD && bi->acpi_rsdp == 0)) &&
+                   tag->size >= sizeof(*tag) + 20) {
+            /* The ACPI 2.0 copy wins over the 1.0 one, whichever comes first. */
+            uint32_t n = tag->size - sizeof(*tag);
+            memcpy(mb_rsdp, (const uint8_t *)tag + sizeof(*tag), n < 36 ? n : 36);
+            bi->acpi_rsdp = phys(mb_rsdp);
         }
         p += (tag->size + 7) & ~7u;
     }

@@ -82,6 +82,7 @@ void timeline_kernel_main(struct boot_info *bi)
         return;
     bootinfo_stamp(bi, TL_KERNEL_MAIN);
     bi->tsc_hz = 0;
+    acpi_use_rsdp(bi->acpi_rsdp); /* the first ACPI lookup is the next line */
     pm_port = find_pm_timer(&pm_mask);
     if (pm_port) {
         pm_start = inl(pm_port) & pm_mask;

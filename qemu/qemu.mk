@@ -39,9 +39,10 @@ MACHINE_ARGS = --boot '$(BOOT)' $(if $(IMAGE),--image '$(IMAGE)') $(if $(CDROM),
 	$(if $(SMP),--smp '$(SMP)') $(if $(SYMBOLS),--symbols '$(SYMBOLS)')
 MACHINE_FILES = $(if $(IMAGE)$(CDROM)$(KERNEL),,$(BOOT_FILE)) $(filter $(B)/fault/%.img,$(IMAGE))
 
-# TIMEOUT=...: seconds a headless (scripted) run may take.
+# TIMEOUT=...: seconds a headless (scripted) run may take. SCREENSHOT=FILE: headless, and
+# the screen saved to FILE (PNG; .ppm for PPM) when the run ends.
 run: deps all $(MACHINE_FILES)
-	@$(HOSTPY) fjqemu.run $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(MACHINE_ARGS)
+	@$(HOSTPY) fjqemu.run $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(SCREENSHOT),--screenshot '$(SCREENSHOT)') $(MACHINE_ARGS)
 
 # Boot IMAGE (default build/disk.img); when it triple-faults, explain why (docs/time-travel.md).
 why: deps all $(CONTRACTS_PY)

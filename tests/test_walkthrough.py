@@ -19,7 +19,8 @@ DOCS = {"docs/walkthrough.md": DOC, "docs/gdb.md": ROOT / "docs" / "gdb.md",
 @pytest.fixture(scope="module", autouse=True)
 def built():
     """The image, the ELF files and build/bochs.sym, for the --no-build runs below."""
-    r = subprocess.run(["make", "-s", "all", "build/bochs.sym"], cwd=ROOT,
+    r = subprocess.run(["make", "-s", "all", "build/bochs.sym", "build/farjump.iso",
+                        "build/efi.img"], cwd=ROOT,
                        capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
         pytest.fail(f"make failed:\n{r.stdout}\n{r.stderr}")
@@ -147,9 +148,17 @@ def test_doc_covers_every_step():
     text = DOC.read_text()
     # Following the walkthrough never writes into the tracked docs/ (issue 15 item 12).
     assert not [c for c in cmds if "docs/" in c], cmds
-    for img in ("img/fj-vga.png", "img/qemu-screen.png"):
+    for img in ("img/fj-vga.png", "img/qemu-screen.png", "img/boot-multiboot.png",
+                "img/boot-grub.png", "img/boot-uefi.png"):
         assert f"]({img})" in text
         assert (ROOT / "docs" / img).stat().st_size > 1000
+    # Every way in is booted for real in its section (issue 14), with its screen.
+    for way in ("multiboot", "grub", "uefi"):
+        b = block(f"boot-{way}")
+        timeout = " TIMEOUT=90" if way == "uefi" else ""
+        assert b.cmds == [f"make run BOOT={way}{timeout} "
+                          f"SCREENSHOT=build/walkthrough/boot-{way}.png"], b.cmds
+        assert "Hello World!" in b.body and not b.loose
 
 
 # ---- the check can fail ------------------------------------------------------------------------
@@ -190,6 +199,30 @@ def test_compare_tolerates_what_moves_with_code_size():
                  ("cs   0x0008     1", "cs   0x0010     2"),
                  ("GDT base=0x8758 limit=0x27 (5 slots)", "GDT base=0x8758 limit=0x2f (6 slots)")):
         assert wt.compare([a], [b]), (a, b)
+
+
+def test_compare_tolerates_run_times_and_the_uefi_loader_base():
+    """What make run BOOT=... prints that varies between runs or builds: the run's time,
+    the TSC rate, the UEFI loader's ImageBase and size. Nothing else on those lines."""
+    doc = ["run: the guest halted with interrupts off after 0.3 s (a clean end)",
+           "boot timeline (TSC at 2096 MHz by the ACPI PM timer; stage 1 untimed):",
+           "UEFI loader: ImageBase 0x6128000 (139264 bytes)"]
+    now = ["run: the guest halted with interrupts off after 12 s (a clean end)",
+           "boot timeline (TSC at 3400 MHz by the ACPI PM timer; stage 1 untimed):",
+           "UEFI loader: ImageBase 0x6126000 (143360 bytes)"]
+    assert wt.compare(doc, now) == []
+    for a, b in ((doc[0], doc[0].replace("a clean end", "status 1")),
+                 (doc[1], doc[1].replace("by the ACPI PM timer", "rate unknown")),
+                 (doc[2], doc[2].replace("ImageBase", "image base")),
+                 ("UEFI loader: ACPI 2.0 RSDP at 0x777e014", "UEFI loader: ACPI 1.0 RSDP at 0x777e014"),
+                 ("kernel_read  36510117 cycles 17418 us", "kernel_read  36510117 cycles 1741 us")):
+        assert wt.compare([a], [b]), (a, b)
+
+
+def test_clean_drops_terminal_control_sequences():
+    """OVMF clears the screen on COM1 (ESC [2J ...): the doc shows what a terminal shows."""
+    assert wt.clean("\x1b[2J\x1b[01;01H\x1b[=3hBdsDxe: loading\r\nx\x1b[0m y\r\n") == \
+        ["BdsDxe: loading", "x y"]
 
 
 def test_compare_tolerates_addresses_printed_in_decimal():

@@ -36,9 +36,12 @@ def boot(way):
         regs = vm.wait_halted(timeout=BOOT_TIMEOUT)
         serial = vm.serial().replace("\r\n", "\n")
         raw = vm.read_phys(VGA, COLS * ROWS * 2)
+        bi = vm.read_phys(fc.BOOTINFO_ADDR, fc.BOOTINFO_SIZE)
+        rsdp = bi_field(bi, "acpi_rsdp")
+        rsdp_bytes = vm.read_phys(rsdp, 36) if rsdp else b""
     chars = bytes(raw[0::2]).decode("cp437")
     screen = [chars[r * COLS:(r + 1) * COLS].rstrip() for r in range(ROWS)]
-    return serial, screen, regs
+    return serial, screen, regs, bi, rsdp_bytes
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +75,24 @@ def test_memory_map_is_the_firmwares(boots, way):
     as when stage 2 asks INT 15h E820 itself."""
     got, want = memory_map(boots[way][0]), memory_map(boots["bios"][0])
     assert want and got == want
+
+
+TIMELINE_RATE = re.compile(r"^boot timeline \(TSC at \d+ MHz by the ACPI PM timer; "
+                           r"stage 1 untimed\):$", re.M)
+
+
+def test_acpi_rsdp_is_passed_where_the_loader_has_one(boots):
+    """boot_info.acpi_rsdp: 0 where the kernel searches the BIOS areas itself (stage 2,
+    QEMU's -kernel); under GRUB the RSDP copy of Multiboot 2's ACPI tag, kept in the
+    kernel's memory. Every path finds the PM timer: the timeline has a rate."""
+    for way in BANNER:
+        assert TIMELINE_RATE.search(boots[way][0]), (way, boots[way][0][-400:])
+    assert bi_field(boots["bios"][3], "acpi_rsdp") == 0
+    assert bi_field(boots["multiboot"][3], "acpi_rsdp") == 0
+    bi, rsdp = boots["grub"][3], boots["grub"][4]
+    addr = bi_field(bi, "acpi_rsdp")
+    assert bi_field(bi, "kernel_phys_start") <= addr < bi_field(bi, "kernel_phys_end")
+    assert rsdp[:8] == b"RSD PTR " and sum(rsdp[:20]) % 256 == 0, rsdp
 
 
 @pytest.mark.parametrize("way", ["multiboot", "grub"])
@@ -182,7 +203,9 @@ def uefi(efi, tmp_path_factory):
         serial = vm.serial().replace("\r\n", "\n")
         vm.qmp("screendump", filename=str(shot))
         bi = vm.read_phys(fc.BOOTINFO_ADDR, fc.BOOTINFO_SIZE)
-    return serial, shot, regs, bi, run.result, tmp / "fb.png", base
+        rsdp = bi_field(bi, "acpi_rsdp")
+        rsdp_bytes = vm.read_phys(rsdp, 36) if rsdp else b""
+    return serial, shot, regs, bi, run.result, tmp / "fb.png", base, rsdp_bytes
 
 
 def bi_field(bi, name):
@@ -199,6 +222,19 @@ def test_uefi_com1_names_the_boot_path_and_says_hello(uefi):
     assert "\nHello World!\n" in kernel
     regs = uefi[2]
     assert "HLT=1" in regs and re.search(r"CS =0018 .* CS64", regs)
+
+
+def test_uefi_passes_the_acpi_rsdp_and_the_timeline_has_a_rate(uefi):
+    """No BIOS area to search under UEFI: the loader passes the RSDP from the firmware's
+    configuration table (boot_info.acpi_rsdp), so the kernel finds the FADT's PM timer and
+    the timeline says the TSC rate as on the BIOS path."""
+    serial, bi, rsdp = uefi[0], uefi[3], uefi[7]
+    addr = bi_field(bi, "acpi_rsdp")
+    assert f"UEFI loader: ACPI 2.0 RSDP at 0x{addr:x}\n" in serial, serial[:800]
+    assert rsdp[:8] == b"RSD PTR " and sum(rsdp[:20]) % 256 == 0 and rsdp[15] >= 2, rsdp
+    assert sum(rsdp[:36]) % 256 == 0
+    assert TIMELINE_RATE.search(serial), serial[-400:]
+    assert "no ACPI MADT" not in serial
 
 
 def test_uefi_screen_shows_what_the_kernel_wrote(uefi):
@@ -274,11 +310,11 @@ def test_uefi_debug_stops_at_the_loader_with_source(uefi, build):
     assert first["pc"] == base + uefi_main
 
 
-def run_module(*args):
+def run_module(*args, timeout=60):
     """A host module as the Makefile's HOSTPY runs it, bounded."""
     env = {"PYTHONPATH": f"{ROOT}/qemu:{ROOT}/gdb:{ROOT}/build/gen", "PATH": "/usr/bin:/bin"}
     return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, env=env)
+                          text=True, timeout=timeout, env=env)
 
 
 @pytest.mark.parametrize("way", ["multiboot", "grub"])
@@ -289,6 +325,40 @@ def test_make_run_boot_ends_cleanly(build, iso, way):
     assert p.returncode == 0, p.stderr
     assert f"booted by {BANNER[way]}" in p.stdout and "Hello World!" in p.stdout
     assert "a clean end" in p.stderr.strip().splitlines()[-1]
+
+
+def test_make_run_screenshot_saves_the_screen(build, efi, tmp_path):
+    """make run SCREENSHOT=FILE: headless, and QEMU's screen saved when the kernel halted.
+    Under UEFI the picture is the framebuffer the kernel drew on: read back with the
+    kernel's font, it shows the banner and Hello World!. A PNG of the VGA text screen is
+    the 720x400 picture QEMU draws, not blank."""
+    shot = tmp_path / "sub" / "uefi.ppm"
+    p = run_module("fjqemu.run", "--boot", "uefi", "--timeout", str(UEFI_TIMEOUT),
+                   "--screenshot", str(shot), timeout=UEFI_TIMEOUT + 30)
+    assert p.returncode == 0, p.stderr
+    last = p.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(rf"run: the screen \(\d+x\d+\) is in {re.escape(str(shot))}", last), \
+        p.stderr
+    screen = screen_text(shot, load())
+    assert "farjump kernel, booted by UEFI" in screen and "Hello World!" in screen, screen
+    png = tmp_path / "multiboot.png"
+    p = run_module("fjqemu.run", "--boot", "multiboot", "--screenshot", str(png))
+    assert p.returncode == 0 and "Hello World!" in p.stdout, p.stderr
+    with Image.open(png) as im:
+        assert im.format == "PNG" and im.size == (720, 400)
+        assert len(im.convert("RGB").getcolors(1 << 16)) > 2
+
+
+def test_uefi_starts_the_other_cpus(build, efi):
+    """The MADT is found through the RSDP the UEFI loader passed: with -smp 4 the kernel
+    starts the three APs under UEFI as on the BIOS path."""
+    p = run_module("fjqemu.run", "--boot", "uefi", "--smp", "4", "--headless",
+                   "--timeout", str(UEFI_TIMEOUT), timeout=UEFI_TIMEOUT + 30)
+    assert p.returncode == 0, p.stderr
+    out = p.stdout.replace("\r\n", "\n")
+    assert "CPU 0 online (APIC ID 0, boot CPU), starting 3 more\n" in out, out[-800:]
+    for n in (1, 2, 3):
+        assert f"CPU {n} online (APIC ID {n}, long mode)\n" in out, out[-800:]
 
 
 def test_make_run_refuses_a_file_that_cannot_boot_that_way(build):

@@ -12,10 +12,14 @@ display, COM1 on standard output, and the run ends by itself. The last line says
   - the time limit passed (--timeout, default 30 s, `make run TIMEOUT=...`; status 124).
 
     python3 -m fjqemu.run [--boot bios|multiboot|grub|uefi] [--headless] [--timeout S]
-                          [IMAGE] [-- extra QEMU options...]
+                          [--screenshot FILE] [IMAGE] [-- extra QEMU options...]
 
 --boot (make run BOOT=...) picks the way in (fjqemu.bootpaths): IMAGE is then the kernel
 ELF, the ISO or the FAT image instead of the disk image.
+
+--screenshot FILE (make run SCREENSHOT=FILE) makes the run headless and, when it ends with
+QEMU still there (the guest halted, or the time limit), saves the screen as QEMU shows it
+(QMP screendump: VGA text, or UEFI's framebuffer) to FILE: PNG, or PPM if FILE ends in .ppm.
 """
 from __future__ import annotations
 
@@ -47,6 +51,14 @@ def say(msg: str) -> None:
     print(f"{PROG}: {msg}", file=sys.stderr, flush=True)
 
 
+def shown_path(path) -> str:
+    """A path as the user would type it: relative when it is under the current directory."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def halted_with_interrupts_off(regs: str) -> bool:
     """`info registers` of a CPU that sits in HLT with EFLAGS.IF clear: it stays there."""
     m = re.search(r"\b[ER]FL=([0-9a-fA-F]+)", regs)      # 32-bit EFL, 64-bit RFL
@@ -61,8 +73,30 @@ def ended_by_guest(reason: str | None, what: str, serial: str) -> tuple[str, int
             f"COM1: {serial}. {EXPLAIN}", 1)
 
 
-def headless(image: Path | None, timeout: float, extra: list[str], machine=None) -> int:
-    """Boot with no display, COM1 copied to standard output, until the guest ends."""
+def save_screen(vm, file: Path, tmp: str) -> str:
+    """QEMU's screen (QMP screendump, a PPM) saved to `file` (PNG unless it ends in .ppm);
+    the line that says so."""
+    from PIL import Image
+    ppm = Path(tmp).resolve() / "screen.ppm"     # QEMU runs in a directory of its own
+    try:
+        vm.qmp("screendump", filename=str(ppm))
+        with Image.open(ppm) as im:
+            size = f"{im.size[0]}x{im.size[1]}"
+            if file.suffix.lower() == ".ppm":
+                im.save(file)
+            else:
+                im.convert("RGB").save(file, format="PNG", optimize=True)
+    except QemuError as e:
+        return f"no screenshot: {e}"
+    except OSError as e:
+        return f"cannot write the screenshot {file}: {e.strerror or e}"
+    return f"the screen ({size}) is in {file}"
+
+
+def headless(image: Path | None, timeout: float, extra: list[str], machine=None,
+             screenshot: Path | None = None) -> int:
+    """Boot with no display, COM1 copied to standard output, until the guest ends; the
+    screen saved to `screenshot` at the end if QEMU is still there."""
     out = sys.stdout.buffer
     with tempfile.TemporaryDirectory(prefix="fjrun-") as tmp:
         vm = QemuVM(image, workdir=tmp, extra=extra,
@@ -105,10 +139,15 @@ def headless(image: Path | None, timeout: float, extra: list[str], machine=None)
                                    "(TIMEOUT=... allows more); QEMU stopped", 124)
                     break
                 time.sleep(0.05)
+            if screenshot is not None:
+                shot = (save_screen(vm, screenshot, tmp) if vm.proc.poll() is None
+                        else "no screenshot: QEMU had ended")
         finally:
             vm.close()
     out.flush()
     say(msg)
+    if screenshot is not None:
+        say(shot)
     return status
 
 
@@ -170,6 +209,9 @@ def main(argv=None) -> int:
     Machine.add_arguments(ap)
     ap.add_argument("--headless", action="store_true",
                     help="no display, COM1 on standard output, end by itself")
+    ap.add_argument("--screenshot", type=Path, metavar="FILE",
+                    help="headless; at the end save the screen to FILE (PNG, or PPM if "
+                         "FILE ends in .ppm)")
     ap.add_argument("--timeout", type=float, default=float(os.environ.get("TIMEOUT") or 30),
                     help="seconds a headless run may take (default: $TIMEOUT or 30)")
     argv, extra = split_passthrough(list(sys.argv[1:] if argv is None else argv))
@@ -195,12 +237,21 @@ def main(argv=None) -> int:
     if problem:
         say(problem)
         return 1
-    what = machine.describe() if machine.foreign else str(image)
+    what = machine.describe() if machine.foreign else shown_path(image)
     tty = sys.stdin.isatty() and sys.stdout.isatty()
-    if args.headless or (not os.environ.get("DISPLAY") and not tty):
-        say(f"booting {what} headless (no $DISPLAY or no terminal); COM1 follows, the run "
+    if args.screenshot is not None:
+        try:
+            args.screenshot.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            say(f"SCREENSHOT={args.screenshot}: cannot make its directory: {e.strerror or e}")
+            return 1
+    if args.headless or args.screenshot or (not os.environ.get("DISPLAY") and not tty):
+        # SCREENSHOT= says so whatever the terminal: the docs capture this line.
+        why = ("SCREENSHOT= is set" if args.screenshot is not None
+               else "no $DISPLAY or no terminal")
+        say(f"booting {what} headless ({why}); COM1 follows, the run "
             f"ends when the guest halts or resets, or after {args.timeout:g} s")
-        return headless(image, args.timeout, extra, machine)
+        return headless(image, args.timeout, extra, machine, args.screenshot)
     if os.environ.get("DISPLAY"):
         problem = x_display_problem(os.environ["DISPLAY"])
         if problem:

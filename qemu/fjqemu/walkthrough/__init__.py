@@ -30,7 +30,8 @@ session and Bochs run); within one doc:
          (the guest has then printed Hello World! and halted); '<- ' is the reply.
   sh     lines '$ CMD': run with bash in the repository root ('timeout N CMD' may end
          with status 124: that is the timeout it asked for), after the doc's Bochs run (so
-         they can read what it wrote).
+         they can read what it wrote). Standard output and error in one pipe, in the order
+         a terminal shows them; terminal control sequences (OVMF's on COM1) dropped.
 
 cut="CMD=N" shows only the first N lines of what CMD printed (each time the block runs it),
 then a line '[... K more lines ...]'.
@@ -44,15 +45,18 @@ bounded by a timeout.
 --check compares after normalising what legitimately varies between builds and machines:
 addresses inside stage 2, the kernel's virtual range and its physical range (any value in
 the same range matches; also 16- to 20-digit decimal numbers, as JSON prints addresses),
-symbol+offset offsets, source line numbers, Bochs tick counts,
+symbol+offset offsets, source line numbers, Bochs tick counts, make run's 'after N s',
+the TSC rate ('TSC at N MHz'), the UEFI loader's 'ImageBase 0x... (N bytes)',
 sizes like '12K', the instruction bytes Bochs prints after ';', the repository's
 absolute path, the gdbstub port and the data words of stage 2's header (its CRC-32s change
 with every stage 2 or kernel build). In a block marked
-'loose' every number matches any number (for sizes and sector counts). Images: --write
+'loose' every number matches any number (for sizes and sector counts). Images (check.IMAGES): --write
 renders docs/img/fj-vga.png (the doc's 'fj vga --png build/walkthrough/fj-vga.png', copied:
-a reader following the doc never overwrites the tracked file) and docs/img/qemu-screen.png
-(QMP screendump, PPM converted with Pillow); --check renders them into a temporary directory and checks
-that they are sane 720x400 images.
+a reader following the doc never overwrites the tracked file), docs/img/qemu-screen.png
+(QMP screendump, PPM converted with Pillow) and docs/img/boot-{multiboot,grub,uefi}.png
+(the doc's 'make run BOOT=... SCREENSHOT=build/walkthrough/boot-....png', copied); --check
+renders them into a temporary directory and checks that they are sane images (720x400 VGA
+text; the UEFI framebuffer at least 640x400), not blank.
 """
 # The package: config (paths, limits), template (the doc's capture blocks), capture (running
 # the commands: QEMU, GDB, Bochs, shell), check (comparison and images), __main__ (the CLI).

@@ -23,7 +23,10 @@ from .template import parse, render
 # ---- main ------------------------------------------------------------------------------------------
 def build() -> None:
     try:
-        p = subprocess.run([MAKE, "-s", "all", "build/bochs.sym"], cwd=ROOT,
+        # The ISO and the UEFI disk too: the walkthrough boots them (make run BOOT=...), and
+        # a make run that built one first would print the build into the doc.
+        p = subprocess.run([MAKE, "-s", "all", "build/bochs.sym", "build/farjump.iso",
+                            "build/efi.img"], cwd=ROOT,
                            capture_output=True, text=True, timeout=600)
     except subprocess.TimeoutExpired:
         raise SystemExit("walkthrough: make did not finish in 600 s")

@@ -234,11 +234,13 @@ def capture_sh(blocks: list[Block], paths: Paths) -> None:
     for b in blocks:
         out = []
         for cmd in b.cmds:
+            # Standard error into the same pipe: the doc shows the lines in the order a
+            # terminal would (make run's own lines around the guest's COM1).
             p = spawn(["bash", "-c", paths.to_real(cmd)], cwd=ROOT,
                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                      stderr=subprocess.PIPE, text=True)
+                      stderr=subprocess.STDOUT, text=True)
             try:
-                stdout, stderr = p.communicate(timeout=SH_TIMEOUT)
+                stdout, _ = p.communicate(timeout=SH_TIMEOUT)
             except subprocess.TimeoutExpired:
                 kill_group(p)           # the shell and whatever it started
                 p.communicate()
@@ -246,9 +248,9 @@ def capture_sh(blocks: list[Block], paths: Paths) -> None:
             # 'timeout N CMD' ending CMD after N s (status 124) is what was asked for.
             if p.returncode != 0 and not (p.returncode == 124 and cmd.startswith("timeout ")):
                 raise CaptureError(f"{b.label}: '{cmd}' exited with status {p.returncode}:\n"
-                                   f"{stdout[-1500:]}{stderr[-1500:]}")
+                                   f"{stdout[-3000:]}")
             out.append(f"$ {cmd}")
-            out += cut_lines(b, cmd, clean(paths.to_shown(stdout + stderr)))
+            out += cut_lines(b, cmd, clean(paths.to_shown(stdout)))
         b.out = out
 
 

@@ -11,7 +11,14 @@ from .config import SHOWN_BUILD, SHOWN_IMG
 from .template import Block
 
 # ---- images --------------------------------------------------------------------------------------
-IMAGES = ("fj-vga.png", "qemu-screen.png")   # in docs/img/
+# In docs/img/, each with the size it must have (None: any, at least 640x400). fj-vga.png is
+# the doc's 'fj vga --png build/walkthrough/fj-vga.png', qemu-screen.png its QMP screendump;
+# boot-*.png are 'make run BOOT=... SCREENSHOT=build/walkthrough/boot-*.png' (the UEFI one
+# is the GOP framebuffer, whose size is the firmware's choice).
+IMAGES = {"fj-vga.png": (720, 400), "qemu-screen.png": (720, 400),
+          "boot-multiboot.png": (720, 400), "boot-grub.png": (720, 400),
+          "boot-uefi.png": None}
+SCREENDUMP = "qemu-screen.png"      # converted from build/walkthrough/qemu-screen.ppm
 
 
 def make_images(paths: Paths, required: bool) -> list[str]:
@@ -23,13 +30,14 @@ def make_images(paths: Paths, required: bool) -> list[str]:
     png_dir = paths.real(SHOWN_IMG)
     if ppm.exists():
         with Image.open(ppm) as im:
-            im.convert("RGB").save(png_dir / "qemu-screen.png", optimize=True)
-    # The reader's 'fj vga --png' writes into build/ (never over the tracked docs/img/
-    # file); the tool copies it to the image directory the doc shows.
-    vga = paths.real(SHOWN_BUILD + "fj-vga.png")
-    if vga.exists():
-        shutil.copyfile(vga, png_dir / "fj-vga.png")
+            im.convert("RGB").save(png_dir / SCREENDUMP, optimize=True)
+    # The reader's commands write into build/ (never over the tracked docs/img/ files);
+    # the tool copies them to the image directory the doc shows.
     for name in IMAGES:
+        made = paths.real(SHOWN_BUILD + name)
+        if name != SCREENDUMP and made.exists():
+            shutil.copyfile(made, png_dir / name)
+    for name, size in IMAGES.items():
         f = png_dir / name
         if not f.exists():
             if required:
@@ -37,8 +45,10 @@ def make_images(paths: Paths, required: bool) -> list[str]:
             continue
         with Image.open(f) as im:
             colours = im.convert("RGB").getcolors(1 << 16)
-            if im.size != (720, 400):
-                problems.append(f"image {name}: size {im.size}, want 720x400")
+            if size is not None and im.size != size:
+                problems.append(f"image {name}: size {im.size}, want {size[0]}x{size[1]}")
+            elif size is None and (im.size[0] < 640 or im.size[1] < 400):
+                problems.append(f"image {name}: size {im.size}, want at least 640x400")
             elif colours is not None and len(colours) < 2:
                 problems.append(f"image {name}: blank")
     return problems
@@ -58,6 +68,9 @@ TOKEN_RE = re.compile(r"""
   | (?P<tick>(?<=t=)\d+|^\d{11}(?=:)|(?<=\(0\)\.\[)\d+)
   | (?P<line>(?<=\.asm:)\d+|(?<=\.c:)\d+|(?<=\.inc:)\d+|(?<=line\ )\d+|^\d+(?=\ {2,}\S))
   | (?P<size>\b\d+K\b)
+  | (?P<secs>(?<=\ after\ )\d+(?:\.\d+)?(?=\ s\b))
+  | (?P<mhz>(?<=TSC\ at\ )\d+(?=\ MHz\b))
+  | (?P<imagebase>(?<=ImageBase\ )0x[0-9a-f]+\ \(\d+\ bytes\))
   | (?P<bytes>(?<=;\ )[0-9a-f]+$)
   | (?P<segoff>\b[0-9a-f]{4}:[0-9a-f]{4,16}\b)
   | (?P<reg>\b[0-9a-f]{8}_[0-9a-f]{8}\b)

@@ -18,7 +18,7 @@ MARK = "\x02fj-walkthrough\x03 "
 GDB_TIMEOUT = 60        # the whole GDB session
 CONTINUE_TIMEOUT = 15   # one 'continue' inside it
 BOCHS_TIMEOUT = 60
-SH_TIMEOUT = 60
+SH_TIMEOUT = 120       # one shell command (an OVMF boot takes seconds, more on a busy machine)
 # Artefacts: the doc shows these paths; --check writes to a temporary directory instead.
 SHOWN_IMG = "docs/img/"
 SHOWN_BUILD = "build/walkthrough/"

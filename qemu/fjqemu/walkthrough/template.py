@@ -105,10 +105,16 @@ def cut_lines(b: Block, cmd: str, lines: list[str]) -> list[str]:
     return lines[:n] + [f"[... {len(lines) - n} more lines ...]"]
 
 
+# Terminal control sequences (CSI ... final byte), as OVMF writes them on COM1: a terminal
+# shows nothing for them, the doc neither.
+CSI_RE = re.compile(r"\x1b\[[0-9;=?]*[@-~]")
+
+
 def clean(text: str) -> list[str]:
-    """Output text as doc lines: tabs expanded, no trailing blanks, no ``` fences."""
+    """Output text as doc lines: tabs expanded, no trailing blanks, no ``` fences, no
+    terminal control sequences."""
     out = []
-    for ln in text.replace("\r", "").split("\n"):
+    for ln in CSI_RE.sub("", text).replace("\r", "").split("\n"):
         ln = ln.expandtabs(8).rstrip()
         out.append(("\u200b" + ln) if ln.startswith("```") else ln)
     while out and not out[-1]:
