@@ -7,12 +7,17 @@ linux_bzimage(): Debian's kernel image (the package linux-image-amd64 depends on
 fetched with `apt-get download`, its boot/vmlinuz-* taken out of `dpkg-deb --fsys-tarfile`
 (never installed), cached as
 build/foreign/vmlinuz. Every subprocess is bounded.
+
+`make foreign` (python3 -m fjqemu.foreign) fetches both, for docs/your-kernel.md's
+sessions: `make debug KERNEL=build/foreign/vmlinuz ...`, `make debug
+CDROM=build/foreign/grub.iso`.
 """
 from __future__ import annotations
 
 import glob
 import io
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -86,3 +91,22 @@ def grub_iso() -> Path:
     (tree / "boot" / "grub" / "grub.cfg").write_bytes(cfg.read_bytes())
     _run(["grub-mkrescue", "-o", str(target), str(tree)], 300)
     return target
+
+
+def main() -> int:
+    """make foreign: fetch (once) Debian's kernel and make the GRUB ISO; one line each."""
+    from . import ROOT
+    for what, get in (("Debian's Linux bzImage (linux-image-amd64's kernel)", linux_bzimage),
+                      ("a GRUB BIOS ISO (Debian's grub-mkrescue, tests/guests/grub/grub.cfg)",
+                       grub_iso)):
+        try:
+            path = get()
+        except FjError as e:
+            print(f"foreign: {e}", file=sys.stderr)
+            return 1
+        print(f"foreign: {path.relative_to(ROOT)}: {what}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
