@@ -3,8 +3,8 @@
     scripts/walkthrough --write     re-capture; rewrite the docs' capture blocks and docs/img/*.png
     scripts/walkthrough --check     re-capture; compare with the docs (exit 1 and a diff on mismatch)
     ... [--doc FILE]...             only these docs (default: docs/walkthrough.md, docs/gdb.md,
-                                    docs/bochs.md and README.md; docs/smp.md only when
-                                    named: its SMP session is not always reproducible)
+                                    docs/bochs.md, README.md, docs/smp.md and
+                                    docs/your-kernel.md)
 
 Each doc is a template: prose by hand, and blocks marked
 
