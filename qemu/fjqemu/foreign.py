@@ -14,6 +14,8 @@ CDROM=build/foreign/grub.iso`.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import glob
 import io
 import subprocess
@@ -39,6 +41,19 @@ def _run(args, timeout: float, cwd=None) -> str:
     return r.stdout
 
 
+@contextlib.contextmanager
+def _locked():
+    """One fetcher at a time (tests on two workers and the doc capture may ask at once):
+    an flock on build/foreign/.lock, held while a file is checked and made."""
+    FOREIGN.mkdir(parents=True, exist_ok=True)
+    with open(FOREIGN / ".lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def linux_package() -> str:
     """The real package behind linux-image-amd64 (e.g. linux-image-6.1.0-57-amd64)."""
     for line in _run(["apt-cache", "depends", "linux-image-amd64"], 60).splitlines():
@@ -50,6 +65,11 @@ def linux_package() -> str:
 
 def linux_bzimage() -> Path:
     """build/foreign/vmlinuz: Debian's bzImage, downloaded and unpacked once."""
+    with _locked():
+        return _linux_bzimage()
+
+
+def _linux_bzimage() -> Path:
     target = FOREIGN / "vmlinuz"
     if target.is_file():
         return target
@@ -81,6 +101,11 @@ def linux_bzimage() -> Path:
 
 def grub_iso() -> Path:
     """build/foreign/grub.iso: GRUB for BIOS, booting tests/guests/grub/grub.cfg."""
+    with _locked():
+        return _grub_iso()
+
+
+def _grub_iso() -> Path:
     from . import ROOT
     target = FOREIGN / "grub.iso"
     cfg = ROOT / "tests" / "guests" / "grub" / "grub.cfg"

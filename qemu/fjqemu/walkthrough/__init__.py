@@ -38,7 +38,8 @@ session and Bochs run); within one doc:
   sh     lines '$ CMD': run with bash in the repository root ('timeout N CMD' may end
          with status 124: that is the timeout it asked for), after the doc's Bochs run (so
          they can read what it wrote); but sh blocks before the doc's first gdb block run
-         before any session (they may fetch what it boots: '$ make foreign').
+         before any session (they may fetch what it boots: '$ make foreign'; 900 s,
+         the others 60 s).
 
 cut="CMD=N" shows only the first N lines of what CMD printed (each time the block runs it),
 then a line '[... K more lines ...]'.

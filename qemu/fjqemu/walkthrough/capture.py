@@ -16,9 +16,9 @@ from ..gdbrun import DEFAULT_SYNTAX, GdbError, run_driver
 from ..machine import Machine, MachineError, parse_symbols
 from ..procs import die_with_parent, end_group, kill_group, killpg
 from ..vm import QemuError, QemuVM
-from .config import (BOCHS_TIMEOUT, CONTINUE_TIMEOUT, FOREIGN_CONTINUE_TIMEOUT,
-                     FOREIGN_GDB_TIMEOUT, GDB_TIMEOUT, IMG, MARK, SH_TIMEOUT, SHOWN_BUILD,
-                     SHOWN_IMG, CaptureError)
+from .config import (BOCHS_TIMEOUT, CONTINUE_TIMEOUT, FETCH_TIMEOUT,
+                     FOREIGN_CONTINUE_TIMEOUT, FOREIGN_GDB_TIMEOUT, GDB_TIMEOUT, IMG, MARK,
+                     SH_TIMEOUT, SHOWN_BUILD, SHOWN_IMG, CaptureError)
 from .template import PROMPT, Block, clean, cut_lines
 
 DRIVER = Path(__file__).with_name("gdb_driver.py")
@@ -281,7 +281,7 @@ def capture_bochs(blocks: list[Block], paths: Paths) -> None:
         b.out = out
 
 
-def capture_sh(blocks: list[Block], paths: Paths) -> None:
+def capture_sh(blocks: list[Block], paths: Paths, timeout: float = SH_TIMEOUT) -> None:
     for b in blocks:
         out = []
         for cmd in b.cmds:
@@ -289,11 +289,11 @@ def capture_sh(blocks: list[Block], paths: Paths) -> None:
                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                       stderr=subprocess.PIPE, text=True)
             try:
-                stdout, stderr = p.communicate(timeout=SH_TIMEOUT)
+                stdout, stderr = p.communicate(timeout=timeout)
             except subprocess.TimeoutExpired:
                 kill_group(p)           # the shell and whatever it started
                 p.communicate()
-                raise CaptureError(f"{b.label}: '{cmd}' did not finish in {SH_TIMEOUT} s")
+                raise CaptureError(f"{b.label}: '{cmd}' did not finish in {timeout:g} s")
             # 'timeout N CMD' ending CMD after N s (status 124) is what was asked for.
             if p.returncode != 0 and not (p.returncode == 124 and cmd.startswith("timeout ")):
                 raise CaptureError(f"{b.label}: '{cmd}' exited with status {p.returncode}:\n"
@@ -343,7 +343,7 @@ def capture(blocks: list[Block], paths: Paths) -> None:
     # boots ('$ make foreign', docs/your-kernel.md).
     first_gdb = min((b.marker_line for b in by["gdb"]), default=None)
     early = [b for b in by["sh"] if first_gdb is not None and b.marker_line < first_gdb]
-    capture_sh(early, paths)
+    capture_sh(early, paths, FETCH_TIMEOUT)
     # Bochs and the other shell commands do not need QEMU: they run meanwhile, in a thread.
     failure = []
 

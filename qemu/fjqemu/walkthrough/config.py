@@ -23,6 +23,9 @@ FOREIGN_GDB_TIMEOUT = 240
 FOREIGN_CONTINUE_TIMEOUT = 90
 BOCHS_TIMEOUT = 60
 SH_TIMEOUT = 60
+# sh blocks before a doc's first gdb block fetch what its sessions boot ('$ make foreign'
+# downloads Debian's kernel package the first time).
+FETCH_TIMEOUT = 900
 # Artefacts: the doc shows these paths; --check writes to a temporary directory instead.
 SHOWN_IMG = "docs/img/"
 SHOWN_BUILD = "build/walkthrough/"
