@@ -90,6 +90,7 @@ help:
 	@echo 'make record       record one boot into build/record (IMAGE=, TIMEOUT=); make replay opens it'
 	@echo 'make replay       the recording in GDB like make debug, with reverse-stepi and reverse-continue'
 	@echo 'make bochs        boot in Bochs with its debugger, stopping at every magic breakpoint (docs/bochs.md)'
+	@echo 'make foreign      Debian'"'"'s Linux bzImage and a GRUB ISO in build/foreign, for make debug KERNEL=/CDROM= (docs/your-kernel.md)'
 	@echo 'make bench        benchmarks, as ratios against references measured in the same run (docs/performance.md)'
 	@echo 'make iso          build/farjump.iso: GRUB booting build/kernel.elf by Multiboot 2'
 	@echo 'make efi          build/efi.img: a FAT disk with farjump'"'"'s UEFI loader and the kernel (OVMF)'

@@ -13,10 +13,11 @@
 #   make why            boot, and explain a triple fault (IMAGE=..., TIMEOUT=..., WHY_ARGS=--json)
 #   make record         record one boot into build/record (IMAGE=..., TIMEOUT=...)
 #   make replay         open build/record like make debug; reverse-stepi/-continue work
+#   make foreign        Debian's Linux and a GRUB ISO in build/foreign (docs/your-kernel.md)
 #   make bochs          Bochs with its debugger, stopping at every magic breakpoint
 #   make build/bochs.sym  symbol file for Bochs (make bochs loads it)
 
-.PHONY: stress run test unit bench debug debug-server gdb bochs why record replay
+.PHONY: stress run test unit bench debug debug-server gdb bochs why record replay foreign
 
 # BOOT=bios|multiboot|grub|uefi: the way in for make run / make debug (docs/boot.md):
 # farjump's disk image, QEMU -kernel build/kernel.elf, GRUB's ISO, or OVMF with build/efi.img.
@@ -43,6 +44,11 @@ MACHINE_FILES = $(if $(IMAGE)$(CDROM)$(KERNEL),,$(BOOT_FILE)) $(filter $(B)/faul
 # the screen saved to FILE (PNG; .ppm for PPM) when the run ends.
 run: deps all $(MACHINE_FILES)
 	@$(HOSTPY) fjqemu.run $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(SCREENSHOT),--screenshot '$(SCREENSHOT)') $(MACHINE_ARGS)
+
+# Guests farjump did not write, from Debian's packages (fjqemu.foreign): build/foreign/vmlinuz
+# (linux-image-amd64's kernel) and build/foreign/grub.iso; fetched once, then cached.
+foreign: deps
+	@$(HOSTPY) fjqemu.foreign
 
 # Boot IMAGE (default build/disk.img); when it triple-faults, explain why (docs/time-travel.md).
 why: deps all $(CONTRACTS_PY)

@@ -7,12 +7,19 @@ linux_bzimage(): Debian's kernel image (the package linux-image-amd64 depends on
 fetched with `apt-get download`, its boot/vmlinuz-* taken out of `dpkg-deb --fsys-tarfile`
 (never installed), cached as
 build/foreign/vmlinuz. Every subprocess is bounded.
+
+`make foreign` (python3 -m fjqemu.foreign) fetches both, for docs/your-kernel.md's
+sessions: `make debug KERNEL=build/foreign/vmlinuz ...`, `make debug
+CDROM=build/foreign/grub.iso`.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import glob
 import io
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -34,6 +41,19 @@ def _run(args, timeout: float, cwd=None) -> str:
     return r.stdout
 
 
+@contextlib.contextmanager
+def _locked():
+    """One fetcher at a time (tests on two workers and the doc capture may ask at once):
+    an flock on build/foreign/.lock, held while a file is checked and made."""
+    FOREIGN.mkdir(parents=True, exist_ok=True)
+    with open(FOREIGN / ".lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def linux_package() -> str:
     """The real package behind linux-image-amd64 (e.g. linux-image-6.1.0-57-amd64)."""
     for line in _run(["apt-cache", "depends", "linux-image-amd64"], 60).splitlines():
@@ -45,6 +65,11 @@ def linux_package() -> str:
 
 def linux_bzimage() -> Path:
     """build/foreign/vmlinuz: Debian's bzImage, downloaded and unpacked once."""
+    with _locked():
+        return _linux_bzimage()
+
+
+def _linux_bzimage() -> Path:
     target = FOREIGN / "vmlinuz"
     if target.is_file():
         return target
@@ -76,6 +101,11 @@ def linux_bzimage() -> Path:
 
 def grub_iso() -> Path:
     """build/foreign/grub.iso: GRUB for BIOS, booting tests/guests/grub/grub.cfg."""
+    with _locked():
+        return _grub_iso()
+
+
+def _grub_iso() -> Path:
     from . import ROOT
     target = FOREIGN / "grub.iso"
     cfg = ROOT / "tests" / "guests" / "grub" / "grub.cfg"
@@ -86,3 +116,22 @@ def grub_iso() -> Path:
     (tree / "boot" / "grub" / "grub.cfg").write_bytes(cfg.read_bytes())
     _run(["grub-mkrescue", "-o", str(target), str(tree)], 300)
     return target
+
+
+def main() -> int:
+    """make foreign: fetch (once) Debian's kernel and make the GRUB ISO; one line each."""
+    from . import ROOT
+    for what, get in (("Debian's Linux bzImage (linux-image-amd64's kernel)", linux_bzimage),
+                      ("a GRUB BIOS ISO (Debian's grub-mkrescue, tests/guests/grub/grub.cfg)",
+                       grub_iso)):
+        try:
+            path = get()
+        except FjError as e:
+            print(f"foreign: {e}", file=sys.stderr)
+            return 1
+        print(f"foreign: {path.relative_to(ROOT)}: {what}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -104,9 +104,11 @@ class DriverRun:
 
 def run_driver(driver, *, port: int | None = None, config: dict | None = None,
                timeout: float = 45, farjump: bool = True, symbols: bool = True,
-               cmds=(), workdir=None, spawner=spawn, env: dict | None = None) -> DriverRun:
+               cmds=(), workdir=None, spawner=spawn, env: dict | None = None,
+               setup=()) -> DriverRun:
     """One batch GDB running `driver` (-x, after `cmds`) under the protocol above; `env`:
-    more environment (QemuVM.gdb_env())."""
+    more environment (QemuVM.gdb_env()); `setup`: commands before `target remote`
+    (Machine.gdb_setup(): a foreign guest's architecture and symbols)."""
     with tempfile.TemporaryDirectory(prefix="fjgdb-", dir=workdir) as tmp:
         cfg_path, out_path = Path(tmp) / "in.json", Path(tmp) / "out.json"
         cfg = {"root": str(ROOT), **({"port": port} if port is not None else {}),
@@ -114,7 +116,7 @@ def run_driver(driver, *, port: int | None = None, config: dict | None = None,
         cfg_path.write_text(json.dumps(cfg))
         env = dict(os.environ, **(env or {}), FJ_IN=str(cfg_path), FJ_OUT=str(out_path))
         args = gdb_command(*cmds, farjump=farjump, symbols=symbols, port=port,
-                           scripts=[driver])
+                           scripts=[driver], setup=setup)
         status, out, err = run_batch(args, timeout, env, spawner)
         result = json.loads(out_path.read_text()) if out_path.exists() else None
     return DriverRun(status, out, err, result)

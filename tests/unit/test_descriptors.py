@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from fjgdb.decoders.descriptors import (
-    decode_descriptor, decode_gdt, real_mode_segment, segment_from_cache)
+    UNUSED_SLOT0, decode_descriptor, decode_gdt, real_mode_segment, segment_from_cache)
 from fjgdb.decoders.errors import DecodeError
 from fjgdb.render.descriptors import format_gdt, format_segments
 
@@ -188,6 +188,29 @@ def test_gdt_bad_upper_half_is_noted_not_fatal():
     table = q(0) + q(TSS_LOW) + q(0x1F << 40)
     t = decode_gdt(table, 0, len(table) - 1, True)
     assert t.entries[1].size == 16 and "upper half" in t.entries[1].note
+
+
+def test_gdt_slot0_is_never_a_descriptor():
+    """Slot 0 of a GDT is not used by the CPU (SDM Vol. 3A 3.4.2): Linux's GDT pointer there
+    (limit 0x2f, base 0x8d7010) is shown as data, and bytes that look like a 16-byte TSS
+    never swallow slot 1; an LDT's slot 0 is a descriptor."""
+    linux = q(0x0000_008D_7010_002F) + q(0x00AF9A000000FFFF)
+    t = decode_gdt(linux, 0, len(linux) - 1, True)
+    e = t.entries[0]
+    assert (e.type, e.type_name, e.raw, e.size) == ("null", UNUSED_SLOT0,
+                                                   0x0000_008D_7010_002F, 8)
+    assert not e.present and e.base == 0
+    assert [x.type for x in t.entries] == ["null", "code"]
+    line = format_gdt(t).splitlines()[2]
+    assert UNUSED_SLOT0 in line and "0x0000008d7010002f" in line and "reserved" not in line
+    tss0 = q(TSS_LOW) + q(TSS_HIGH) + q(0x00AF9A000000FFFF)
+    t = decode_gdt(tss0, 0, len(tss0) - 1, True)
+    assert [(x.index, x.size) for x in t.entries] == [(0, 8), (1, 8), (2, 8)]
+    assert t.entries[0].type == "null" and t.entries[2].type == "code"
+    # an empty slot 0 stays a plain null; an LDT decodes its slot 0
+    assert decode_gdt(GDT64, 0, 0x27, True).entries[0].type_name == "null"
+    ldt = decode_gdt(tss0, 0, len(tss0) - 1, True, gdt=False)
+    assert ldt.entries[0].type == "system" and ldt.entries[0].size == 16
 
 
 def test_segment_cache_from_qemu_flags():

@@ -234,9 +234,19 @@ class DescriptorTable:
                 "entries": [e.to_dict() for e in self.entries]}
 
 
+# Slot 0 of a GDT is never read by the CPU (SDM Vol. 3A 3.4.2: "The first descriptor in
+# the GDT is not used by the processor"); Linux keeps its GDT pointer there. Non-zero bytes
+# in it are shown as this, never decoded as a descriptor.
+UNUSED_SLOT0 = "null (slot 0 holds data)"
+
+
 def decode_gdt(table: bytes, base: int, limit: int,
-               long_mode: bool) -> DescriptorTable:
+               long_mode: bool, gdt: bool = True) -> DescriptorTable:
     """Decode a GDT/LDT image read from *base* (GDTR.limit = *limit*).
+
+    In a GDT (*gdt*, the default) slot 0 is always type "null" and 8 bytes: the CPU never
+    reads it; non-zero bytes there get the type_name UNUSED_SLOT0 and keep their raw value.
+    In an LDT (gdt=False) slot 0 is a descriptor like any other.
 
     *table* must hold at least limit+1 bytes (extra bytes are ignored);
     fewer raises DecodeError. If limit+1 is not a multiple of 8 the partial
@@ -257,6 +267,13 @@ def decode_gdt(table: bytes, base: int, limit: int,
         index = off // 8
         low = table[off:off + 8]
         lo = int.from_bytes(low, "little")
+        if gdt and index == 0:
+            entry = _build(0, None, 0, long_mode)
+            if lo:
+                entry = dataclasses.replace(entry, raw=lo, type_name=UNUSED_SLOT0)
+            entries.append(entry)
+            off += 8
+            continue
         if needs_16_bytes(low, long_mode):
             if off + 16 > size:
                 entries.append(_build(lo, None, index, long_mode,

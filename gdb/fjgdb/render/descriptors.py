@@ -44,7 +44,7 @@ def format_gdt(table: DescriptorTable, show_null: bool = True) -> str:
         if d.raw_high is not None:
             raw = f"0x{d.raw_high:016x}_{d.raw:016x}"
         if d.type == "null":
-            lines.append(f"{d.index:>4}  0x{d.selector:04x}  {'null':30}  "
+            lines.append(f"{d.index:>4}  0x{d.selector:04x}  {d.type_name:30}  "
                          f"{'':18}  {'':10}  {'':3}  {'':1}  {'':28}  {raw}")
             continue
         flags = _flag_words(d.type, d.long, d.db, d.granularity, d.avl,

@@ -3,8 +3,8 @@
     scripts/walkthrough --write     re-capture; rewrite the docs' capture blocks and docs/img/*.png
     scripts/walkthrough --check     re-capture; compare with the docs (exit 1 and a diff on mismatch)
     ... [--doc FILE]...             only these docs (default: docs/walkthrough.md, docs/gdb.md,
-                                    docs/bochs.md and README.md; docs/smp.md only when
-                                    named: its SMP session is not always reproducible)
+                                    docs/bochs.md, README.md, docs/smp.md and
+                                    docs/your-kernel.md)
 
 Each doc is a template: prose by hand, and blocks marked
 
@@ -17,21 +17,30 @@ whose commands are read back from the block itself, run for real, and the block 
 The docs are captured independently and at the same time (each with its own QEMU, GDB
 session and Bochs run); within one doc:
 
-  gdb    lines '(gdb) CMD'. All gdb blocks of the doc, in doc order, are one GDB session
+  gdb    lines '(gdb) CMD'. The gdb blocks of the doc, in doc order, are one GDB session
          against one QEMU, started as 'make debug' starts it (QEMU paused at the reset
          vector, GDB with gdb/farjump.gdb, 'tbreak stage1_start', 'continue'). A block
-         whose first line is '$ make debug' gets what GDB printed before the first command
-         (it may have no command); '$ make debug SMP=N' also gives the doc's QEMU N CPUs
-         (docs/smp.md).
+         whose first line is '$ make debug [VAR=VALUE...]' starts a session (the blocks
+         after it, up to the next such block, run in it; the sessions run one after the
+         other) and gets what GDB printed before the first command (it may have no
+         command). The VARs are make debug's machine options (fjqemu.machine): SMP=N gives
+         farjump's boot N CPUs (docs/smp.md); IMAGE=, CDROM=, KERNEL=, APPEND=, INITRD=,
+         ARCH=, SYMBOLS= boot a guest farjump did not write, as make debug does
+         (docs/your-kernel.md): GDB sets the architecture, loads only the SYMBOLS and
+         stays at the reset vector (no 'tbreak stage1_start'); a reset or shutdown
+         pauses that guest; 'continue' is bounded by 90 s there, the session by 240 s.
   bochs  lines '<bochs:N> CMD'. All bochs blocks of the doc are one scripts/bochs-run boot
          (the transcript is split at the commands); the first block also gets what Bochs
          printed before its first prompt, and may have no command (only that).
   qmp    lines '-> {JSON}': sent to the same QEMU over QMP after the GDB session ended
-         (the guest has then printed Hello World! and halted); '<- ' is the reply.
+         (the guest has then printed Hello World! and halted); '<- ' is the reply. With
+         several sessions, to the first one's QEMU, which must be farjump's.
   sh     lines '$ CMD': run with bash in the repository root ('timeout N CMD' may end
          with status 124: that is the timeout it asked for), after the doc's Bochs run (so
-         they can read what it wrote). Standard output and error in one pipe, in the order
-         a terminal shows them; terminal control sequences (OVMF's on COM1) dropped.
+         they can read what it wrote); but sh blocks before the doc's first gdb block run
+         before any session (they may fetch what it boots: '$ make foreign'; 900 s,
+         the others 120 s). Standard output and error in one pipe, in the order a
+         terminal shows them; terminal control sequences (OVMF's on COM1) dropped.
 
 cut="CMD=N" shows only the first N lines of what CMD printed (each time the block runs it),
 then a line '[... K more lines ...]'.

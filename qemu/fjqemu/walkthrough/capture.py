@@ -13,10 +13,12 @@ from pathlib import Path
 
 from .. import IMAGE, ROOT
 from ..gdbrun import DEFAULT_SYNTAX, GdbError, run_driver
+from ..machine import Machine, MachineError, parse_symbols
 from ..procs import die_with_parent, end_group, kill_group, killpg
 from ..vm import QemuError, QemuVM
-from .config import (BOCHS_TIMEOUT, CONTINUE_TIMEOUT, GDB_TIMEOUT, IMG, MARK, SH_TIMEOUT,
-                     SHOWN_BUILD, SHOWN_IMG, CaptureError)
+from .config import (BOCHS_TIMEOUT, CONTINUE_TIMEOUT, FETCH_TIMEOUT,
+                     FOREIGN_CONTINUE_TIMEOUT, FOREIGN_GDB_TIMEOUT, GDB_TIMEOUT, IMG, MARK,
+                     SH_TIMEOUT, SHOWN_BUILD, SHOWN_IMG, CaptureError)
 from .template import PROMPT, Block, clean, cut_lines
 
 DRIVER = Path(__file__).with_name("gdb_driver.py")
@@ -84,17 +86,67 @@ class Paths:
         return text
 
 
-def capture_gdb(blocks: list[Block], vm, paths: Paths) -> None:
+# ---- GDB sessions ---------------------------------------------------------------------------
+def sessions(blocks: list[Block]) -> list[list[Block]]:
+    """The doc's gdb blocks by session: a block whose first line is '$ make debug ...'
+    starts one; the blocks after it, up to the next such block, run in it (blocks before
+    the first one: a plain 'make debug' session)."""
+    out = []
+    for b in blocks:
+        if b.session_start or not out:
+            out.append([])
+        out[-1].append(b)
+    return out
+
+
+def session_machine(b: Block | None) -> Machine | None:
+    """What '$ make debug VAR=VALUE ...' boots, as make debug would (fjqemu.machine), with
+    the doc's paths relative to the repository; None for farjump's own disk (SMP= at
+    most), which runs as before."""
+    v = dict(b.session) if b is not None else {}
+    smp = int(v.pop("SMP", 1))
+    if not v:
+        return None
+
+    def path(var):
+        return ROOT / v[var] if v.get(var) else None
+
+    image = path("IMAGE")
+    if image is None and not v.get("CDROM") and not v.get("KERNEL"):
+        image = IMAGE
+    try:
+        m = Machine(image=image, cdrom=path("CDROM"), kernel=path("KERNEL"),
+                    append=v.get("APPEND") or None, initrd=path("INITRD"),
+                    arch=v.get("ARCH") or "x86_64", smp=smp if smp != 1 else None,
+                    symbols=[(ROOT / p, off) for p, off in parse_symbols(v.get("SYMBOLS"))])
+        m.check()
+    except MachineError as e:
+        raise CaptureError(f"{b.label}: {b.session_line}: {e}") from None
+    if not m.foreign:
+        raise CaptureError(f"{b.label}: {b.session_line}: only farjump's own disk "
+                           f"(with SMP=) or a guest farjump did not write is supported")
+    return m
+
+
+def capture_gdb(blocks: list[Block], vm, paths: Paths, machine: Machine | None = None) -> None:
     if not blocks:
         return
+    foreign = machine is not None
     cfg = {"blocks": [{"name": b.name, "cmds": b.cmds} for b in blocks],
-           "subst": paths.subst, "timeout": CONTINUE_TIMEOUT, "mark": MARK}
-    # What scripts/debug (make debug) runs, in batch form, then the walkthrough's commands.
+           "subst": paths.subst, "mark": MARK,
+           "timeout": FOREIGN_CONTINUE_TIMEOUT if foreign else CONTINUE_TIMEOUT}
+    # What scripts/debug (make debug) runs, in batch form, then the walkthrough's commands:
+    # for farjump's own boot GDB with its symbols runs to stage1_start; for any other guest
+    # GDB sets the architecture, loads only the SYMBOLS and stays at the reset vector.
+    cmds = [f"set disassembly-flavor {DEFAULT_SYNTAX}"]
+    if not foreign:
+        cmds += ["tbreak stage1_start", "continue"]
     try:
-        run = run_driver(DRIVER, port=vm.gdb_port, config=cfg, timeout=GDB_TIMEOUT,
-                         cmds=[f"set disassembly-flavor {DEFAULT_SYNTAX}",
-                               "tbreak stage1_start", "continue"], workdir=paths.tmp,
-                         spawner=spawn)
+        run = run_driver(DRIVER, port=vm.gdb_port, config=cfg,
+                         timeout=FOREIGN_GDB_TIMEOUT if foreign else GDB_TIMEOUT,
+                         cmds=cmds, workdir=paths.tmp, spawner=spawn,
+                         symbols=not foreign,
+                         setup=machine.gdb_setup() if foreign else ())
     except GdbError as e:
         raise CaptureError(str(e)[:4000]) from None
     stdout, stderr = run.stdout, run.stderr
@@ -115,8 +167,7 @@ def capture_gdb(blocks: list[Block], vm, paths: Paths) -> None:
         expect_fail = list(b.fails)
         out = []
         if b.session_start:
-            out += ["$ make debug" + (f" SMP={b.smp}" if b.smp != 1 else "")] \
-                + clean(paths.to_shown(pre))
+            out += [b.session_line] + clean(paths.to_shown(pre))
         for ci, cmd in enumerate(b.cmds):
             key = f"{bi}:{ci}"
             text = paths.to_shown(chunks.get(key, ""))
@@ -230,7 +281,7 @@ def capture_bochs(blocks: list[Block], paths: Paths) -> None:
         b.out = out
 
 
-def capture_sh(blocks: list[Block], paths: Paths) -> None:
+def capture_sh(blocks: list[Block], paths: Paths, timeout: float = SH_TIMEOUT) -> None:
     for b in blocks:
         out = []
         for cmd in b.cmds:
@@ -240,11 +291,11 @@ def capture_sh(blocks: list[Block], paths: Paths) -> None:
                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                       stderr=subprocess.STDOUT, text=True)
             try:
-                stdout, _ = p.communicate(timeout=SH_TIMEOUT)
+                stdout, _ = p.communicate(timeout=timeout)
             except subprocess.TimeoutExpired:
                 kill_group(p)           # the shell and whatever it started
                 p.communicate()
-                raise CaptureError(f"{b.label}: '{cmd}' did not finish in {SH_TIMEOUT} s")
+                raise CaptureError(f"{b.label}: '{cmd}' did not finish in {timeout:g} s")
             # 'timeout N CMD' ending CMD after N s (status 124) is what was asked for.
             if p.returncode != 0 and not (p.returncode == 124 and cmd.startswith("timeout ")):
                 raise CaptureError(f"{b.label}: '{cmd}' exited with status {p.returncode}:\n"
@@ -254,42 +305,64 @@ def capture_sh(blocks: list[Block], paths: Paths) -> None:
         b.out = out
 
 
+def run_session(blocks: list[Block], qmp: list[Block], paths: Paths, n: int) -> None:
+    """One QEMU as 'make debug' starts it, the session's gdb blocks in one GDB, then the
+    qmp blocks (if any) to the same QEMU."""
+    start = blocks[0] if blocks and blocks[0].session_start else None
+    machine = session_machine(start)
+    workdir = paths.tmp / f"qemu-{n}"
+    workdir.mkdir()
+    if machine is None:
+        # farjump's disk: paused at the reset vector, a reset resets (no -no-reboot),
+        # 128 MiB, the image opened read-only (snapshot=on); '$ make debug SMP=N': N CPUs.
+        vm = QemuVM(IMAGE, gdb=True, reboot=True, smp=start.smp if start else 1,
+                    workdir=workdir)
+    else:
+        # Any other guest, as make debug boots it (fjqemu.machine): also a reset or
+        # shutdown pauses the guest where it is (make debug's stop_on_fault).
+        if qmp:
+            raise CaptureError(f"{qmp[0].label}: qmp blocks need farjump's own session")
+        vm = QemuVM(machine.image, gdb=True, reboot=True, stop_on_fault=True,
+                    workdir=workdir, **machine.qemu_kwargs())
+    with _LOCK:
+        if STOP.is_set():
+            raise CaptureError("interrupted")
+        VMS.append(vm)
+    try:
+        with vm:
+            if blocks:
+                capture_gdb(blocks, vm, paths, machine)
+            else:
+                vm.qmp("cont")
+            capture_qmp(qmp, vm, paths)
+    except QemuError as e:
+        raise CaptureError(f"QEMU: {e}") from None
+
+
 def capture(blocks: list[Block], paths: Paths) -> None:
     by = {k: [b for b in blocks if b.kind == k] for k in PROMPT}
-    # Bochs and the shell commands do not need QEMU: they run meanwhile, in a thread.
+    # sh blocks before the doc's first gdb block run first: they may fetch what a session
+    # boots ('$ make foreign', docs/your-kernel.md).
+    first_gdb = min((b.marker_line for b in by["gdb"]), default=None)
+    early = [b for b in by["sh"] if first_gdb is not None and b.marker_line < first_gdb]
+    capture_sh(early, paths, FETCH_TIMEOUT)
+    # Bochs and the other shell commands do not need QEMU: they run meanwhile, in a thread.
     failure = []
 
     def others():
         try:
             capture_bochs(by["bochs"], paths)
-            capture_sh(by["sh"], paths)
+            capture_sh([b for b in by["sh"] if all(b is not e for e in early)], paths)
         except CaptureError as e:
             failure.append(e)
 
     th = threading.Thread(target=others)
     th.start()
     try:
-        if by["gdb"] or by["qmp"]:
-            # QEMU as 'make debug' starts it: paused at the reset vector, a reset resets
-            # (no -no-reboot), 128 MiB; the image is opened read-only (snapshot=on).
-            (paths.tmp / "qemu").mkdir()
-            # '$ make debug SMP=N' starts the doc's session: N CPUs, as make debug SMP=N.
-            smp = max([b.smp for b in by["gdb"] if b.session_start], default=1)
-            vm = QemuVM(IMAGE, gdb=True, reboot=True, smp=smp,
-                        workdir=paths.tmp / "qemu")
-            with _LOCK:
-                if STOP.is_set():
-                    raise CaptureError("interrupted")
-                VMS.append(vm)
-            try:
-                with vm:
-                    if by["gdb"]:
-                        capture_gdb(by["gdb"], vm, paths)
-                    else:
-                        vm.qmp("cont")
-                    capture_qmp(by["qmp"], vm, paths)
-            except QemuError as e:
-                raise CaptureError(f"QEMU: {e}") from None
+        # One QEMU and GDB per session, one after the other; qmp blocks go to the first.
+        groups = sessions(by["gdb"]) or ([[]] if by["qmp"] else [])
+        for n, group in enumerate(groups):
+            run_session(group, by["qmp"] if n == 0 else [], paths, n)
     finally:
         th.join()
     if failure:

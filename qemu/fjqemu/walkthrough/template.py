@@ -3,6 +3,7 @@ whose commands are read back, run, and refilled."""
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
 
 
@@ -27,13 +28,40 @@ class Block:
     body_end: int               # the closing fence
     body: list
     cmds: list = field(default_factory=list)
-    session_start: bool = False  # '$ make debug [SMP=N]' first line of a gdb block
+    session_start: bool = False  # '$ make debug [VAR=VALUE...]' first line of a gdb block
     smp: int = 1                # N of '$ make debug SMP=N': the session's QEMU has N CPUs
+    session: dict = field(default_factory=dict)  # its VAR=VALUE words (SESSION_VARS)
+    session_line: str = ""      # that first line, as the doc writes it
     out: list | None = None     # the fresh capture
 
     @property
     def label(self) -> str:
         return f"{self.kind} {self.name} ({self.doc}:{self.marker_line + 1})"
+
+
+# What a doc's '$ make debug VAR=VALUE ...' may set: the machine options of make debug
+# (fjqemu.machine; docs/your-kernel.md). Anything else is refused.
+SESSION_VARS = ("IMAGE", "CDROM", "KERNEL", "APPEND", "INITRD", "ARCH", "SMP", "SYMBOLS")
+
+
+def session_vars(words: str, where: str) -> dict:
+    """'KERNEL=build/foreign/vmlinuz APPEND='console=ttyS0' SMP=2' -> {VAR: VALUE}, as the
+    shell and make would read them."""
+    try:
+        items = shlex.split(words)
+    except ValueError as e:
+        raise SystemExit(f"walkthrough: {where}: bad '$ make debug' line: {e}")
+    out = {}
+    for item in items:
+        var, eq, value = item.partition("=")
+        if not eq or var not in SESSION_VARS or var in out:
+            raise SystemExit(f"walkthrough: {where}: '$ make debug' takes VAR=VALUE words, "
+                             f"each once, with VAR one of {', '.join(SESSION_VARS)}; "
+                             f"not {item!r}")
+        if var == "SMP" and not re.fullmatch(r"[1-9][0-9]?", value):
+            raise SystemExit(f"walkthrough: {where}: SMP={value}: want 1 to 99 CPUs")
+        out[var] = value
+    return out
 
 
 def parse(text: str, doc: str = "docs/walkthrough.md") -> list[Block]:
@@ -71,11 +99,12 @@ def parse(text: str, doc: str = "docs/walkthrough.md") -> list[Block]:
                   bool(re.search(r"\bloose\b", opts)), cut, i, doc, i + 2, end,
                   lines[i + 2:end])
         b.cmds = [pm.group(1) for ln in b.body if (pm := PROMPT[kind].match(ln))]
-        sm = re.fullmatch(r"\$ make debug(?: SMP=([1-9][0-9]?))?",
-                          b.body[0].strip()) if kind == "gdb" and b.body else None
-        if sm:
+        first = b.body[0].strip() if kind == "gdb" and b.body else ""
+        if first == "$ make debug" or first.startswith("$ make debug "):
             b.session_start = True
-            b.smp = int(sm.group(1) or 1)
+            b.session_line = first
+            b.session = session_vars(first[len("$ make debug"):], f"{doc}:{i + 3}")
+            b.smp = int(b.session.get("SMP", 1))
         if not b.cmds and not b.session_start and kind != "bochs":
             raise SystemExit(f"walkthrough: {b.label}: no commands in the block")
         for c in cut:
