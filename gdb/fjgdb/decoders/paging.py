@@ -235,4 +235,4 @@ def cr3_table(cr3: int, fmt: PagingFormat, maxphyaddr: int = 52) -> int:
     return cr3 & _mask(maxphyaddr - 1, 12)
 
 
-from .pagewalk import (PageMap, Range, Walk, WalkStep, ranges, walk)  # noqa: E402,F401
+from .pagewalk import (PageMap, Range, Walk, WalkStep, ranges, ranges_plain, walk)  # noqa: E402,F401
