@@ -94,6 +94,31 @@ def check_against_tlb(doc, tlb_text, high=None):
         assert flags[-1] == ("W" if r["writable"] else "-"), (hex(virt), flags, r)
 
 
+def every_way(key, cmd):
+    """*cmd* (an fj pt --json) again under each `set fj-pt-fast`, and once more after
+    dropping the per-stop cache as a stop does (the memo re-reads and compares the
+    tables): [key_gdbstub, key_off, key_again, key_same] must all equal *key*'s."""
+    return [(f"{key}_set_gdbstub", "set fj-pt-fast gdbstub"), (f"{key}_gdbstub", cmd),
+            (f"{key}_set_off", "set fj-pt-fast off"), (f"{key}_off", cmd),
+            (f"{key}_set_on", "set fj-pt-fast on"),
+            (f"{key}_stop", "python from fjgdb.target.state import STATE; STATE.invalidate()"),
+            (f"{key}_again", cmd), (f"{key}_same", cmd)]
+
+
+def same_every_way(r, key):
+    """The fast paths' JSON is the plain path's, and the direct reads were used."""
+    doc = r[key]["json"]
+    for way in ("gdbstub", "off", "again", "same"):
+        assert r[f"{key}_{way}"].get("json") == doc, (key, way, r[f"{key}_{way}"])
+    return doc
+
+
+def direct_reads(r, key="show_fast"):
+    text = out(r, key)
+    assert "guest RAM read from /proc/" in text and "checked against the gdbstub" in text, \
+        text
+
+
 X86_64 = [
     ("break_rm", "fj break 1020:0000"),
     ("cont_rm", "continue"),
@@ -106,22 +131,35 @@ X86_64 = [
     ("bt_rm", "bt"),
     ("info_breaks", "info breakpoints"),
     ("b1", "break paging32_on"), ("c1", "continue"), ("w1", "info symbol $pc"),
-    ("pt32", "fj pt --json"), ("pt32_text", "fj pt"),
-    ("walk32", "fj pt 0xc00010 --json"),
+    ("pt32", "fj pt --json"), *every_way("pt32", "fj pt --json"), ("pt32_text", "fj pt"),
+    ("walk32", "fj pt 0xc00010 --json"), *every_way("walk32", "fj pt 0xc00010 --json"),
     ("tlb32", "monitor info tlb"), ("mem32", "monitor info mem"),
     ("gva32", "monitor gva2gpa 0xc00000"),
     ("b2", "break pae_on"), ("c2", "continue"), ("w2", "info symbol $pc"),
-    ("ptpae", "fj pt --json"), ("tlbpae", "monitor info tlb"), ("mempae", "monitor info mem"),
-    ("walkpae", "fj pt 0x201234 --json"),
+    ("ptpae", "fj pt --json"), *every_way("ptpae", "fj pt --json"),
+    ("tlbpae", "monitor info tlb"), ("mempae", "monitor info mem"),
+    ("walkpae", "fj pt 0x201234 --json"), *every_way("walkpae", "fj pt 0x201234 --json"),
     ("gdtpae", "fj gdt --json"),
     ("b3", "break compat_on"), ("c3", "continue"), ("w3", "info symbol $pc"),
-    ("mode4", "fj mode --json"), ("pt4", "fj pt --json"), ("tlb4", "monitor info tlb"),
+    ("mode4", "fj mode --json"), ("pt4", "fj pt --json"), *every_way("pt4", "fj pt --json"),
+    ("tlb4", "monitor info tlb"),
     ("mem4", "monitor info mem"),
     ("b4", "break la57_on"), ("c4", "continue"), ("w4", "info symbol $pc"),
-    ("mode5", "fj mode --json"), ("pt5", "fj pt --json"), ("tlb5", "monitor info tlb"),
-    ("walk5", "fj pt 0xffffffffc0001234 --json"), ("gva5", "monitor gva2gpa 0xffffffffc0001234"),
+    ("mode5", "fj mode --json"), ("pt5", "fj pt --json"), *every_way("pt5", "fj pt --json"),
+    ("tlb5", "monitor info tlb"),
+    ("walk5", "fj pt 0xffffffffc0001234 --json"),
+    *every_way("walk5", "fj pt 0xffffffffc0001234 --json"),
+    ("gva5", "monitor gva2gpa 0xffffffffc0001234"),
+    ("show_fast", "show fj-pt-fast"),
+    # a table written through GDB in the same stop (PML5[511], identity-mapped through
+    # PML5[0]'s 1 GiB page): the memo must see it; then put back
+    ("pml5_clear", "set {unsigned int}0x28ff8 = 0"), ("pt5_cleared", "fj pt --json"),
+    *every_way("pt5_cleared", "fj pt --json"),
+    ("pml5_restore", "set {unsigned int}0x28ff8 = 0x29003"), ("pt5_restored", "fj pt --json"),
     ("b5", "break user_code"), ("c5", "continue"), ("w5", "info symbol $pc"),
     ("mode_user", "fj mode --json"), ("regs_user", "monitor info registers"),
+    # the guest ran on, tables unchanged, another stop: the memo's result, re-checked
+    ("pt5_user", "fj pt --json"), *every_way("pt5_user", "fj pt --json"),
     ("gdt_user", "fj gdt --json"),
 ]
 
@@ -185,6 +223,8 @@ def test_32bit_paging_with_4m_and_pse36(x86_64):
     w = r["walk32"]["json"]
     assert w["phys"] == 0x1_00C00010 and [s["level_name"] for s in w["steps"]] == ["PD"]
     assert "(32-bit paging)" in out(r, "pt32_text")
+    same_every_way(r, "pt32")
+    same_every_way(r, "walk32")
 
 
 def test_pae_in_protected_mode(x86_64):
@@ -197,6 +237,8 @@ def test_pae_in_protected_mode(x86_64):
     assert w["phys"] == 0x1234 and w["nx"] and w["user"] and not w["writable"]
     assert [s["level_name"] for s in w["steps"]] == ["PDPT", "PD", "PT"]
     assert r["gdtpae"]["json"]["mismatches"] == []
+    same_every_way(r, "ptpae")
+    same_every_way(r, "walkpae")
 
 
 def test_4level_1g_page_in_compatibility_mode(x86_64):
@@ -207,6 +249,7 @@ def test_4level_1g_page_in_compatibility_mode(x86_64):
     assert doc["format"] == "4-level" and doc["ranges"][0]["page_size"] == 1 << 30
     check_against_tlb(doc, out(r, "tlb4"))
     assert merged(doc) == mem(out(r, "mem4"))
+    same_every_way(r, "pt4")
 
 
 def test_5level_paging(x86_64):
@@ -219,6 +262,23 @@ def test_5level_paging(x86_64):
     w = r["walk5"]["json"]
     assert [s["level_name"] for s in w["steps"]] == ["PML5", "PML4", "PDPT", "PD"]
     assert f"gpa: 0x{w['phys']:x}" in out(r, "gva5")
+    same_every_way(r, "pt5")
+    same_every_way(r, "walk5")
+    direct_reads(r)
+
+
+def test_fj_pt_fast_paths_see_a_table_change(x86_64):
+    """PML5[511] cleared through GDB within one stop: every way drops the higher half;
+    put back, the first answer returns; one stop later (user_code: the CPU may have set
+    accessed bits since) every way agrees again."""
+    r = x86_64
+    full = r["pt5"]["json"]
+    cleared = same_every_way(r, "pt5_cleared")
+    assert cleared["ranges"] and cleared["ranges"] != full["ranges"]
+    assert all(x["virt"] < 1 << 56 for x in cleared["ranges"])
+    assert any(x["virt"] >= 1 << 56 for x in full["ranges"])
+    assert r["pt5_restored"]["json"] == full
+    same_every_way(r, "pt5_user")
 
 
 def test_cpl3(x86_64):
@@ -239,7 +299,8 @@ I386 = [
     ("mode_pm", "fj mode --json"),
     ("i386", "set architecture i386"),
     ("b2", "break pae_on"), ("c2", "continue"), ("w2", "info symbol $pc"),
-    ("ptpae", "fj pt --json"), ("tlbpae", "monitor info tlb"),
+    ("ptpae", "fj pt --json"), *every_way("ptpae", "fj pt --json"),
+    ("tlbpae", "monitor info tlb"), ("show_fast", "show fj-pt-fast"),
     ("seg", "fj seg --json"),
     ("b3", "break no_long"), ("c3", "continue"), ("w3", "info symbol $pc"),
 ]
@@ -268,6 +329,8 @@ def test_qemu_system_i386(i386):
     assert doc["format"] == "PAE"
     ours, qemu = pages_of(doc), tlb(out(r, "tlbpae"))
     assert set(ours) == set(qemu)
+    same_every_way(r, "ptpae")
+    direct_reads(r)
     assert r["seg"]["json"]["cs"]["selector"] == 8
     assert "no_long" in out(r, "w3")
 
