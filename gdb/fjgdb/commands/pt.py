@@ -105,10 +105,12 @@ JSON: {"cr3", "format", "ranges": [{"virt", "phys", "size", "page_size", "writab
         self.fast_param = PtFastParam()
 
     def check_alive(self) -> None:
-        """With QEMU's memory open (:mod:`fjgdb.target.hostmem`), a one-byte read of it
-        proves QEMU alive without a packet (~0.1 ms, and a packet makes GDB drop its
-        frames); otherwise the usual packet."""
-        if fast_mode() != "on" or not hostmem.alive(STATE):
+        """The plain path asks QEMU first, as every command does (one packet). The fast
+        paths do not: their reads find a dead QEMU anyway (the gdbstub's packet says it
+        is gone; a read of /proc/PID/mem fails and falls back to the gdbstub), and an
+        answer from the memo without any read checks first (:meth:`run`). A packet costs
+        ~0.1 ms, and makes GDB drop its frames."""
+        if fast_mode() == "off":
             STATE.check_alive()
 
     def run(self, opts, from_tty):
@@ -147,6 +149,8 @@ JSON: {"cr3", "format", "ranges": [{"virt", "phys", "size", "page_size", "writab
                opts_walk["pkeys"], maxphy, tables.low_ram, vaddr)
         memo = _MEMO.get(key) if fast != "off" else None
         if memo is not None and memo.generation == STATE.generation:
+            if not hostmem.alive(STATE):      # nothing read: is QEMU still there?
+                STATE.check_alive()
             result, physical, count = memo.result, memo.physical, memo.count
         else:
             with tables:
