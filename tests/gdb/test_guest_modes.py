@@ -4,6 +4,7 @@ PSE-36 pages, PAE in protected mode, 4-level with a 1 GiB page in compatibility 
 5-level paging and CPL 3, each `fj pt` checked against QEMU's own `info tlb`, `info mem`
 and `gva2gpa`; and the same guest under qemu-system-i386 (GDB architecture i386, then
 i8086). One QEMU and one GDB per architecture."""
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -388,3 +389,71 @@ def test_tour_without_symbols(guest):
         assert ref and ref[0][1][:3] in insn["text"].replace("retfq", "lretq")[:5] + \
             "lre", (insn, ref)
         assert s["linear_pc"] != insn["addr"]          # reported after the instruction ran
+
+
+# ---- fj pt's fallback: GDB reaches QEMU through a TCP relay (a port forward) -----------
+class Relay:
+    """A TCP relay in this process: 127.0.0.1:port -> QEMU's gdbstub. The process at the
+    other end of GDB's socket is then this one, not QEMU: fj pt must find that out and
+    read through the gdbstub."""
+
+    def __init__(self, target_port):
+        import socket
+        import threading
+        self.target_port = target_port
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(1)
+        self.server.settimeout(30)
+        self.port = self.server.getsockname()[1]
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        import select
+        import socket
+        try:
+            client, _ = self.server.accept()
+        except OSError:
+            return
+        upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=30)
+        pair = {client: upstream, upstream: client}
+        with client, upstream:
+            while True:
+                ready, _, _ = select.select(list(pair), [], [], 60)
+                if not ready:
+                    return
+                for s in ready:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    pair[s].sendall(data)
+
+    def close(self):
+        self.server.close()
+        self.thread.join(timeout=5)
+
+
+RELAYED = [("b1", "break pae_on"), ("c1", "continue"), ("pt", "fj pt --json"),
+           ("show", "show fj-pt-fast"), ("off", "set fj-pt-fast off"),
+           ("pt_plain", "fj pt --json")]
+
+
+def test_fj_pt_falls_back_to_the_gdbstub_behind_a_relay(guest):
+    with QemuVM(guest, gdb=True, cpu="qemu64,+la57,+pdpe1gb") as vm:
+        relay = Relay(vm.gdb_port)
+        try:
+            run = run_driver(DRIVER, config={"port": relay.port, "commands": RELAYED,
+                                             "setup": [f"file {GUEST / 'modes.elf'}"]},
+                             timeout=60, symbols=False)
+        finally:
+            relay.close()
+    assert run.result is not None, run.tail(3000)
+    r = run.result
+    assert "Traceback" not in run.stdout + run.stderr
+    doc = r["pt"]["json"]
+    assert doc["format"] == "PAE" and doc["ranges"] and doc == r["pt_plain"]["json"]
+    assert out(r, "show").strip() == (
+        "fj pt: fast paths on; through the gdbstub: the process at the gdbstub's end of "
+        f"the connection (pid {os.getpid()}) does not map guest RAM where gpa2hva says: not "
+        "QEMU (a relay or port forward?).")

@@ -223,5 +223,6 @@ def _find(state, conn) -> HostRam | str:
                 f"ptrace QEMU: same user and {_ptrace_scope()}, or root)")
     if not maps_cover(maps, offset, offset + low_ram):
         os.close(fd)
-        return f"QEMU (pid {pid}) does not map guest RAM where gpa2hva says"
+        return (f"the process at the gdbstub's end of the connection (pid {pid}) does not "
+                "map guest RAM where gpa2hva says: not QEMU (a relay or port forward?)")
     return HostRam(pid, fd, offset, low_ram, block)
