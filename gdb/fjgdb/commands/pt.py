@@ -145,7 +145,7 @@ JSON: {"cr3", "format", "ranges": [{"virt", "phys", "size", "page_size", "writab
         if tables.low_ram is not None and cr3 + 32 > tables.low_ram:
             raise FjError(f"CR3 0x{cr3_reg:x} points outside guest RAM (which ends at "
                           f"0x{tables.low_ram:x}): cannot read the {name}")
-        key = (STATE.require_connected().num, cr3_reg, fmt.name, m.nxe, m.pse,
+        key = (STATE.require_connected().num, fast, cr3_reg, fmt.name, m.nxe, m.pse,
                opts_walk["pkeys"], maxphy, tables.low_ram, vaddr)
         memo = _MEMO.get(key) if fast != "off" else None
         if memo is not None and memo.generation == STATE.generation:

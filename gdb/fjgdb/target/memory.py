@@ -188,7 +188,7 @@ class PageTableReader:
         What is read here is kept: a new walk does not read it again."""
         for phys, old in pages.items():
             try:
-                data = self._read_already.get(phys)
+                data = self.pages.get(phys) or self._read_already.get(phys)
                 if data is None:
                     data = self._read_already[phys] = self._fetch(phys)
             except FjError:
