@@ -41,7 +41,9 @@ def pt_result(same=True, show="fj pt: fast paths on; guest RAM read from /proc/7
             "plain": (30.0, 1.0)}
     return {"ways": {w: {"subject": [s] * 3, "reference": [r] * 3}
                      for w, (s, r) in ways.items()},
-            "same_output": same, "lines": 6, "show": show}
+            "same_output": same, "lines": 6, "show": show,
+            "memo": {w: {"same stop": 0, "compared": 10 * (w == "repeat"),
+                         "walked": 10 * (w != "repeat")} for w in ways}}
 
 
 def test_gdb_pt_rows_against_one_pooled_reference(monkeypatch):
@@ -57,8 +59,15 @@ def test_gdb_pt_rows_against_one_pooled_reference(monkeypatch):
     assert [r.met for r in rows] == [True, True, True, None]
 
 
+def memo_broken():
+    r = pt_result()
+    r["memo"]["repeat"] = {"same stop": 0, "compared": 0, "walked": 10}
+    return r
+
+
 @pytest.mark.parametrize("result, words", [
     (pt_result(same=False), "printed different tables"),
+    (memo_broken(), "repeat way did not measure what it says"),
     (pt_result(show="fj pt: fast paths on; through the gdbstub: no"), "did not read /proc")])
 def test_gdb_pt_refuses_a_run_that_is_not_what_it_claims(monkeypatch, result, words):
     monkeypatch.setattr(pb, "pt_session", lambda config, farjump: result)

@@ -65,6 +65,9 @@ class _Memo:
 
 _MEMO: dict[tuple, _Memo] = {}
 _MEMO_MAX = 16
+#: how often a result was reused ("same stop": nothing read; "compared": tables read
+#: again, unchanged) or made anew: for tests and benchmarks
+MEMO_STATS = {"same stop": 0, "compared": 0, "walked": 0}
 
 
 def fast_mode() -> str:
@@ -151,6 +154,7 @@ JSON: {"cr3", "format", "ranges": [{"virt", "phys", "size", "page_size", "writab
         if memo is not None and memo.generation == STATE.generation:
             if not hostmem.alive(STATE):      # nothing read: is QEMU still there?
                 STATE.check_alive()
+            MEMO_STATS["same stop"] += 1
             result, physical, count = memo.result, memo.physical, memo.count
         else:
             with tables:
@@ -161,6 +165,7 @@ JSON: {"cr3", "format", "ranges": [{"virt", "phys", "size", "page_size", "writab
                                   f"0x{cr3:x}: {e}")
                 if memo is not None and tables.unchanged(memo.pages):
                     memo.generation = STATE.generation
+                    MEMO_STATS["compared"] += 1
                     result, physical, count = memo.result, memo.physical, memo.count
                 else:
                     if vaddr is not None:
@@ -169,6 +174,7 @@ JSON: {"cr3", "format", "ranges": [{"virt", "phys", "size", "page_size", "writab
                         dump = ranges if fast != "off" else ranges_plain
                         result = dump(tables, cr3, **opts_walk)
                     physical, count = tables.physical, tables.count
+                    MEMO_STATS["walked"] += 1
                     if fast != "off" and tables.asked == set(tables.pages):
                         _MEMO.pop(key, None)
                         while len(_MEMO) >= _MEMO_MAX:

@@ -75,18 +75,24 @@ else:
     # way name -> (set fj-pt-fast value, what happens before each timed call)
     WAYS = {"proc": ("on", fresh), "gdbstub": ("gdbstub", fresh),
             "repeat": ("on", after_stop), "plain": ("off", fresh)}
-    ways = [w for w in CFG["ways"] if w in WAYS]
+    # timed in this order: "repeat" right after "proc", whose fresh walk it repeats
+    ways = [w for w in ("proc", "repeat", "gdbstub", "plain") if w in CFG["ways"]]
     outputs = {}
     for way in ways:                      # warm-up: per-connection probes, imports
         gdb.execute(f"set fj-pt-fast {WAYS[way][0]}")
         outputs[way] = timed("fj pt", WAYS[way][1])[1]
         timed("monitor info mem")
     samples = {w: ([], []) for w in ways}
+    memo = {w: dict.fromkeys(pt.MEMO_STATS, 0) for w in ways}   # how each way answered
     for _ in range(N):
         for way in ways:
             gdb.execute(f"set fj-pt-fast {WAYS[way][0]}")
+            before = dict(pt.MEMO_STATS)
             samples[way][0].append(timed("fj pt", WAYS[way][1])[0])
+            for k in memo[way]:
+                memo[way][k] += pt.MEMO_STATS[k] - before[k]
             samples[way][1].append(timed("monitor info mem")[0])
+    R["memo"] = memo
     gdb.execute("set fj-pt-fast on")
     R["ways"] = {w: {"subject": xs, "reference": ys} for w, (xs, ys) in samples.items()}
     R["same_output"] = len(set(outputs.values())) == 1

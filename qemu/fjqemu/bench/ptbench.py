@@ -88,6 +88,12 @@ def bench_gdb_pt(runs: int) -> list[Row]:
         raise BenchError("fj pt's ways printed different tables (see the GDB tests)")
     if "/proc/" not in r.get("show", ""):
         raise BenchError(f"fj pt did not read /proc/PID/mem here: {r.get('show')}")
+    memo = r.get("memo", {})
+    want = {"proc": "walked", "gdbstub": "walked", "plain": "walked", "repeat": "compared"}
+    for way, how in want.items():
+        if way in memo and memo[way].get(how) != n:
+            raise BenchError(f"fj pt's {way} way did not measure what it says ({how} "
+                             f"{memo[way].get(how)} times of {n}: {memo[way]})")
     # One reference for every way: all the `monitor info mem` samples of the session
     # (each taken right after one fj pt). Row by row, the reference is faster after a way
     # that talked to QEMU just before (the gdbstub ones) than after one that did not
