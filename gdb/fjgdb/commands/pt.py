@@ -21,7 +21,7 @@ from ..decoders.mode import cpu_mode
 from ..decoders.paging import canonical, cr3_table, paging_format, ranges, ranges_plain, walk
 from ..render.paging import format_ranges, format_walk
 from ..target import hostmem
-from ..target.errors import FjError
+from ..target.errors import FjError, NotConnected
 from ..target.state import STATE
 from .base import FjCommand, emit_json, out
 
@@ -113,8 +113,9 @@ JSON: {"cr3", "format", "ranges": [{"virt", "phys", "size", "page_size", "writab
         is gone; a read of /proc/PID/mem fails and falls back to the gdbstub), and an
         answer from the memo without any read checks first (:meth:`run`). A packet costs
         ~0.1 ms, and makes GDB drop its frames."""
-        if fast_mode() == "off":
-            STATE.check_alive()
+        conn = STATE.connection()
+        if fast_mode() == "off" or (conn is not None and not conn.is_valid()):
+            STATE.check_alive()      # a connection GDB already dropped: says QEMU is gone
 
     def run(self, opts, from_tty):
         STATE.require_connected()
@@ -151,15 +152,20 @@ JSON: {"cr3", "format", "ranges": [{"virt", "phys", "size", "page_size", "writab
         key = (STATE.require_connected().num, fast, cr3_reg, fmt.name, m.nxe, m.pse,
                opts_walk["pkeys"], maxphy, tables.low_ram, vaddr)
         memo = _MEMO.get(key) if fast != "off" else None
-        if memo is not None and memo.generation == STATE.generation:
-            if not hostmem.alive(STATE):      # nothing read: is QEMU still there?
-                STATE.check_alive()
+        # Within one stop the tables cannot have changed, except by a raw monitor command
+        # GDB does not know about: reading them again costs ~30 us from QEMU's memory, so
+        # that is done; through the gdbstub (12 packets) the result of this stop stands.
+        if memo is not None and memo.generation == STATE.generation \
+                and tables.host is None:
+            STATE.check_alive()               # nothing read: is QEMU still there?
             MEMO_STATS["same stop"] += 1
             result, physical, count = memo.result, memo.physical, memo.count
         else:
             with tables:
                 try:
                     tables(cr3 & ~0xFFF)
+                except NotConnected:
+                    raise
                 except FjError as e:
                     raise FjError(f"CR3 0x{cr3_reg:x}: cannot read the {name} at "
                                   f"0x{cr3:x}: {e}")

@@ -103,20 +103,6 @@ def host_ram(state) -> HostRam | None:
     return entry if isinstance(entry, HostRam) else None
 
 
-def alive(state) -> bool:
-    """True if this connection's QEMU has been found (:func:`host_ram`) and its memory
-    can still be read: it is still running. False says nothing."""
-    conn = state.connection()
-    entry = _ENTRIES.get(conn.num) if conn is not None else None
-    if not isinstance(entry, HostRam) or not entry.verified:
-        return False
-    try:
-        entry.read(_HIGH_START, 1)
-    except OSError:
-        return False
-    return True
-
-
 def disable(state, reason: str) -> None:
     """Stop reading directly on this connection (a mismatch or a failed read)."""
     conn = state.connection()

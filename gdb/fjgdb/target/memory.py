@@ -191,6 +191,8 @@ class PageTableReader:
                 data = self.pages.get(phys) or self._read_already.get(phys)
                 if data is None:
                     data = self._read_already[phys] = self._fetch(phys)
+            except NotConnected:
+                raise
             except FjError:
                 return False
             if data != old:
