@@ -1,9 +1,9 @@
 """The fast whole-tree dump (decoders/pagefast.py ranges: whole tables unpacked, runs
 of page entries merged without decoding each one) against the reference (pagewalk.py
-ranges_plain: one decode_entry per present entry) on every paging format: hand-made tables with the cases
-the fast path special-cases, and random ones (hypothesis) built to contain runs, carries
-out of the frame bits, reserved bits, PSE-36 frames, protection keys and tables that
-point at each other."""
+ranges_plain: one decode_entry per present entry) on every paging format: hand-made
+tables with the cases the fast path special-cases, and random ones (hypothesis) built to
+contain runs, carries out of the frame bits, reserved bits, PSE-36 frames, protection
+keys and tables that point at each other."""
 
 import struct
 

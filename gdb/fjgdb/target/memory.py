@@ -140,9 +140,10 @@ class PageTableReader:
 
     ``low_ram`` is where guest RAM below the PCI hole ends (None if unknown): tables
     beyond it are refused. ``count`` is how many tables the walk asked for (``pages``:
-    the bytes of those it could read), ``physical`` whether the reads were physical. Gdbstub reads are of
-    guest-physical memory (QEMU's PhyMemMode): in mode "off" it is switched on when
-    entering the ``with`` block, in the others at the first gdbstub read, if any."""
+    the bytes of those it could read), ``physical`` whether the reads were physical.
+    Gdbstub reads are of guest-physical memory (QEMU's PhyMemMode): in mode "off" it is
+    switched on when entering the ``with`` block, in the others at the first gdbstub
+    read, if any."""
 
     def __init__(self, memory: Memory, low_ram: int | None, mode: str = "on"):
         self._memory = memory
