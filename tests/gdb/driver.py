@@ -46,12 +46,33 @@ def cur_line():
             "pc": int(gdb.selected_frame().pc())}
 
 
+def pt_every_way():
+    """fj pt (dump and the walk of $pc) under each `set fj-pt-fast`, the fast one again
+    after dropping the per-stop cache as a stop does, and the fast one again in the same
+    stop; the test compares them with "pt" (the first, fast, call at this stop). At
+    lm_entry and kernel_main CR3 is the same and the loader has changed the tables in
+    between: the memo of the first must not answer for the second."""
+    from fjgdb.target.state import STATE
+    ways = {}
+    for way in ("gdbstub", "off", "on"):
+        gdb.execute(f"set fj-pt-fast {way}")
+        if way == "on":
+            STATE.invalidate()
+        ways[way] = js("fj pt --json")
+        ways[way + "_walk"] = js("fj pt $pc --json")
+    ways["same"] = js("fj pt --json")
+    ways["show"] = run("show fj-pt-fast")
+    return ways
+
+
 def collect(name):
     d = {"mode": js("fj mode --json"), "x3i": run("x/3i $pc"), "x12i": run("x/12i $pc"),
          "seg": js("fj seg --json"),
          "gdt": js("fj gdt --json"), "info_registers": run("monitor info registers"),
          "pt": js("fj pt --json"), "context": js("fj context --json"),
          "pc": int(gdb.parse_and_eval("$pc"))}
+    if name in ("lm_entry", "kernel_main"):
+        d["pt_ways"] = pt_every_way()
     if name == "kernel_main":
         d["info_mem"] = run("monitor info mem")
         d["pt_addr"] = js("fj pt &kernel_main --json")

@@ -67,6 +67,7 @@ R["mode_after_ctrl_c"] = run("fj mode")
 
 # ---- last: QEMU dies under a stopped GDB (item 10) -----------------------------------------
 R["seg_before_kill"] = run("fj seg")              # fills the per-stop cache
+R["pt_before_kill"] = run("fj pt")                # fills fj pt's memo (/proc/PID/mem open)
 os.kill(QEMU_PID, signal.SIGKILL)
 for _ in range(100):                              # until the process is gone
     try:
@@ -74,9 +75,9 @@ for _ in range(100):                              # until the process is gone
         time.sleep(0.05)
     except OSError:
         break
+R["pt_dead"] = run("fj pt")                       # first: its memo would answer unasked
 R["mode_dead"] = run("fj mode")
 R["seg_dead"] = run("fj seg")
-R["pt_dead"] = run("fj pt")
 R["vga_dead"] = run("fj vga")
 
 with open(os.environ["FJ_OUT"], "w") as f:

@@ -18,7 +18,8 @@ def test_help_and_not_connected_errors(build):
                                  "break 1020:0000", "tbreak 0x7c00")]
     cmds += ["fj pt --json &kernel_main", "fj nosuch", "x/2i stage1_start",
              "show fj-show-csip", "set fj-context on", "show fj-context",
-             "show fj-timeout", "show fj-disassembler"]
+             "show fj-timeout", "show fj-disassembler", "show fj-pt-fast",
+             "set fj-pt-fast bogus", "help set fj-pt-fast"]
     rc, out, err = run_batch(gdb_command(*cmds), timeout=30)
     both = out + err
     assert "Traceback" not in both and "Python Exception" not in both, both
@@ -39,6 +40,10 @@ def test_help_and_not_connected_errors(build):
     assert re.search(r"<stage1_start\+?\d*>:\s+xchg", out), out
     assert "Showing CS:IP in real-mode disassembly is on." in out
     assert "The fj context panel on every stop is on." in out
+    # fj pt's ways: a setting for tests and benchmarks, nothing known before a connection
+    assert "fj pt: fast paths on; not known yet (no fj pt on this connection)." in out
+    assert 'Undefined item: "bogus".' in err
+    assert "How fj pt reads and decodes page tables." in out
 
 
 def test_missing_contracts_is_one_line(tmp_path):

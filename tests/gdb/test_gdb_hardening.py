@@ -48,9 +48,12 @@ def test_qemu_gone_drops_the_cache(hard):
     """QEMU killed while GDB sits at a stop: no dead machine shown as live, no internal
     error; one line saying QEMU is gone, then 'not connected'."""
     ok(hard, "seg_before_kill", "linear PC")
-    error(hard, "mode_dead", exact="fj mode: QEMU is gone (its gdbstub connection closed); what "
+    ok(hard, "pt_before_kill", "0xffffffff80100000")
+    # fj pt first: what it remembers of this stop (and its open /proc/PID/mem) must not
+    # answer for a dead QEMU
+    error(hard, "pt_dead", exact="fj pt: QEMU is gone (its gdbstub connection closed); what "
           "fj knew of the CPU was dropped: restart QEMU and reconnect, e.g. 'make debug'")
-    for key in ("seg_dead", "pt_dead", "vga_dead"):
+    for key in ("mode_dead", "seg_dead", "vga_dead"):
         error(hard, key, ": not connected to QEMU (run 'target remote HOST:PORT'")
 
 

@@ -151,6 +151,25 @@ def test_pt_matches_info_mem(walk):
     assert mine[0][:2] == (0, 1 << 30)
 
 
+def test_pt_fast_paths_equal_the_plain_path(walk):
+    """At lm_entry and kernel_main (same CR3, tables changed by the loader in between):
+    `fj pt --json` and `fj pt $pc --json` through /proc/PID/mem, through the gdbstub only
+    and the plain path (info registers, GDB's reads, one decode per entry) agree, also
+    when repeated (the memo) after a stop-like cache drop and within the stop."""
+    for stop in ("lm_entry", "kernel_main"):
+        d = walk["stops"][stop]
+        ways = d["pt_ways"]
+        first = ok(d["pt"])
+        for way in ("gdbstub", "off", "on", "same"):
+            assert ok(ways[way]) == first, (stop, way)
+        walks = [ok(ways[w + "_walk"]) for w in ("gdbstub", "off", "on")]
+        assert walks[0] == walks[1] == walks[2] and walks[0]["fault"] is None, (stop, walks)
+        assert "guest RAM read from /proc/" in ways["show"]["out"], ways["show"]
+    # the loader mapped the kernel in between, under the same CR3
+    lm, km = (ok(walk["stops"][s]["pt"]) for s in ("lm_entry", "kernel_main"))
+    assert lm["cr3"] == km["cr3"] and lm["ranges"] != km["ranges"]
+
+
 def test_pt_walk_of_kernel_main(walk):
     d = walk["stops"]["kernel_main"]
     w = ok(d["pt_addr"])

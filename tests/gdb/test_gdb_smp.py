@@ -196,3 +196,15 @@ def test_backtrace_unwinds_each_threads_cpu(smp):
     # rdtsc helper wait_for calls (then that is frame #0 and wait_for #1)
     assert re.search(r"^#0 .*(wait_for|start_ap)", bsp["out"], re.M) or \
         re.search(r"^#0 .*bootinfo_rdtsc .*\n#1 .*wait_for", bsp["out"], re.M), bsp
+
+
+def test_fj_pt_answers_for_the_selected_threads_cpu(smp):
+    """fj pt's registers come from GDB's set for the selected thread: at every stop and on
+    every thread it says what the plain path (QEMU's info registers for that CPU) says,
+    and an AP without paging says so while the boot CPU's tables are listed."""
+    for name, stop in smp["stops"].items():
+        for num, t in stop["threads"].items():
+            assert t["pt"] == t["pt_plain"], (name, num, t["pt"], t["pt_plain"])
+    at_pm = smp["stops"]["ap_pm_entry"]["threads"]
+    assert "paging is off" in at_pm["2"]["pt"]["error"], at_pm["2"]["pt"]
+    assert '"format": "4-level"' in at_pm["1"]["pt"]["out"], at_pm["1"]["pt"]

@@ -4,6 +4,7 @@ PSE-36 pages, PAE in protected mode, 4-level with a 1 GiB page in compatibility 
 5-level paging and CPL 3, each `fj pt` checked against QEMU's own `info tlb`, `info mem`
 and `gva2gpa`; and the same guest under qemu-system-i386 (GDB architecture i386, then
 i8086). One QEMU and one GDB per architecture."""
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -94,6 +95,31 @@ def check_against_tlb(doc, tlb_text, high=None):
         assert flags[-1] == ("W" if r["writable"] else "-"), (hex(virt), flags, r)
 
 
+def every_way(key, cmd):
+    """*cmd* (an fj pt --json) again under each `set fj-pt-fast`, and once more after
+    dropping the per-stop cache as a stop does (the memo re-reads and compares the
+    tables): [key_gdbstub, key_off, key_again, key_same] must all equal *key*'s."""
+    return [(f"{key}_set_gdbstub", "set fj-pt-fast gdbstub"), (f"{key}_gdbstub", cmd),
+            (f"{key}_set_off", "set fj-pt-fast off"), (f"{key}_off", cmd),
+            (f"{key}_set_on", "set fj-pt-fast on"),
+            (f"{key}_stop", "python from fjgdb.target.state import STATE; STATE.invalidate()"),
+            (f"{key}_again", cmd), (f"{key}_same", cmd)]
+
+
+def same_every_way(r, key):
+    """The fast paths' JSON is the plain path's, and the direct reads were used."""
+    doc = r[key]["json"]
+    for way in ("gdbstub", "off", "again", "same"):
+        assert r[f"{key}_{way}"].get("json") == doc, (key, way, r[f"{key}_{way}"])
+    return doc
+
+
+def direct_reads(r, key="show_fast"):
+    text = out(r, key)
+    assert "guest RAM read from /proc/" in text and "checked against the gdbstub" in text, \
+        text
+
+
 X86_64 = [
     ("break_rm", "fj break 1020:0000"),
     ("cont_rm", "continue"),
@@ -106,22 +132,35 @@ X86_64 = [
     ("bt_rm", "bt"),
     ("info_breaks", "info breakpoints"),
     ("b1", "break paging32_on"), ("c1", "continue"), ("w1", "info symbol $pc"),
-    ("pt32", "fj pt --json"), ("pt32_text", "fj pt"),
-    ("walk32", "fj pt 0xc00010 --json"),
+    ("pt32", "fj pt --json"), *every_way("pt32", "fj pt --json"), ("pt32_text", "fj pt"),
+    ("walk32", "fj pt 0xc00010 --json"), *every_way("walk32", "fj pt 0xc00010 --json"),
     ("tlb32", "monitor info tlb"), ("mem32", "monitor info mem"),
     ("gva32", "monitor gva2gpa 0xc00000"),
     ("b2", "break pae_on"), ("c2", "continue"), ("w2", "info symbol $pc"),
-    ("ptpae", "fj pt --json"), ("tlbpae", "monitor info tlb"), ("mempae", "monitor info mem"),
-    ("walkpae", "fj pt 0x201234 --json"),
+    ("ptpae", "fj pt --json"), *every_way("ptpae", "fj pt --json"),
+    ("tlbpae", "monitor info tlb"), ("mempae", "monitor info mem"),
+    ("walkpae", "fj pt 0x201234 --json"), *every_way("walkpae", "fj pt 0x201234 --json"),
     ("gdtpae", "fj gdt --json"),
     ("b3", "break compat_on"), ("c3", "continue"), ("w3", "info symbol $pc"),
-    ("mode4", "fj mode --json"), ("pt4", "fj pt --json"), ("tlb4", "monitor info tlb"),
+    ("mode4", "fj mode --json"), ("pt4", "fj pt --json"), *every_way("pt4", "fj pt --json"),
+    ("tlb4", "monitor info tlb"),
     ("mem4", "monitor info mem"),
     ("b4", "break la57_on"), ("c4", "continue"), ("w4", "info symbol $pc"),
-    ("mode5", "fj mode --json"), ("pt5", "fj pt --json"), ("tlb5", "monitor info tlb"),
-    ("walk5", "fj pt 0xffffffffc0001234 --json"), ("gva5", "monitor gva2gpa 0xffffffffc0001234"),
+    ("mode5", "fj mode --json"), ("pt5", "fj pt --json"), *every_way("pt5", "fj pt --json"),
+    ("tlb5", "monitor info tlb"),
+    ("walk5", "fj pt 0xffffffffc0001234 --json"),
+    *every_way("walk5", "fj pt 0xffffffffc0001234 --json"),
+    ("gva5", "monitor gva2gpa 0xffffffffc0001234"),
+    ("show_fast", "show fj-pt-fast"),
+    # a table written through GDB in the same stop (PML5[511], identity-mapped through
+    # PML5[0]'s 1 GiB page): the memo must see it; then put back
+    ("pml5_clear", "set {unsigned int}0x28ff8 = 0"), ("pt5_cleared", "fj pt --json"),
+    *every_way("pt5_cleared", "fj pt --json"),
+    ("pml5_restore", "set {unsigned int}0x28ff8 = 0x29003"), ("pt5_restored", "fj pt --json"),
     ("b5", "break user_code"), ("c5", "continue"), ("w5", "info symbol $pc"),
     ("mode_user", "fj mode --json"), ("regs_user", "monitor info registers"),
+    # the guest ran on, tables unchanged, another stop: the memo's result, re-checked
+    ("pt5_user", "fj pt --json"), *every_way("pt5_user", "fj pt --json"),
     ("gdt_user", "fj gdt --json"),
 ]
 
@@ -185,6 +224,8 @@ def test_32bit_paging_with_4m_and_pse36(x86_64):
     w = r["walk32"]["json"]
     assert w["phys"] == 0x1_00C00010 and [s["level_name"] for s in w["steps"]] == ["PD"]
     assert "(32-bit paging)" in out(r, "pt32_text")
+    same_every_way(r, "pt32")
+    same_every_way(r, "walk32")
 
 
 def test_pae_in_protected_mode(x86_64):
@@ -197,6 +238,8 @@ def test_pae_in_protected_mode(x86_64):
     assert w["phys"] == 0x1234 and w["nx"] and w["user"] and not w["writable"]
     assert [s["level_name"] for s in w["steps"]] == ["PDPT", "PD", "PT"]
     assert r["gdtpae"]["json"]["mismatches"] == []
+    same_every_way(r, "ptpae")
+    same_every_way(r, "walkpae")
 
 
 def test_4level_1g_page_in_compatibility_mode(x86_64):
@@ -207,6 +250,7 @@ def test_4level_1g_page_in_compatibility_mode(x86_64):
     assert doc["format"] == "4-level" and doc["ranges"][0]["page_size"] == 1 << 30
     check_against_tlb(doc, out(r, "tlb4"))
     assert merged(doc) == mem(out(r, "mem4"))
+    same_every_way(r, "pt4")
 
 
 def test_5level_paging(x86_64):
@@ -219,6 +263,23 @@ def test_5level_paging(x86_64):
     w = r["walk5"]["json"]
     assert [s["level_name"] for s in w["steps"]] == ["PML5", "PML4", "PDPT", "PD"]
     assert f"gpa: 0x{w['phys']:x}" in out(r, "gva5")
+    same_every_way(r, "pt5")
+    same_every_way(r, "walk5")
+    direct_reads(r)
+
+
+def test_fj_pt_fast_paths_see_a_table_change(x86_64):
+    """PML5[511] cleared through GDB within one stop: every way drops the higher half;
+    put back, the first answer returns; one stop later (user_code: the CPU may have set
+    accessed bits since) every way agrees again."""
+    r = x86_64
+    full = r["pt5"]["json"]
+    cleared = same_every_way(r, "pt5_cleared")
+    assert cleared["ranges"] and cleared["ranges"] != full["ranges"]
+    assert all(x["virt"] < 1 << 56 for x in cleared["ranges"])
+    assert any(x["virt"] >= 1 << 56 for x in full["ranges"])
+    assert r["pt5_restored"]["json"] == full
+    same_every_way(r, "pt5_user")
 
 
 def test_cpl3(x86_64):
@@ -239,7 +300,8 @@ I386 = [
     ("mode_pm", "fj mode --json"),
     ("i386", "set architecture i386"),
     ("b2", "break pae_on"), ("c2", "continue"), ("w2", "info symbol $pc"),
-    ("ptpae", "fj pt --json"), ("tlbpae", "monitor info tlb"),
+    ("ptpae", "fj pt --json"), *every_way("ptpae", "fj pt --json"),
+    ("tlbpae", "monitor info tlb"), ("show_fast", "show fj-pt-fast"),
     ("seg", "fj seg --json"),
     ("b3", "break no_long"), ("c3", "continue"), ("w3", "info symbol $pc"),
 ]
@@ -268,6 +330,8 @@ def test_qemu_system_i386(i386):
     assert doc["format"] == "PAE"
     ours, qemu = pages_of(doc), tlb(out(r, "tlbpae"))
     assert set(ours) == set(qemu)
+    same_every_way(r, "ptpae")
+    direct_reads(r)
     assert r["seg"]["json"]["cs"]["selector"] == 8
     assert "no_long" in out(r, "w3")
 
@@ -325,3 +389,71 @@ def test_tour_without_symbols(guest):
         assert ref and ref[0][1][:3] in insn["text"].replace("retfq", "lretq")[:5] + \
             "lre", (insn, ref)
         assert s["linear_pc"] != insn["addr"]          # reported after the instruction ran
+
+
+# ---- fj pt's fallback: GDB reaches QEMU through a TCP relay (a port forward) -----------
+class Relay:
+    """A TCP relay in this process: 127.0.0.1:port -> QEMU's gdbstub. The process at the
+    other end of GDB's socket is then this one, not QEMU: fj pt must find that out and
+    read through the gdbstub."""
+
+    def __init__(self, target_port):
+        import socket
+        import threading
+        self.target_port = target_port
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(1)
+        self.server.settimeout(30)
+        self.port = self.server.getsockname()[1]
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        import select
+        import socket
+        try:
+            client, _ = self.server.accept()
+        except OSError:
+            return
+        upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=30)
+        pair = {client: upstream, upstream: client}
+        with client, upstream:
+            while True:
+                ready, _, _ = select.select(list(pair), [], [], 60)
+                if not ready:
+                    return
+                for s in ready:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    pair[s].sendall(data)
+
+    def close(self):
+        self.server.close()
+        self.thread.join(timeout=5)
+
+
+RELAYED = [("b1", "break pae_on"), ("c1", "continue"), ("pt", "fj pt --json"),
+           ("show", "show fj-pt-fast"), ("off", "set fj-pt-fast off"),
+           ("pt_plain", "fj pt --json")]
+
+
+def test_fj_pt_falls_back_to_the_gdbstub_behind_a_relay(guest):
+    with QemuVM(guest, gdb=True, cpu="qemu64,+la57,+pdpe1gb") as vm:
+        relay = Relay(vm.gdb_port)
+        try:
+            run = run_driver(DRIVER, config={"port": relay.port, "commands": RELAYED,
+                                             "setup": [f"file {GUEST / 'modes.elf'}"]},
+                             timeout=60, symbols=False)
+        finally:
+            relay.close()
+    assert run.result is not None, run.tail(3000)
+    r = run.result
+    assert "Traceback" not in run.stdout + run.stderr
+    doc = r["pt"]["json"]
+    assert doc["format"] == "PAE" and doc["ranges"] and doc == r["pt_plain"]["json"]
+    assert out(r, "show").strip() == (
+        "fj pt: fast paths on; through the gdbstub: the process at the gdbstub's end of "
+        f"the connection (pid {os.getpid()}) does not map guest RAM where gpa2hva says: not "
+        "QEMU (a relay or port forward?).")

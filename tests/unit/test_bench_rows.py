@@ -1,5 +1,9 @@
 """make bench's row logic without emulators (fjqemu.bench, with a stand-in GDB session)."""
+import pytest
+
 import fjqemu.bench.gdbbench as gb
+import fjqemu.bench.ptbench as pb
+from fjqemu.bench.common import BenchError
 
 
 def fake_sessions(ends):
@@ -29,3 +33,68 @@ def test_gdb_step_same_code_says_nothing_more(monkeypatch):
     on, _ = gb.bench_gdb_step(1)
     assert "(0xffffffff80100000 -> 0xffffffff80100e0a, 64-bit code)" in on.subject
     assert on.note == "seconds per run of 2000 stepi"
+
+
+# ---- gdb-pt (fjqemu.bench.ptbench) ---------------------------------------------------------
+def pt_result(same=True, show="fj pt: fast paths on; guest RAM read from /proc/7/mem"):
+    ways = {"proc": (2.0, 1.0), "gdbstub": (9.0, 3.0), "repeat": (0.5, 1.0),
+            "plain": (30.0, 1.0)}
+    return {"ways": {w: {"subject": [s] * 3, "reference": [r] * 3}
+                     for w, (s, r) in ways.items()},
+            "same_output": same, "lines": 6, "show": show,
+            "memo": {w: {"same stop": 0, "compared": 10 * (w == "repeat"),
+                         "walked": 10 * (w != "repeat")} for w in ways}}
+
+
+def test_gdb_pt_rows_against_one_pooled_reference(monkeypatch):
+    monkeypatch.setattr(pb, "pt_session", lambda config, farjump: pt_result())
+    monkeypatch.delenv("FJ_PEERS", raising=False)
+    rows = pb.bench_gdb_pt(1)
+    assert [r.name for r in rows] == ["gdb-pt", "gdb-pt-gdbstub", "gdb-pt-repeat",
+                                      "gdb-pt-plain"]
+    assert [r.target for r in rows] == [3.0, 10.0, 1.0, None]
+    # the reference is the median of all twelve `info mem` samples (1, 1, 1, 3 x3): 1.0
+    assert [r.ratio for r in rows] == [2.0, 9.0, 0.5, 30.0]
+    assert "3.00 against the `info mem` right after each" in rows[1].note
+    assert [r.met for r in rows] == [True, True, True, None]
+
+
+def memo_broken():
+    r = pt_result()
+    r["memo"]["repeat"] = {"same stop": 0, "compared": 0, "walked": 10}
+    return r
+
+
+@pytest.mark.parametrize("result, words", [
+    (pt_result(same=False), "printed different tables"),
+    (memo_broken(), "repeat way did not measure what it says"),
+    (pt_result(show="fj pt: fast paths on; through the gdbstub: no"), "did not read /proc")])
+def test_gdb_pt_refuses_a_run_that_is_not_what_it_claims(monkeypatch, result, words):
+    monkeypatch.setattr(pb, "pt_session", lambda config, farjump: result)
+    with pytest.raises(BenchError, match=words):
+        pb.bench_gdb_pt(1)
+
+
+def test_gdb_pt_peer_rows(monkeypatch, tmp_path):
+    """$FJ_PEERS: a row per peer file present, measured the same way; one that does not
+    run is a row that says so, not a failed benchmark; farjump's row says how it
+    compares."""
+    (tmp_path / "gef.py").write_text("# stand-in\n")
+    (tmp_path / "bata24-gef.py").write_text("# stand-in\n")
+
+    def session(config, farjump):
+        if "peer" not in config:
+            return pt_result()
+        assert not farjump
+        if config["peer"].endswith("bata24-gef.py"):
+            raise BenchError("GDB (gdb-pt): Python Exception ...")
+        return {"subject": [4.0] * 3, "reference": [1.0] * 3,
+                "peer_output": "0x0 0x40000000 rwx\n", "peer_load_seconds": 0.5}
+
+    monkeypatch.setattr(pb, "pt_session", session)
+    monkeypatch.setenv("FJ_PEERS", str(tmp_path))
+    rows = {r.name: r for r in pb.bench_gdb_pt(1)}
+    assert rows["peer-gef-vmmap"].ratio == 4.0
+    assert rows["peer-bata24-pagewalk"].ratio is None
+    assert "did not run" in rows["peer-bata24-pagewalk"].subject
+    assert "faster than every peer measured" in rows["gdb-pt"].note

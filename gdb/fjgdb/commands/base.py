@@ -101,6 +101,10 @@ class FjCommand(gdb.Command):
     def run(self, opts, from_tty) -> None:
         raise NotImplementedError
 
+    def check_alive(self) -> None:
+        """Before running: is QEMU still there (one packet; a command may know better)."""
+        STATE.check_alive()
+
     def invoke(self, arg, from_tty):
         where = f"fj {self.name}"
         try:
@@ -112,7 +116,7 @@ class FjCommand(gdb.Command):
                 gdb.execute(f"help fj {self.name}")
                 return
             opts = self.parser.parse_args(argv)
-            STATE.check_alive()
+            self.check_alive()
             label = cpu_label() if self.cpu_header and not opts.json else None
             if label:
                 out(label)

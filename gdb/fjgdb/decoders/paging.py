@@ -11,7 +11,8 @@ References (Intel SDM Vol. 3A, chapter 4):
   * §4.6   access rights: R/W and U/S are ANDed, XD ORed over the levels walked
 
 Levels are numbered like the SDM's table depth: 5 = PML5, 4 = PML4, 3 = PDPT, 2 = PD,
-1 = PT. The walk and the whole-tree dump are in :mod:`.pagewalk` (re-exported here).
+1 = PT. The walk and the whole-tree dump are in :mod:`.pagewalk`, the fast dump in
+:mod:`.pagefast` (re-exported here).
 """
 
 from __future__ import annotations
@@ -235,4 +236,5 @@ def cr3_table(cr3: int, fmt: PagingFormat, maxphyaddr: int = 52) -> int:
     return cr3 & _mask(maxphyaddr - 1, 12)
 
 
-from .pagewalk import (PageMap, Range, Walk, WalkStep, ranges, walk)  # noqa: E402,F401
+from .pagewalk import (PageMap, Range, Walk, WalkStep, ranges_plain, walk)  # noqa: E402,F401
+from .pagefast import ranges  # noqa: E402,F401

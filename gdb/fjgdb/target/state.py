@@ -49,6 +49,8 @@ class State(Connection, Memory, Symbols):
         self._resumed = False                          # a cont event since the last stop
         self.scan_cache: dict = {}                     # unwinder scratch, per stop
         self.boot_info_before_reset: bytes | None = None   # fj timeline: stale after reset
+        self._cpu_count: tuple | None = None          # ((connection, thread events), n)
+        self._thread_events = 0
 
     # ---- which CPU -------------------------------------------------------------------------
     @staticmethod
@@ -62,13 +64,24 @@ class State(Connection, Memory, Symbols):
         except (ValueError, IndexError, TypeError):
             return 0
 
-    @staticmethod
-    def cpu_count() -> int:
-        """How many vCPUs (GDB threads) the connection has; 1 without one."""
+    def cpu_count(self) -> int:
+        """How many vCPUs (GDB threads) the connection has; 1 without one. Kept for the
+        connection until GDB reports a new thread (``Inferior.threads()`` asks the
+        gdbstub for the thread list every time, ~0.2 ms; QEMU's vCPUs are all there
+        from the start and never exit)."""
+        conn = self.connection()
+        key = (conn.num if conn is not None else None, self._thread_events)
+        if self._cpu_count is not None and self._cpu_count[0] == key:
+            return self._cpu_count[1]
         try:
-            return max(1, len(gdb.selected_inferior().threads()))
+            n = max(1, len(gdb.selected_inferior().threads()))
         except gdb.error:
-            return 1
+            n = 1
+        self._cpu_count = (key, n)
+        return n
+
+    def on_new_thread(self, *_args) -> None:
+        self._thread_events += 1
 
     @property
     def _snap(self) -> CpuSnapshot | None:
@@ -125,6 +138,7 @@ class State(Connection, Memory, Symbols):
         self.invalidate()
         self._previous = {}
         self.boot_info_before_reset = None
+        self._cpu_count = None
         self._phys.clear()
         self._ram.clear()
 
@@ -135,6 +149,7 @@ class State(Connection, Memory, Symbols):
         gdb.events.register_changed.connect(self.invalidate)
         gdb.events.memory_changed.connect(self.invalidate)
         gdb.events.inferior_call.connect(self.invalidate)
+        gdb.events.new_thread.connect(self.on_new_thread)
         gdb.events.exited.connect(self.forget_connection)
         gdb.events.new_objfile.connect(self.forget_symbols)
         gdb.events.clear_objfiles.connect(self.forget_symbols)

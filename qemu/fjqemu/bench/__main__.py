@@ -10,8 +10,9 @@ build/bench.json.
 Benchmarks (docs/performance.md says what each measures and why):
   qemu-boot   boot to "Hello World!" on COM1 in QEMU (TCG) vs a bare boot sector (boot.py)
   bochs-boot  the same in Bochs (headless, magic breakpoints off) vs the same floor (boot.py)
-  gdb-decode  `fj pt` / `fj gdt` at kernel_main vs QEMU's `monitor info mem` / `info
-              registers` (gdbbench.py)
+  gdb-decode  `fj gdt` at kernel_main vs QEMU's `monitor info registers` (gdbbench.py)
+  gdb-pt      `fj pt` at kernel_main (direct reads, gdbstub only, repeated, plain) vs
+              `monitor info mem`; $FJ_PEERS: other plugins' page-table commands (ptbench.py)
   gdb-step    2000 stepi from kernel_main: context panel on / off vs plain GDB (gdbbench.py)
   build       clean `make` vs one nasm + ld + objcopy (build.py)
   sizes       stage 1, stage 2 and the kernel file vs the room they have (build.py)
@@ -39,6 +40,7 @@ from .boot import bench_bochs_boot, bench_qemu_boot
 from .build import bench_build, bench_sizes
 from .common import BenchError, Row
 from .gdbbench import bench_gdb_decode, bench_gdb_step
+from .ptbench import bench_gdb_pt
 from .timeline import boot_timeline, print_timeline
 from .ways import bench_ways
 
@@ -47,6 +49,7 @@ BENCHES = {
     "qemu-boot": lambda runs: [bench_qemu_boot(runs)],
     "bochs-boot": lambda runs: [bench_bochs_boot(runs)],
     "gdb-decode": bench_gdb_decode,
+    "gdb-pt": bench_gdb_pt,
     "gdb-step": bench_gdb_step,
     "build": lambda runs: [bench_build(runs)],
     "sizes": lambda runs: bench_sizes(),

@@ -34,7 +34,7 @@ def timed(cmd, before=None):
 
 if MODE == "decode":
     from fjgdb.target.state import STATE
-    pairs = (("fj pt", "monitor info mem"), ("fj gdt", "monitor info registers"))
+    pairs = (("fj gdt", "monitor info registers"),)      # fj pt: pt_driver.py
     for a, b in pairs:        # warm-up: one-time costs (imports, symbol tables, probes)
         STATE.invalidate()
         gdb.execute(a, to_string=True)
@@ -48,8 +48,7 @@ if MODE == "decode":
             xs.append(timed(a, STATE.invalidate))
             ys.append(timed(b))
         R[a], R[b] = xs, ys
-    R["monitor_reads_per_fj_call"] = (STATE.monitor_reads - reads) / (2 * N)
-    R["pt_ranges"] = len(gdb.execute("fj pt", to_string=True).splitlines())
+    R["monitor_reads_per_fj_call"] = (STATE.monitor_reads - reads) / N
 else:                         # step-on, step-off, step-plain
     if MODE != "step-plain":
         gdb.execute("set fj-context " + ("on" if MODE == "step-on" else "off"))

@@ -29,17 +29,12 @@ def gdb_session(mode: str, n: int) -> dict:
 
 
 def bench_gdb_decode(runs: int) -> list[Row]:
+    """`fj gdt` against `monitor info registers` (fj pt: ptbench.py, the gdb-pt rows)."""
     r = gdb_session("decode", max(10, 3 * runs))
-    per = r["monitor_reads_per_fj_call"]
-    pt = Row("gdb-fj-pt", "`fj pt` full walk at kernel_main (cache dropped as at a stop)",
-             "`monitor info mem` from the same GDB", target=3.0,
-             note=f"fj: 1 'info registers' + 4 KiB gdbstub reads per table + Python decode; "
-                  f"{per:.1f} monitor reads per fj call; {r['pt_ranges']} output lines")
     gdt = Row("gdb-fj-gdt", "`fj gdt` at kernel_main (cache dropped as at a stop)",
               "`monitor info registers` from the same GDB",
               note="fj gdt = that same round trip + reading and decoding the GDT")
-    return [ratio_row(pt, r["fj pt"], r["monitor info mem"]),
-            ratio_row(gdt, r["fj gdt"], r["monitor info registers"])]
+    return [ratio_row(gdt, r["fj gdt"], r["monitor info registers"])]
 
 
 def bench_gdb_step(runs: int) -> list[Row]:
