@@ -13,6 +13,7 @@ Benchmarks (docs/performance.md says what each measures and why):
   gdb-decode  `fj pt` / `fj gdt` at kernel_main vs QEMU's `monitor info mem` / `info
               registers` (gdbbench.py)
   gdb-step    2000 stepi from kernel_main: context panel on / off vs plain GDB (gdbbench.py)
+  gdb-start   GDB start-up with farjump sourced vs a bare GDB (gdbbench.py)
   build       clean `make` vs one nasm + ld + objcopy (build.py)
   sizes       stage 1, stage 2 and the kernel file vs the room they have (build.py)
   ways        boot by Multiboot 1, GRUB (Multiboot 2) and UEFI vs the BIOS boot (ways.py)
@@ -38,7 +39,7 @@ from ..gdbrun import GDB
 from .boot import bench_bochs_boot, bench_qemu_boot
 from .build import bench_build, bench_sizes
 from .common import BenchError, Row
-from .gdbbench import bench_gdb_decode, bench_gdb_step
+from .gdbbench import bench_gdb_decode, bench_gdb_start, bench_gdb_step
 from .timeline import boot_timeline, print_timeline
 from .ways import bench_ways
 
@@ -48,6 +49,7 @@ BENCHES = {
     "bochs-boot": lambda runs: [bench_bochs_boot(runs)],
     "gdb-decode": bench_gdb_decode,
     "gdb-step": bench_gdb_step,
+    "gdb-start": bench_gdb_start,
     "build": lambda runs: [bench_build(runs)],
     "sizes": lambda runs: bench_sizes(),
     "ways": bench_ways,
