@@ -244,7 +244,6 @@ class State(Connection, Memory, Symbols, FastPath):
             self._snaps[cpu] = snap
             self._base[cpu] = (self.resumes, snap)
             return snap
-        self._code.pop(cpu, None)
         text = self.cpu_monitor("info registers", allow_running)
         self.monitor_reads += 1
         try:
