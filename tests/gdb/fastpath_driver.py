@@ -18,6 +18,7 @@ import re
 import gdb
 
 from fjgdb.commands.context import PANEL
+from fjgdb.target import code as code_mod
 from fjgdb.target.run import continue_with_timeout
 from fjgdb.target.state import STATE
 
@@ -54,7 +55,9 @@ def capture():
 
 def capture_slow(panel_last):
     """The plain path at this stop, without disturbing the fast path's state."""
-    saved = (STATE._snaps, STATE._base, STATE._code, STATE._last_stop, dict(PANEL.last))
+    saved = (STATE._snaps, STATE._base, STATE._code, STATE._last_stop, dict(PANEL.last),
+             code_mod._DECODED)
+    code_mod._DECODED = {}            # the panel's disassembly cache: not on this path
     STATE.always_refresh = True
     STATE._snaps, STATE._qemu_errors, STATE._code, STATE.scan_cache = {}, {}, {}, {}
     gdb.invalidate_cached_frames()
@@ -66,6 +69,7 @@ def capture_slow(panel_last):
         STATE.always_refresh = False
         STATE._snaps, STATE._base, STATE._code, STATE._last_stop = saved[:4]
         PANEL.last = saved[4]
+        code_mod._DECODED = saved[5]
         gdb.invalidate_cached_frames()
 
 

@@ -3,6 +3,7 @@ stepi. Each session is one fresh QEMU (paused, gdbstub) and one batch GDB runnin
 gdb_driver.py (beside this file) under the driver protocol of fjqemu.gdbrun."""
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -90,12 +91,18 @@ def bench_gdb_step(runs: int) -> list[Row]:
             ratio_row(rows[1], per["step-off"], per["step-plain"])]
 
 
+def start_env() -> dict:
+    """The environment of the start-up runs: Python's bytecode cache on, as Python has it
+    by default (PYTHONDONTWRITEBYTECODE=1 would make every start compile fjgdb anew)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def gdb_start_once(farjump: bool) -> float:
     """Seconds from starting a batch GDB (-nx: no ~/.gdbinit) to its exit, with or
     without `source gdb/farjump.py`."""
     args = gdb_command(farjump=farjump, symbols=False)
     t = time.perf_counter()
-    status, out, err = run_batch(args, PROCESS_TIMEOUT)
+    status, out, err = run_batch(args, PROCESS_TIMEOUT, env=start_env())
     seconds = time.perf_counter() - t
     if status != 0 or (farjump and "'fj' commands loaded" not in out):
         raise BenchError(f"GDB start-up ({'farjump' if farjump else 'bare'}) failed "
@@ -106,7 +113,7 @@ def gdb_start_once(farjump: bool) -> float:
 def bench_gdb_start(runs: int) -> list[Row]:
     """`gdb -batch -nx -ex 'source gdb/farjump.py'` against `gdb -batch -nx`, alternately."""
     n = max(5, runs)
-    gdb_start_once(True)              # warm the file cache and the .pyc files
+    gdb_start_once(True)              # warm the file cache and write the .pyc files
     try:
         fj, bare = alternate(lambda: gdb_start_once(True), lambda: gdb_start_once(False), n,
                              "GDB start-up")
@@ -114,5 +121,8 @@ def bench_gdb_start(runs: int) -> list[Row]:
         raise BenchError(str(e)[:800]) from None
     row = Row("gdb-start", "GDB start-up with `source gdb/farjump.py` (batch, -nx)",
               "a bare `gdb -batch -nx`", target=2.0,
-              note="capstone is imported only when 16/32-bit code is disassembled")
+              note="medians; capstone is imported only when 16/32-bit code is disassembled"
+                   + ("; PYTHONDONTWRITEBYTECODE is set here: the runs drop it (a start "
+                      "without .pyc files compiles fjgdb: slower)"
+                      if os.environ.get("PYTHONDONTWRITEBYTECODE") else ""))
     return [ratio_row(row, fj, bare)]
