@@ -47,8 +47,13 @@ DEBUG = bool(os.environ.get("FJ_DEBUG"))
 class FrameId:
     """What create_unwind_info wants: sp and pc attributes holding gdb.Values."""
 
+    _u64 = (None, None)         # (symbol generation, the type) - looked up once per files
+
     def __init__(self, sp: int, pc: int):
-        u64 = gdb.lookup_type("unsigned long")
+        gen, u64 = FrameId._u64
+        if gen != STATE.symbols_generation or u64 is None:
+            u64 = gdb.lookup_type("unsigned long")
+            FrameId._u64 = (STATE.symbols_generation, u64)
         self.sp = gdb.Value(sp).cast(u64)
         self.pc = gdb.Value(pc).cast(u64)
 

@@ -32,16 +32,16 @@ _DECODED: dict = {}
 _DECODED_MAX = 4096
 
 
-def _decoded(arch, addr: int):
+def _decoded(arch, addr: int, context: tuple | None):
     """GDB's disassembly of the instruction at *addr*, from _DECODED when its bytes (from
-    the per-stop code window) and the settings are the same; 64-bit code only (there
-    $pc is the linear address the bytes are read at)."""
+    the per-stop code window) and *context* (architecture, settings, symbols) are the
+    same; *context* is None outside 64-bit code (there $pc is the linear address the
+    bytes are read at), and then nothing is kept."""
     key = None
-    if STATE.code_bits_or_none() == 64:
+    if context is not None:
         code = STATE.code(addr, 15)
         if code is not None and len(code) == 15:
-            key = (arch.name(), addr, code, gdb.parameter("disassembly-flavor"),
-                   gdb.parameter("fj-disassembler"), STATE.symbols_generation)
+            key = (addr, code) + context
             hit = _DECODED.get(key)
             if hit is not None:
                 return hit
@@ -61,9 +61,13 @@ def next_instructions(count: int) -> list[Instruction]:
     frame = gdb.newest_frame()
     arch = frame.architecture()
     addr = int(frame.pc()) & ((1 << 64) - 1)
+    context = None
+    if STATE.code_bits_or_none() == 64:
+        context = (arch.name(), gdb.parameter("disassembly-flavor"),
+                   gdb.parameter("fj-disassembler"), STATE.symbols_generation)
     for _ in range(count):
         try:
-            at, length, asm = _decoded(arch, addr)
+            at, length, asm = _decoded(arch, addr, context)
         except gdb.error as e:
             msg = "; ".join(p.strip() for p in str(e).splitlines() if p.strip())
             insns.append(Instruction(addr, 0, f"(cannot disassemble: {msg})", None, True))

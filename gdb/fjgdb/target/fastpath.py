@@ -154,7 +154,8 @@ class FastPath:
         found = self._lookup(windows.get(stamp, ()), addr, size)
         if found is not None:
             return found
-        if stamp == self.resumes and self._resumed and self._stepped == cpu:
+        if stamp == self.resumes and self._resumed and self._stepped == cpu \
+                and self._checkable(cpu) is not None:
             # GDB is handling the stop of a stepi (on_stop has not run yet)
             found = self._lookup(windows.get(stamp - 1, ()), addr, size)
             if found is not None:
@@ -179,42 +180,54 @@ class FastPath:
         windows[stamp] = current[:self.MAX_WINDOWS]
         return data[:size]
 
-    def _stop_registers(self, cpu: int) -> tuple[int, int, int | None] | None:
-        """(pc, sp, code bits or None) of the newest frame now."""
+    def note_stop(self, cpu: int, snap: CpuSnapshot) -> None:
+        """A snapshot of *cpu* at this stop: where it stood, for checking the next step."""
+        sp_mask = (1 << 64) - 1 if snap.mode.bits == 64 else \
+            0xFFFFFFFF if snap.segments["ss"].db else 0xFFFF
+        self._last_stop.setdefault(cpu, {})[self.resumes] = (
+            self.resumes, snap.pc, snap.regs.reg("rsp") & sp_mask, snap.mode.bits, sp_mask,
+            snap.linear_pc)
+
+    def _checkable(self, cpu: int) -> bytes | None:
+        """The bytes of the instruction stepped from the previous stop, if that stop's
+        windows hold them (on_stop can then check the windows; else they are neither
+        used tentatively nor kept)."""
+        last = self._last_stop.get(cpu, {}).get(self.resumes - 1)
+        if last is None or last[3] not in (16, 32, 64):
+            return None
+        prev = self._code.get(cpu, {}).get(self.resumes - 1, ())
+        return self._lookup(prev, last[5], 15)
+
+    def _stop_registers(self) -> tuple[int, int] | None:
+        """(pc, sp) of the newest frame now."""
         try:
             frame = gdb.newest_frame()
             if builtin_bits(frame.architecture().name()) != 64:
                 return None
-            pc = int(frame.read_register("rip")) & self._U64
-            sp = int(frame.read_register("rsp")) & self._U64
+            return (int(frame.read_register("rip")) & self._U64,
+                    int(frame.read_register("rsp")) & self._U64)
         except (gdb.error, ValueError, RuntimeError):
             return None
-        snap = self._snaps.get(cpu)
-        bits = snap.mode.bits if snap is not None else 64 if pc > 0xFFFFFFFF else None
-        return pc, sp, bits
 
     def _validate_windows(self, cpu: int) -> None:
         """on_stop: keep the previous stop's windows as this stop's if the step could not
         have changed them; else drop them (and GDB's frames, if built from them)."""
         windows = self._code.get(cpu, {})
         prev = windows.get(self.resumes - 1)
-        here = self._stop_registers(cpu)
-        last = self._last_stop.get(cpu)
         ok = False
-        if prev and here is not None and last is not None and last[0] == self.resumes - 1 \
-                and self._stepped == cpu and not self._frame_pcs - {here[0]} \
-                and self.cpu_count() == 1 and last[3] in (16, 32, 64) \
+        code = self._checkable(cpu) if prev else None
+        if code is not None and self._stepped == cpu and self.cpu_count() == 1 \
                 and not self.always_refresh:
-            _, pc, sp, bits, sp_mask = last
-            code = self._lookup(prev, self._linear(cpu, pc, bits), 15)
-            if code is not None:
+            here = self._stop_registers()
+            if here is not None and not self._frame_pcs - {here[0]}:
+                _, pc, sp, bits, sp_mask, _ = self._last_stop[cpu][self.resumes - 1]
                 step = classify(code, bits, pc)
                 ok = step.allows(pc, here[0], sp, here[1], sp_mask,
                                  (1 << 64) - 1 if bits == 64 else 0xFFFFFFFF)
                 if ok and step.writes:
                     if bits == 64 and step.stack_only:     # only [new SP, old SP) changed
-                        lo, hi = here[1], sp
-                        prev = [w for w in prev if w[0] + len(w[1]) <= lo or w[0] >= hi]
+                        prev = [w for w in prev
+                                if w[0] + len(w[1]) <= here[1] or w[0] >= sp]
                     else:
                         ok = False
         cur = windows.get(self.resumes, [])
@@ -222,28 +235,15 @@ class FastPath:
             cur = (cur + [w for w in prev if w not in cur])[:self.MAX_WINDOWS]
         # the previous stop's stay under its own count: what the stepped instruction was
         self._code[cpu] = {self.resumes: cur, **({self.resumes - 1: prev} if prev else {})}
-        if not ok:
-            if self._tentative:
-                try:
-                    gdb.invalidate_cached_frames()
-                except (gdb.error, AttributeError):
-                    pass
+        if not ok and self._tentative:
+            try:
+                gdb.invalidate_cached_frames()
+            except (gdb.error, AttributeError):
+                pass
         self._tentative = False
-        if here is not None:
-            snap = self._snaps.get(cpu)
-            bits = here[2]
-            sp_mask = (1 << 64) - 1 if bits == 64 else \
-                0xFFFFFFFF if snap is not None and snap.segments["ss"].db else 0xFFFF
-            self._last_stop = {cpu: (self.resumes, here[0], here[1], bits, sp_mask)}
-        else:
-            self._last_stop = {}
-
-    def _linear(self, cpu: int, pc: int, bits: int) -> int:
-        """The linear address of *pc* (an offset in CS) on *cpu*, from its snapshot."""
-        if bits == 64:
-            return pc
-        snap = self._base.get(cpu, (None, None))[1]
-        return ((snap.cs.base if snap is not None else 0) + pc) & 0xFFFFFFFF
+        # what the stopping CPU was at earlier stops is of no use now; other CPUs ran
+        here_stop = self._last_stop.get(cpu, {}).get(self.resumes)
+        self._last_stop = {cpu: {self.resumes: here_stop}} if here_stop else {}
 
     def code(self, addr: int, size: int) -> bytes | None:
         """*size* bytes of code at linear *addr* at this stop for the selected CPU, from

@@ -66,7 +66,7 @@ class State(Connection, Memory, Symbols, FastPath):
         self.fast_snapshots = 0                       # for tests/benchmarks
         self._in_unwinder = False                     # set by the unwinder while it runs
         self._tentative = False                       # the unwinder used unchecked windows
-        self._last_stop: dict[int, tuple] = {}        # cpu -> (resumes, pc, sp, bits, sp mask)
+        self._last_stop: dict[int, dict] = {}         # cpu -> {resumes: where it stood}
         self.code_reads = 0
 
     # ---- which CPU -------------------------------------------------------------------------
@@ -243,6 +243,7 @@ class State(Connection, Memory, Symbols, FastPath):
             self.fast_snapshots += 1
             self._snaps[cpu] = snap
             self._base[cpu] = (self.resumes, snap)
+            self.note_stop(cpu, snap)
             return snap
         text = self.cpu_monitor("info registers", allow_running)
         self.monitor_reads += 1
@@ -259,6 +260,7 @@ class State(Connection, Memory, Symbols, FastPath):
             raise FjError(self._qemu_errors[cpu])
         self._snaps[cpu] = build_snapshot(regs)
         self._base[cpu] = (self.resumes, self._snaps[cpu])
+        self.note_stop(cpu, self._snaps[cpu])
         return self._snaps[cpu]
 
     def code_bits_or_none(self, frame=None) -> int | None:
