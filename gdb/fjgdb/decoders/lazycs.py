@@ -27,14 +27,21 @@ def capstone():
     return _module
 
 
+_found: bool | None = None
+
+
 def available() -> bool:
-    """Whether capstone is installed, without importing it."""
+    """Whether capstone is installed, without importing it (asked once: the unwinder
+    asks at every frame)."""
+    global _found
     if _tried:
         return _module is not None
-    try:
-        return importlib.util.find_spec("capstone") is not None
-    except (ImportError, ValueError):
-        return False
+    if _found is None:
+        try:
+            _found = importlib.util.find_spec("capstone") is not None
+        except (ImportError, ValueError):
+            _found = False
+    return _found
 
 
 def loaded() -> bool:

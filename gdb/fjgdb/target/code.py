@@ -62,9 +62,16 @@ def next_instructions(count: int) -> list[Instruction]:
     arch = frame.architecture()
     addr = int(frame.pc()) & ((1 << 64) - 1)
     context = None
+    whole = None
     if STATE.code_bits_or_none() == 64:
         context = (arch.name(), gdb.parameter("disassembly-flavor"),
                    gdb.parameter("fj-disassembler"), STATE.symbols_generation)
+        code = STATE.code(addr, 15 * count)       # the whole panel's bytes, one lookup
+        if code is not None and len(code) == 15 * count:
+            whole = ("panel", addr, count, code) + context
+            hit = _DECODED.get(whole)
+            if hit is not None:
+                return list(hit)
     for _ in range(count):
         try:
             at, length, asm = _decoded(arch, addr, context)
@@ -74,4 +81,6 @@ def next_instructions(count: int) -> list[Instruction]:
             break
         insns.append(Instruction(at, length, asm, STATE.symbolize(at)))
         addr = at + max(1, length)
+    if whole is not None and not any(i.failed for i in insns):
+        _DECODED[whole] = tuple(insns)
     return insns

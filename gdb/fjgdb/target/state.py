@@ -70,16 +70,22 @@ class State(Connection, Memory, Symbols, FastPath):
         self.code_reads = 0
 
     # ---- which CPU -------------------------------------------------------------------------
-    @staticmethod
-    def selected_cpu() -> int:
-        """QEMU's cpu_index of GDB's selected thread (0 without one)."""
+    _cpu_of = (None, 0)          # (the last gdb.InferiorThread asked about, its CPU)
+
+    def selected_cpu(self) -> int:
+        """QEMU's cpu_index of GDB's selected thread (0 without one). GDB keeps one
+        InferiorThread object per thread: the last answer is kept for it."""
         thread = gdb.selected_thread()
         if thread is None:
             return 0
+        if thread is self._cpu_of[0] and thread.is_valid():
+            return self._cpu_of[1]
         try:
-            return cpu_of_thread(thread.ptid[1])
+            cpu = cpu_of_thread(thread.ptid[1])
         except (ValueError, IndexError, TypeError):
             return 0
+        self._cpu_of = (thread, cpu)
+        return cpu
 
     def cpu_count(self) -> int:
         """How many vCPUs (GDB threads) the connection has; 1 without one. Kept per
