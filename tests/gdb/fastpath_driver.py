@@ -166,6 +166,7 @@ def main():
         R["segments"].append({"name": seg.get("name"), "pc": pc(),
                               "thread": gdb.selected_thread().num})
         step_segment(seg)
+        R["segments"][-1]["end"] = pc()
     R["fast"] = STATE.fast_snapshots - f0
     R["monitor"] = STATE.monitor_reads - m0
     R["mismatches"] = R["mismatches"][:20]

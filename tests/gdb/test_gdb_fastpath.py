@@ -6,7 +6,8 @@ into the kernel), through the test guest's (tests/guests/modes: real, 32-bit pag
 compatibility, 64-bit, 5-level paging, CPL 3) and on an AP of an SMP boot with every
 thread compared at every stop; 'fj mode --json', 'fj seg --json', the panel, 'x/3i $pc',
 'bt 2' and the whole register snapshot must be the same on both paths at every stop,
-and the fast path must have been taken."""
+and the fast path must have been taken. In a replay (reverse execution) it must never be
+taken, also after farjump's reverse-stepi."""
 import subprocess
 from pathlib import Path
 
@@ -41,7 +42,6 @@ def stage2_pm_switch(build):
 
 
 def check(r, modes, min_fast):
-    print({k: r[k] for k in ("stops", "fast", "monitor", "modes", "segments", "errors")})
     assert not r["errors"], r["errors"]
     assert not r["mismatches"], r["mismatches"][:3]
     seen = set(r["modes"])
@@ -105,3 +105,27 @@ def test_smp_threads(build):
     r = run.result
     check(r, ["protected/None/32"], min_fast=10)
     assert [s["thread"] for s in r["segments"]] == [2, 1], r["segments"]
+
+
+def test_replay_never_takes_the_fast_path(build, tmp_path):
+    """In a replay (reverse execution possible) every stop asks QEMU: forward stepi,
+    farjump's reverse-stepi, then stepi again, compared with the plain path."""
+    from fjqemu.record import INFO, rr_in
+    from replayrun import record
+    recording = record(build, tmp_path / "record")
+    segments = [
+        {"name": "forward", "start": ["tbreak kernel_main", "continue"], "steps": 12},
+        {"name": "after reverse-stepi", "start": ["reverse-stepi 5"], "steps": 8},
+    ]
+    with QemuVM(build / "disk.img", gdb=True, stop_on_fault=True,
+                rr=rr_in(recording, "replay")) as vm:
+        run = run_driver(DRIVER, port=vm.gdb_port, timeout=300,
+                         env={"FJ_REPLAY": str(recording / INFO)},
+                         config={"segments": segments})
+    assert run.result is not None, run.tail(4000)
+    r = run.result
+    assert not r["errors"], r["errors"]
+    assert not r["mismatches"], r["mismatches"][:3]
+    assert r["stops"] == 20 and r["fast"] == 0, (r["stops"], r["fast"])
+    forward, back = r["segments"]
+    assert forward["pc"] < back["pc"] < forward["end"], r["segments"]   # went back
