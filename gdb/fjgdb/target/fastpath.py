@@ -135,7 +135,7 @@ class FastPath:
     # checks that (_validate_windows). The unwinder runs before on_stop, while GDB handles
     # the stop: it may use the previous stop's windows; if on_stop then finds them stale,
     # GDB's frames are dropped and recomputed with fresh reads.
-    CODE_WINDOW = 128
+    CODE_WINDOW = 256
     MAX_WINDOWS = 6
 
     @staticmethod
@@ -168,17 +168,19 @@ class FastPath:
             except FjError:
                 return None
         data = None
-        for n in (max(size, self.CODE_WINDOW), size):
+        # a window from the 64-byte boundary below: the next stops' PCs fall in it too
+        base = addr & ~63
+        for at, n in ((base, max(addr - base + size, self.CODE_WINDOW)), (addr, size)):
             try:
-                data = self.read_raw(addr, n)
+                data = self.read_raw(at, n)
                 break
             except FjError:
                 continue
         if data is None:
             return None
-        current = [(addr, data)] + windows.get(stamp, [])
+        current = [(at, data)] + windows.get(stamp, [])
         windows[stamp] = current[:self.MAX_WINDOWS]
-        return data[:size]
+        return data[addr - at:addr - at + size]
 
     def note_stop(self, cpu: int, snap: CpuSnapshot) -> None:
         """A snapshot of *cpu* at this stop: where it stood, for checking the next step."""
