@@ -45,11 +45,11 @@ def bench_gdb_decode(runs: int) -> list[Row]:
 
 
 def bench_gdb_step(runs: int) -> list[Row]:
-    """Three configurations, each in its own QEMU and GDB, 1-3 rounds: each stepi from
+    """Three configurations, each in its own QEMU and GDB, 1-5 rounds: each stepi from
     kernel_main until the PC has changed STEPS times (the same instructions in every
     configuration); compared per stepi (a step QEMU reports without advancing is one more
     round trip, counted)."""
-    runs = max(1, min(runs, 3))   # ~1-3 s per run of 2000 steps
+    runs = max(1, min(runs, 5))   # ~1-3 s per run of 2000 steps
     per = {"step-on": [], "step-off": [], "step-plain": []}
     results = []
     for i in range(runs):
