@@ -251,6 +251,11 @@ class FastPath:
         """*size* bytes of code at linear *addr* at this stop for the selected CPU, from
         the code windows (one read per stop and place, none for the places kept over a
         stepi that wrote no memory); None if unreadable."""
+        if self.connection() is None:       # no live target: nothing is kept
+            try:
+                return self.read_raw(addr & ((1 << 64) - 1), size)
+            except FjError:
+                return None
         return self._code_bytes(self.selected_cpu(), addr, size, stamp=self.resumes)
 
 
