@@ -17,6 +17,35 @@ from .target.state import STATE
 _installed = False
 
 
+class NoteStepi(gdb.Command):
+    """farjump's hook-stepi runs this: the per-stop cache learns that the next resume is a
+stepi (docs/gdb.md, "The per-stop cache"). Nothing to type by hand."""
+
+    def __init__(self):
+        super().__init__("maintenance fj-note-stepi", gdb.COMMAND_MAINTENANCE)
+
+    def invoke(self, arg, from_tty):
+        STATE.note_stepi()
+
+
+#: what hook-stepi runs: the per-stop cache learns that the next resume is a stepi
+STEPI_HOOK = "define hook-stepi\nmaintenance fj-note-stepi\nend"
+
+
+def install_stepi_hook() -> bool:
+    """Define hook-stepi unless the user has one (then the per-stop cache never takes its
+    fast path after a stepi: correct, only slower). True if farjump's is in place."""
+    NoteStepi()
+    try:
+        text = gdb.execute("show user hook-stepi", to_string=True)
+    except gdb.error:
+        text = ""
+    if text.strip():
+        return "fj-note-stepi" in text
+    gdb.execute(STEPI_HOOK, to_string=True)
+    return True
+
+
 def install() -> bool:
     """Register everything once. Returns False if it was already installed."""
     global _installed
@@ -26,11 +55,13 @@ def install() -> bool:
     for cls in COMMANDS:
         cls()
     params.TimeoutParam()
+    params.AlwaysRefreshParam()
     context = params.ContextParam()
     disasm.install()
     unwind.install()
     STATE.connect_events()       # first: the cache is dropped before anything sees the stop
     breakpoints.connect_events()
+    install_stepi_hook()
     gdb.events.stop.connect(panel.on_stop_panel(context))
     reverse.install()            # only in a replay (make replay sets $FJ_REPLAY)
     _installed = True

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import gdb
 
@@ -19,7 +18,7 @@ def _location(pc: int, linear: int) -> dict | None:
     if sal.symtab is None and sym is None:
         return None
     objfile = sal.symtab.objfile.filename if sal.symtab else None
-    return {"stage": Path(objfile).stem if objfile else None, "elf": objfile,
+    return {"stage": os.path.splitext(os.path.basename(objfile))[0] if objfile else None, "elf": objfile,
             "symbol": sym, "file": sal.symtab.filename if sal.symtab else None,
             "line": sal.line if sal.symtab else None}
 
@@ -67,12 +66,12 @@ JSON: {"triple", "steps": [{"vector", "name", "error_code", "reason", "source",
             if not log or not os.path.exists(log):
                 raise FjError(f"the CPU shut down ({status}) but there is no QEMU exception "
                               "log to explain it ('make debug' writes one; fj why --log FILE)")
-            chain = parse_log(Path(log).read_text(errors="replace"))
+            chain = parse_log(_read_text(log))
             if chain is None:
                 raise FjError(f"the CPU shut down ({status}) and {log} has no triple fault: "
                               "a reset or power-off request, not a fault")
         elif opts.log:
-            chain = parse_log(Path(opts.log).read_text(errors="replace"))
+            chain = parse_log(_read_text(opts.log))
         code = _read(snap.linear_pc, 15)
         e = explain(chain, snap.regs, _read, code)
         e = Explanation(**{**e.__dict__, "instruction": _instruction(),
@@ -81,3 +80,8 @@ JSON: {"triple", "steps": [{"vector", "name", "error_code", "reason", "source",
             emit_json({**e.to_dict(), "vm_status": status})
         else:
             out(render_text(e, f"no triple fault: {status}"))
+
+
+def _read_text(path: str) -> str:
+    with open(path, errors="replace") as f:
+        return f.read()

@@ -21,10 +21,7 @@ from dataclasses import dataclass
 
 from .errors import DecodeError
 
-try:
-    import capstone
-except ImportError:   # pragma: no cover - python3-capstone is a dependency
-    capstone = None
+from . import lazycs
 
 _FAR = {"ljmp", "lcall", "retf", "lret", "retfq", "lretq", "lretl", "iret", "iretd",
         "iretq", "sysret", "sysretq", "sysexit", "sysexitq"}
@@ -69,6 +66,7 @@ def scan(code: bytes, addr: int, bits: int, linear_base: int = 0,
     16-bit code); their ``addr`` is linear (*linear_base* + address). *window* is the
     range of code addresses (as *addr*) considered "inside" for near transfers; default
     the bytes given."""
+    capstone = lazycs.capstone()
     if capstone is None:
         raise DecodeError("python3-capstone is not installed")
     if bits not in (16, 32, 64):

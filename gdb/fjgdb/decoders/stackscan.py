@@ -6,6 +6,10 @@ the bytes pushed between a function's first instruction and the PC.
 """
 from __future__ import annotations
 
+import functools
+
+from . import lazycs
+
 _PREFIXES = {0x66, 0x67, 0xF2, 0xF3, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65, 0xF0}
 _SP = {"sp", "esp", "rsp"}
 
@@ -19,6 +23,18 @@ def _osize(insn, width: int) -> int:
     return width
 
 
+@functools.lru_cache(maxsize=None)
+def _engine(bits: int):
+    """One Capstone decoder per width (making one costs ~0.5 ms); None without capstone."""
+    capstone = lazycs.capstone()
+    if capstone is None:
+        return None
+    return capstone.Cs(capstone.CS_ARCH_X86, {16: capstone.CS_MODE_16,
+                                              32: capstone.CS_MODE_32,
+                                              64: capstone.CS_MODE_64}[bits])
+
+
+@functools.lru_cache(maxsize=512)      # pure: the unwinder asks again at every stop
 def stack_delta(code: bytes, start: int, pc: int, bits: int) -> int | None:
     """Bytes pushed between *start* and *pc* by straight-line code, None if unknown.
 
@@ -28,9 +44,9 @@ def stack_delta(code: bytes, start: int, pc: int, bits: int) -> int | None:
     writes SP (mov/lea/and/leave/enter, pop sp) or a scan that does not land exactly on
     *pc* gives None.
     """
-    import capstone
-    md = capstone.Cs(capstone.CS_ARCH_X86, {16: capstone.CS_MODE_16, 32: capstone.CS_MODE_32,
-                                            64: capstone.CS_MODE_64}[bits])
+    md = _engine(bits)
+    if md is None:
+        return None
     width = bits // 8
     delta = 0
     end = start

@@ -25,14 +25,11 @@ import re
 import gdb
 import gdb.disassembler
 
+from ..decoders import lazycs
 from ..target.arch import X86_ARCHES, builtin_bits
 from ..target.errors import FjError
 from ..target.state import STATE
 
-try:
-    import capstone
-except ImportError:            # pragma: no cover - Debian's python3-capstone is a dep
-    capstone = None
 
 _BRANCH = re.compile(r"^(j\w+|call\w?|loop\w*|jcxz|jecxz)$")
 _TARGET = re.compile(r"^\$?(0x[0-9a-f]+|\d+)$")
@@ -86,6 +83,7 @@ class ModeAwareDisassembler(gdb.disassembler.Disassembler):
         key = (bits, att)
         md = self._engines.get(key)
         if md is None:
+            capstone = lazycs.capstone()
             md = capstone.Cs(capstone.CS_ARCH_X86, {16: capstone.CS_MODE_16,
                                                     32: capstone.CS_MODE_32,
                                                     64: capstone.CS_MODE_64}[bits])
@@ -108,8 +106,26 @@ class ModeAwareDisassembler(gdb.disassembler.Disassembler):
             return int(width)
         return STATE.code_bits_or_none()
 
+    @staticmethod
+    def _builtin(info):
+        """GDB's own decoder, reading from the per-stop code window (one read per stop,
+        or none after a stepi that wrote no memory: target/state.py)."""
+        try:
+            window = _Window(info, STATE.code(info.address, 15))
+        except Exception:   # noqa: BLE001 - no window: GDB reads the memory itself
+            return None
+        if window.data is None:
+            return None
+        return gdb.disassembler.builtin_disassemble(info, window)
+
     def _read(self, info, linear: int) -> bytes:
         """Up to 15 bytes at *linear*, fewer near the end of readable memory."""
+        try:
+            code = STATE.code(linear, 15)
+        except Exception:   # noqa: BLE001 - read below
+            code = None
+        if code is not None and len(code) == 15:
+            return code
         if linear == info.address:
             reader = lambda n: info.read_memory(n, 0).tobytes()   # noqa: E731
         else:
@@ -145,10 +161,10 @@ class ModeAwareDisassembler(gdb.disassembler.Disassembler):
         data = self._data(info)
         if data is not None:
             return data
-        if capstone is None:
-            return None
         bits = self._bits()
         if bits not in (16, 32, 64) or bits == builtin_bits(info.architecture.name()):
+            return self._builtin(info)
+        if lazycs.capstone() is None:      # imported here, the first time it is needed
             return None
         self.calls += 1
         addr = info.address
@@ -199,6 +215,20 @@ class ModeAwareDisassembler(gdb.disassembler.Disassembler):
         return None
 
 
+class _Window:
+    """A memory source for builtin_disassemble: the instruction's bytes from the code
+    window, anything beyond them read as GDB would."""
+
+    def __init__(self, info, data: bytes | None):
+        self.info = info
+        self.data = data
+
+    def read_memory(self, length, offset):
+        if 0 <= offset and offset + length <= len(self.data):
+            return self.data[offset:offset + length]
+        return self.info.read_memory(length, offset)
+
+
 _INSTANCE: ModeAwareDisassembler | None = None
 
 
@@ -213,7 +243,7 @@ def install() -> ModeAwareDisassembler:
 
 def status() -> str:
     """What the load message says about the disassembler: the truth."""
-    if capstone is None:
+    if not lazycs.available():
         return ("mode-aware disassembler NOT active (python3-capstone is missing): GDB "
                 "decodes every mode as its architecture's width")
     return "mode-aware disassembler active."

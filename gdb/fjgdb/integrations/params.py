@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gdb
 
+from ..target.state import STATE
+
 
 class TimeoutParam(gdb.Parameter):
     """Seconds 'fj tour' waits for each stop before interrupting the guest (default 10).
@@ -35,3 +37,27 @@ registers) every time the guest stops. Default off."""
 
     def get_show_string(self, svalue):
         return f"The fj context panel on every stop is {svalue}."
+
+
+class AlwaysRefreshParam(gdb.Parameter):
+    """Ask QEMU for the whole CPU state at every stop (default off).
+
+Off: after a stepi whose instruction cannot change the mode or hidden CPU state, the
+per-stop cache takes the new registers from GDB and keeps the descriptor caches, GDTR/IDTR
+and A20 it read before (docs/gdb.md). On: one 'monitor info registers' at every stop that
+needs them, as the tests' reference path."""
+
+    set_doc = "Set whether fj asks QEMU for the CPU state at every stop."
+    show_doc = "Show whether fj asks QEMU for the CPU state at every stop."
+
+    def __init__(self):
+        super().__init__("fj-always-refresh", gdb.COMMAND_MAINTENANCE, gdb.PARAM_BOOLEAN)
+        self.value = False
+
+    def get_set_string(self):
+        STATE.always_refresh = bool(self.value)
+        STATE.invalidate()
+        return ""
+
+    def get_show_string(self, svalue):
+        return f"fj asks QEMU for the CPU state at every stop: {svalue}."

@@ -33,15 +33,12 @@ import os
 import gdb
 from gdb.unwinder import Unwinder
 
+from ..decoders import lazycs
 from ..decoders.stackscan import stack_delta
 from ..target.arch import builtin_bits, pc_sp_names
 from ..target.errors import FjError
 from ..target.state import STATE
 
-try:
-    import capstone
-except ImportError:   # pragma: no cover
-    capstone = None
 
 _MAX_SCAN = 4096
 DEBUG = bool(os.environ.get("FJ_DEBUG"))
@@ -50,8 +47,13 @@ DEBUG = bool(os.environ.get("FJ_DEBUG"))
 class FrameId:
     """What create_unwind_info wants: sp and pc attributes holding gdb.Values."""
 
+    _u64 = (None, None)         # (symbol generation, the type) - looked up once per files
+
     def __init__(self, sp: int, pc: int):
-        u64 = gdb.lookup_type("unsigned long")
+        gen, u64 = FrameId._u64
+        if gen != STATE.symbols_generation or u64 is None:
+            u64 = gdb.lookup_type("unsigned long")
+            FrameId._u64 = (STATE.symbols_generation, u64)
         self.sp = gdb.Value(sp).cast(u64)
         self.pc = gdb.Value(pc).cast(u64)
 
@@ -65,6 +67,7 @@ class NarrowModeUnwinder(Unwinder):
         self._outer64 = None
 
     def __call__(self, pending_frame):
+        STATE._in_unwinder = True
         try:
             return self._unwind(pending_frame)
         except Exception as e:   # noqa: BLE001 - fall back to GDB's unwinders
@@ -73,23 +76,27 @@ class NarrowModeUnwinder(Unwinder):
                 traceback.print_exc()
             self.last_error = repr(e)
             return None
+        finally:
+            STATE._in_unwinder = False
 
     def _unwind(self, pf):
-        if capstone is None:
-            return None
         arch = pf.architecture().name()
         pc_name, sp_name = pc_sp_names(arch)
+        if pf.level() == 0:     # stepi N unwinds at every step: the fast path must know
+            STATE.note_frame_pc(int(pf.read_register(pc_name)))
+        if not lazycs.available():
+            return None
         if int(pf.read_register(pc_name)) > 0xFFFFFFFF:
             bits = 64     # 16/32-bit code never runs above 4 GiB: 64-bit, no need to ask QEMU
         else:
-            bits = STATE.code_bits_or_none()
+            bits = STATE.code_bits_or_none(frame=pf if pf.level() == 0 else None)
         if bits == 64:
             return self._unwind64(pf)
         if bits not in (16, 32):
             return None
         if bits == 32 and builtin_bits(arch) != 64:
             return None   # i386/i8086 (qemu-system-i386): GDB's own i386 unwinders are right
-        q = STATE.snapshot(allow_running=True)
+        q = STATE.snapshot(allow_running=True, frame=pf if pf.level() == 0 else None)
         width = bits // 8
         mask = (1 << bits) - 1
         rip = pf.read_register(pc_name)
@@ -160,11 +167,16 @@ class NarrowModeUnwinder(Unwinder):
         start = func.addr
         delta = None
         if start <= pc and pc - start <= _MAX_SCAN:
-            code = STATE.read_raw(start, pc - start + 15) if pc > start else b""
-            delta = stack_delta(code, start, pc, 64) if pc > start else 0
+            code = (STATE.code(start, pc - start + 15) if pc > start else b"") or b""
+            delta = stack_delta(code, start, pc, 64) if pc > start and code else 0
+            if pc > start and not code:
+                delta = None
         if delta is not None:
             ret_at = sp + delta
-            ret = int.from_bytes(STATE.read_raw(ret_at, 8), "little")
+            word = STATE.code(ret_at, 8)
+            if word is None:
+                raise FjError(f"cannot read the stack at 0x{ret_at:x}")
+            ret = int.from_bytes(word, "little")
             if self._called(0, ret, start, 64):
                 info = pf.create_unwind_info(FrameId(ret_at + 8, start))
                 info.add_saved_register("rip", gdb.Value(ret).cast(rip.type))
@@ -186,8 +198,11 @@ class NarrowModeUnwinder(Unwinder):
         if ret < n:
             return False
         try:
-            b = STATE.read_raw(cs_base + ret - n, n)
+            b = STATE.code(cs_base + ret - n, n) if bits == 64 else \
+                STATE.read_raw(cs_base + ret - n, n)
         except FjError:
+            return False
+        if b is None:
             return False
         if b[0] != 0xE8:
             return False

@@ -1,7 +1,7 @@
 """Text of the GDT and of the segment registers with their caches (fj gdt, fj seg)."""
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from ..decoders.descriptors import DescriptorTable, SegmentCache
 

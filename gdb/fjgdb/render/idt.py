@@ -1,7 +1,7 @@
 """Text of a decoded IDT (fj idt)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..decoders.idt import GateTable, exception_info
 

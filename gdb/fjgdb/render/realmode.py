@@ -1,7 +1,7 @@
 """Text of real-mode far pointers and the IVT (fj ivt)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..decoders.realmode import IvtEntry, check16
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 
 from .errors import FjError
 
@@ -25,6 +24,7 @@ def qmp(*commands: tuple[str, dict]) -> list:
         raise FjError("no QMP socket for this QEMU ($FJ_QMP; 'make debug' sets it)")
     results = []
     try:
+        import socket     # here: importing it costs every GDB start ~4 ms
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(TIMEOUT)
             s.connect(path)

@@ -14,6 +14,9 @@ costs nothing.
 :class:`State` combines the connection (:mod:`.connection`), memory (:mod:`.memory`) and
 symbol (:mod:`.symbols`) parts; this module holds the cache and its invalidation.
 
+The fast path after a ``stepi`` (no ``info registers`` when the instruction stepped cannot
+have changed what it holds) and the memory windows are in :mod:`.fastpath`.
+
 Several CPUs (``-smp N``): GDB shows each vCPU as a thread (thread id = QEMU cpu_index + 1),
 and QEMU's monitor answers for its own current CPU, not for GDB's selected thread. So the
 cache is keyed by CPU (GDB 13 has no event for "selected thread changed"): the snapshot is
@@ -30,13 +33,14 @@ from ..decoders.errors import DecodeError
 from ..decoders.qemuregs import parse_info_registers
 from .arch import pc_sp_names
 from .connection import Connection
+from .fastpath import FastPath
 from .errors import FjError
 from .memory import Memory
 from ..decoders.snapshot import CpuSnapshot, build_snapshot
 from .symbols import Symbols
 
 
-class State(Connection, Memory, Symbols):
+class State(Connection, Memory, Symbols, FastPath):
     def __init__(self) -> None:
         self._previous: dict[int, CpuSnapshot] = {}   # per CPU: the last stop it was read
         self.generation = 0                           # bumped on every invalidation
@@ -49,39 +53,59 @@ class State(Connection, Memory, Symbols):
         self._resumed = False                          # a cont event since the last stop
         self.scan_cache: dict = {}                     # unwinder scratch, per stop
         self.boot_info_before_reset: bytes | None = None   # fj timeline: stale after reset
-        self._cpu_count: tuple | None = None          # ((connection, thread events), n)
-        self._thread_events = 0
+        # the fast path (module docstring)
+        self.always_refresh = False                   # set fj-always-refresh (tests)
+        self.resumes = 0                              # cont events so far
+        self._base: dict[int, tuple[int, CpuSnapshot]] = {}   # per CPU: (resumes, snap)
+        self._code: dict[int, dict] = {}    # per CPU: {resumes: [(addr, bytes)]}
+        self._stepi_pending: int | None = None        # hook-stepi: the CPU about to step
+        self._stepped: int | None = None              # the CPU this resume single-stepped
+        self._frame_pcs: set[int] = set()             # level-0 PCs GDB unwound since
+        self._replaying: dict[int, bool] = {}         # connection num -> QEMU replays
+        self._ncpus: dict[int, int] = {}              # connection num -> threads
+        self.fast_snapshots = 0                       # for tests/benchmarks
+        self._in_unwinder = False                     # set by the unwinder while it runs
+        self._tentative = False                       # the unwinder used unchecked windows
+        self._last_stop: dict[int, dict] = {}         # cpu -> {resumes: where it stood}
+        self.code_reads = 0
 
     # ---- which CPU -------------------------------------------------------------------------
-    @staticmethod
-    def selected_cpu() -> int:
-        """QEMU's cpu_index of GDB's selected thread (0 without one)."""
+    _cpu_of = (None, 0)          # (the last gdb.InferiorThread asked about, its CPU)
+
+    def selected_cpu(self) -> int:
+        """QEMU's cpu_index of GDB's selected thread (0 without one). GDB keeps one
+        InferiorThread object per thread: the last answer is kept for it."""
         thread = gdb.selected_thread()
         if thread is None:
             return 0
+        if thread is self._cpu_of[0] and thread.is_valid():
+            return self._cpu_of[1]
         try:
-            return cpu_of_thread(thread.ptid[1])
+            cpu = cpu_of_thread(thread.ptid[1])
         except (ValueError, IndexError, TypeError):
             return 0
+        self._cpu_of = (thread, cpu)
+        return cpu
 
     def cpu_count(self) -> int:
-        """How many vCPUs (GDB threads) the connection has; 1 without one. Kept for the
-        connection until GDB reports a new thread (``Inferior.threads()`` asks the
-        gdbstub for the thread list every time, ~0.2 ms; QEMU's vCPUs are all there
-        from the start and never exit)."""
-        conn = self.connection()
-        key = (conn.num if conn is not None else None, self._thread_events)
-        if self._cpu_count is not None and self._cpu_count[0] == key:
-            return self._cpu_count[1]
+        """How many vCPUs (GDB threads) the connection has; 1 without one. Kept per
+        connection (Inferior.threads() asks QEMU for its thread list: ~0.1-0.4 ms) until
+        GDB reports a new thread; QEMU's vCPUs all exist from the start."""
+        inf = gdb.selected_inferior()
+        conn = getattr(inf, "connection", None)
+        key = conn.num if conn is not None else None
+        if key is not None and key in self._ncpus:
+            return self._ncpus[key]
         try:
-            n = max(1, len(gdb.selected_inferior().threads()))
+            n = max(1, len(inf.threads()))
         except gdb.error:
-            n = 1
-        self._cpu_count = (key, n)
+            return 1
+        if key is not None:
+            self._ncpus[key] = n
         return n
 
-    def on_new_thread(self, *_args) -> None:
-        self._thread_events += 1
+    def forget_threads(self, *_args) -> None:
+        self._ncpus = {}
 
     @property
     def _snap(self) -> CpuSnapshot | None:
@@ -94,9 +118,30 @@ class State(Connection, Memory, Symbols):
 
     # ---- invalidation ------------------------------------------------------------------
     def on_cont(self, *_args) -> None:
-        """gdb.events.cont (every resume): drop the cache, remember that the guest ran."""
-        self.invalidate()
+        """gdb.events.cont (every resume): drop the cache, remember that the guest ran
+        (what was read stays as the base of the fast path for the next stop)."""
+        self._drop_stop()
         self._resumed = True
+        self.resumes += 1
+        self._stepped, self._stepi_pending = self._stepi_pending, None
+        self._frame_pcs = set()
+
+    def note_stepi(self) -> None:
+        """hook-stepi (before every stepi, whatever its count): which CPU will step."""
+        try:
+            self._stepi_pending = self.selected_cpu()
+        except gdb.error:
+            self._stepi_pending = None
+
+    def note_prompt(self, *_args) -> None:
+        """gdb.events.before_prompt: a stepi that never resumed leaves no mark behind."""
+        self._stepi_pending = None
+
+    def note_frame_pc(self, pc: int) -> None:
+        """The unwinder saw GDB unwind a newest frame at *pc* (``stepi N`` does so
+        between its steps: more than one PC means more than one instruction ran)."""
+        if len(self._frame_pcs) < 4:
+            self._frame_pcs.add(pc)
 
     def on_stop(self, *_args) -> None:
         """gdb.events.stop: keep what was read since the last resume (the unwinder and the
@@ -108,12 +153,18 @@ class State(Connection, Memory, Symbols):
         a stop event for each, so what was read may belong to an earlier internal stop:
         keep it only when its RIP and RSP are the registers GDB holds for this stop."""
         cpu = self.selected_cpu()
-        keep = self._resumed and self._snap is not None and self._matches_gdb_registers()
+        if not self._resumed:
+            self.invalidate()       # a stop no resume announced: trust nothing
+            return
+        self._validate_windows(cpu)
         self._resumed = False
-        if not keep:
-            self.invalidate()
-        else:       # only the stopping CPU's was checked against this stop's registers
+        if self._snap is None:
+            self._drop_stop()
+        elif self._matches_gdb_registers():
+            # only the stopping CPU's was checked against this stop's registers
             self._snaps = {cpu: self._snaps[cpu]}
+        else:       # read at an internal stop of next/step: no base for anything
+            self.invalidate()
 
     def _matches_gdb_registers(self) -> bool:
         q = self._snap.regs
@@ -127,20 +178,36 @@ class State(Connection, Memory, Symbols):
             return False
         return pc == q.rip & mask and sp == q.reg("rsp") & mask
 
-    def invalidate(self, *_args) -> None:
+    def _drop_stop(self) -> None:
+        """What a resume drops: this stop's snapshots (they stay the fast path's base)."""
         self._previous.update(self._snaps)
         self._snaps = {}
         self._qemu_errors = {}
         self.scan_cache = {}
         self.generation += 1
 
+    def invalidate(self, *_args) -> None:
+        """Drop everything read from QEMU, and the fast path's base: the next snapshot
+        asks QEMU (register or memory writes, inferior calls, fj tour, reverse moves)."""
+        self._drop_stop()
+        self._base = {}
+        self._code = {}
+        self._last_stop = {}
+        if self._tentative:
+            self._tentative = False
+            try:
+                gdb.invalidate_cached_frames()
+            except (gdb.error, AttributeError):
+                pass
+
     def forget_connection(self, *_args) -> None:
         self.invalidate()
         self._previous = {}
         self.boot_info_before_reset = None
-        self._cpu_count = None
         self._phys.clear()
         self._ram.clear()
+        self._replaying.clear()
+        self._ncpus = {}
 
     def connect_events(self) -> None:
         """Hook the cache to GDB's events (once, from fjgdb.install)."""
@@ -149,7 +216,8 @@ class State(Connection, Memory, Symbols):
         gdb.events.register_changed.connect(self.invalidate)
         gdb.events.memory_changed.connect(self.invalidate)
         gdb.events.inferior_call.connect(self.invalidate)
-        gdb.events.new_thread.connect(self.on_new_thread)
+        gdb.events.before_prompt.connect(self.note_prompt)
+        gdb.events.new_thread.connect(self.forget_threads)
         gdb.events.exited.connect(self.forget_connection)
         gdb.events.new_objfile.connect(self.forget_symbols)
         gdb.events.clear_objfiles.connect(self.forget_symbols)
@@ -166,14 +234,23 @@ class State(Connection, Memory, Symbols):
         return self.monitor(command, allow_running)
 
     # ---- the CPU at this stop -------------------------------------------------------------
-    def snapshot(self, allow_running: bool = False) -> CpuSnapshot:
+    def snapshot(self, allow_running: bool = False, frame=None) -> CpuSnapshot:
         """The selected thread's CPU at this stop (one ``info registers`` round trip per
-        stop and CPU, after ``monitor cpu N`` when there are several)."""
+        stop and CPU, after ``monitor cpu N`` when there are several). *frame*: the
+        unwinder's pending frame at level 0, to read GDB's registers from (inside a frame
+        sniffer gdb.newest_frame() must not be called)."""
         cpu = self.selected_cpu()
         if cpu in self._snaps:
             return self._snaps[cpu]
         if cpu in self._qemu_errors:
             raise FjError(self._qemu_errors[cpu])
+        snap = self._derive(cpu, frame)
+        if snap is not None:
+            self.fast_snapshots += 1
+            self._snaps[cpu] = snap
+            self._base[cpu] = (self.resumes, snap)
+            self.note_stop(cpu, snap)
+            return snap
         text = self.cpu_monitor("info registers", allow_running)
         self.monitor_reads += 1
         try:
@@ -188,14 +265,17 @@ class State(Connection, Memory, Symbols):
                                       f"CPU#{cpu} (GDB's thread {cpu + 1}); not using it")
             raise FjError(self._qemu_errors[cpu])
         self._snaps[cpu] = build_snapshot(regs)
+        self._base[cpu] = (self.resumes, self._snaps[cpu])
+        self.note_stop(cpu, self._snaps[cpu])
         return self._snaps[cpu]
 
-    def code_bits_or_none(self) -> int | None:
-        """16/32/64 for the code running now, None if unknown. Never raises."""
+    def code_bits_or_none(self, frame=None) -> int | None:
+        """16/32/64 for the code running now, None if unknown. Never raises. *frame*: see
+        :meth:`snapshot`."""
         try:
             if not self.connected(allow_running=True):
                 return None
-            return self.snapshot(allow_running=True).mode.bits
+            return self.snapshot(allow_running=True, frame=frame).mode.bits
         except Exception:   # noqa: BLE001 - callers (disassembler, unwinder) must not fail
             return None
 

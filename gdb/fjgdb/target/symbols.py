@@ -18,8 +18,11 @@ from .errors import FjError
 class Symbols:
     """Mixed into :class:`fjgdb.target.state.State`."""
 
+    symbols_generation = 0      # bumped whenever the symbol files change
+
     def forget_symbols(self, *_args) -> None:
         self._symbols = None
+        self.symbols_generation += 1
 
     def symbols(self) -> SymbolTable:
         if self._symbols is None:

@@ -14,6 +14,7 @@ Benchmarks (docs/performance.md says what each measures and why):
   gdb-pt      `fj pt` at kernel_main (direct reads, gdbstub only, repeated, plain) vs
               `monitor info mem`; $FJ_PEERS: other plugins' page-table commands (ptbench.py)
   gdb-step    2000 stepi from kernel_main: context panel on / off vs plain GDB (gdbbench.py)
+  gdb-start   GDB start-up with farjump sourced vs a bare GDB (gdbbench.py)
   build       clean `make` vs one nasm + ld + objcopy (build.py)
   sizes       stage 1, stage 2 and the kernel file vs the room they have (build.py)
   ways        boot by Multiboot 1, GRUB (Multiboot 2) and UEFI vs the BIOS boot (ways.py)
@@ -39,7 +40,7 @@ from ..gdbrun import GDB
 from .boot import bench_bochs_boot, bench_qemu_boot
 from .build import bench_build, bench_sizes
 from .common import BenchError, Row
-from .gdbbench import bench_gdb_decode, bench_gdb_step
+from .gdbbench import bench_gdb_decode, bench_gdb_start, bench_gdb_step
 from .ptbench import bench_gdb_pt
 from .timeline import boot_timeline, print_timeline
 from .ways import bench_ways
@@ -51,6 +52,7 @@ BENCHES = {
     "gdb-decode": bench_gdb_decode,
     "gdb-pt": bench_gdb_pt,
     "gdb-step": bench_gdb_step,
+    "gdb-start": bench_gdb_start,
     "build": lambda runs: [bench_build(runs)],
     "sizes": lambda runs: bench_sizes(),
     "ways": bench_ways,

@@ -1,6 +1,8 @@
 """Runs inside one batch GDB for make bench (qemu/fjqemu/bench/gdbbench.py): times fj
 commands and stepping (time.perf_counter). Protocol (qemu/fjqemu/gdbrun.py): $FJ_IN gives
-"mode" (decode, step-on, step-off, step-plain) and "n"; the result goes to $FJ_OUT."""
+"mode" (decode, step-on, step-off, step-plain), "n" and "warmup" (stepi before the timed
+ones); the result goes to $FJ_OUT."""
+import hashlib
 import json
 import os
 import time
@@ -16,6 +18,7 @@ if "FJ_IN" not in os.environ:     # sourced in GDB by hand: no configuration, on
                      "not by hand")
 CFG = json.load(open(os.environ["FJ_IN"]))
 MODE, N = CFG["mode"], int(CFG["n"])
+WARMUP = int(CFG.get("warmup", 20))
 R = {"mode": MODE}
 gdb.execute("set confirm off")
 gdb.execute("set pagination off")
@@ -50,14 +53,38 @@ if MODE == "decode":
         R[a], R[b] = xs, ys
     R["monitor_reads_per_fj_call"] = (STATE.monitor_reads - reads) / N
 else:                         # step-on, step-off, step-plain
+    # The same work in every configuration, whatever the timing: stepi until the PC has
+    # changed N times. QEMU sometimes reports a step that did not advance (more often on a
+    # loaded machine); such a stepi is one more gdbstub round trip, counted in "stepis",
+    # and the time is compared per stepi. A REP string instruction also stays at its PC,
+    # the same number of times in every configuration.
     if MODE != "step-plain":
         gdb.execute("set fj-context " + ("on" if MODE == "step-on" else "off"))
+    pc_of = lambda: int(gdb.parse_and_eval("$pc"))   # noqa: E731
+    moved, last, tries = 0, pc_of(), 0
+    while moved < WARMUP and tries < 4 * WARMUP:   # one-time costs (imports, symbol
+        gdb.execute("stepi", to_string=True)       # tables) are not per step
+        tries += 1
+        if pc_of() != last:
+            moved, last = moved + 1, pc_of()
+    R["start_pc"] = pc_of()
     outs = []
+    stepis = advanced = 0
+    trace = hashlib.sha256()
+    last = R["start_pc"]
+    limit = 2 * N + 100      # a guest stuck at one PC (a halted CPU) ends the run
     t = time.perf_counter()
-    for _ in range(N):
+    while advanced < N and stepis < limit:
         outs.append(gdb.execute("stepi", to_string=True))
+        stepis += 1
+        pc = pc_of()
+        if pc != last:
+            advanced += 1
+            last = pc
+            trace.update(pc.to_bytes(8, "little"))
     R["seconds"] = time.perf_counter() - t
-    R["end_pc"] = int(gdb.parse_and_eval("$pc"))
+    R["stepis"], R["advanced"], R["end_pc"] = stepis, advanced, last
+    R["trace"] = trace.hexdigest()[:16]
     R["panels"] = sum(o.count("--- fj:") for o in outs)
 with open(os.environ["FJ_OUT"], "w") as f:
     json.dump(R, f)

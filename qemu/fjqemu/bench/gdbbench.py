@@ -3,12 +3,14 @@ stepi. Each session is one fresh QEMU (paused, gdbstub) and one batch GDB runnin
 gdb_driver.py (beside this file) under the driver protocol of fjqemu.gdbrun."""
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 from .. import IMAGE
-from ..gdbrun import GdbError, run_driver
+from ..gdbrun import GdbError, gdb_command, run_batch, run_driver
 from ..vm import QemuVM
-from .common import PROCESS_TIMEOUT, BenchError, Row, progress, ratio_row
+from .common import PROCESS_TIMEOUT, BenchError, Row, alternate, progress, ratio_row
 
 DRIVER = Path(__file__).with_name("gdb_driver.py")
 STEPS = 2000          # stepi per stepping run
@@ -38,34 +40,84 @@ def bench_gdb_decode(runs: int) -> list[Row]:
 
 
 def bench_gdb_step(runs: int) -> list[Row]:
-    runs = max(1, min(runs, 3))   # ~1-3 s per run of 2000 steps
-    on, off, plain = [], [], []
-    ends = set()
+    """Three configurations, each in its own QEMU and GDB, 1-5 rounds: each stepi from
+    kernel_main until the PC has changed STEPS times (the same instructions in every
+    configuration); compared per stepi (a step QEMU reports without advancing is one more
+    round trip, counted)."""
+    runs = max(1, min(runs, 5))   # ~1-3 s per run of 2000 steps
+    per = {"step-on": [], "step-off": [], "step-plain": []}
+    results = []
     for i in range(runs):
-        for mode, xs in (("step-on", on), ("step-off", off), ("step-plain", plain)):
+        for mode, xs in per.items():
             progress(f"GDB stepping: run {i + 1}/{runs} {mode:<10}")
             r = gdb_session(mode, STEPS)
-            if mode == "step-on" and r["panels"] != STEPS:
-                raise BenchError(f"{r['panels']} context panels for {STEPS} stepi")
-            ends.add((r["start_pc"], r["end_pc"]))
-            xs.append(r["seconds"])
+            results.append((mode, r))
+            xs.append(r["seconds"] * STEPS / max(1, r["stepis"]))
     progress(None)
-    starts = sorted({start for start, _ in ends})
-    stops = sorted({end for _, end in ends})
-    hexes = lambda pcs: "/".join(f"0x{pc:x}" for pc in pcs)   # noqa: E731
-    where = (f"{STEPS} stepi from kernel_main ({hexes(starts)} -> {hexes(stops)}, "
-             "64-bit code)")
-    differ = ""
-    if len(ends) != 1:
-        # Not an error: QEMU sometimes reports a step that did not advance (more often on
-        # a loaded machine), so runs can end a few instructions apart. The work measured is
-        # still 2000 gdbstub round trips each.
-        differ = (f"; runs ended at {len(stops)} different PCs (QEMU reported steps that "
-                  "did not advance)")
+    hexes = lambda pcs: "/".join(f"0x{pc:x}" for pc in sorted(pcs))   # noqa: E731
+    starts = {r["start_pc"] for _, r in results}
+    ends = {r["end_pc"] for _, r in results}
+    where = f"{STEPS} stepi from kernel_main ({hexes(starts)} -> {hexes(ends)}, 64-bit code)"
+    notes = []
+    extra = sum(r["stepis"] - r["advanced"] for _, r in results)
+    if extra:
+        notes.append(f"{extra} of {sum(r['stepis'] for _, r in results)} stepi did not "
+                     "advance (QEMU; REP string steps included): time taken per stepi")
+    short = [r for _, r in results if r["advanced"] < STEPS]
+    if short:
+        notes.append(f"{len(short)} run(s) stopped advancing after "
+                     f"{min(r['advanced'] for r in short)} instructions (a halted CPU?)")
+    if len({r["trace"] for _, r in results}) > 1:
+        notes.append("the runs did not all step the same instructions (the guest took "
+                     "another path: an interrupt?); their times are compared anyway")
+    missing = [(r["stepis"], r["panels"]) for m, r in results
+               if m == "step-on" and r["panels"] != r["stepis"]]
+    if missing:
+        notes.append("context panels missing: " + ", ".join(
+            f"{p} for {n} stepi" for n, p in missing) + " (a farjump bug: please report)")
+    note = "; ".join(notes)
     rows = [Row("gdb-step-on", f"{where}, farjump loaded, `set fj-context on`",
                 "the same in plain GDB (no farjump)", target=1.5,
-                note="seconds per run of 2000 stepi" + differ),
+                note=f"seconds per {STEPS} stepi" + (f"; {note}" if note else "")),
             Row("gdb-step-off", "the same, farjump loaded, context panel off",
                 "the same in plain GDB (no farjump)",
                 note="what loading farjump costs a stepi")]
-    return [ratio_row(rows[0], on, plain), ratio_row(rows[1], off, plain)]
+    return [ratio_row(rows[0], per["step-on"], per["step-plain"]),
+            ratio_row(rows[1], per["step-off"], per["step-plain"])]
+
+
+def start_env() -> dict:
+    """The environment of the start-up runs: Python's bytecode cache on, as Python has it
+    by default (PYTHONDONTWRITEBYTECODE=1 would make every start compile fjgdb anew)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def gdb_start_once(farjump: bool) -> float:
+    """Seconds from starting a batch GDB (-nx: no ~/.gdbinit) to its exit, with or
+    without `source gdb/farjump.py`."""
+    args = gdb_command(farjump=farjump, symbols=False)
+    t = time.perf_counter()
+    status, out, err = run_batch(args, PROCESS_TIMEOUT, env=start_env())
+    seconds = time.perf_counter() - t
+    if status != 0 or (farjump and "'fj' commands loaded" not in out):
+        raise BenchError(f"GDB start-up ({'farjump' if farjump else 'bare'}) failed "
+                         f"(status {status}): {(out + err).strip()[-400:]}")
+    return seconds
+
+
+def bench_gdb_start(runs: int) -> list[Row]:
+    """`gdb -batch -nx -ex 'source gdb/farjump.py'` against `gdb -batch -nx`, alternately."""
+    n = max(5, runs)
+    gdb_start_once(True)              # warm the file cache and write the .pyc files
+    try:
+        fj, bare = alternate(lambda: gdb_start_once(True), lambda: gdb_start_once(False), n,
+                             "GDB start-up")
+    except GdbError as e:
+        raise BenchError(str(e)[:800]) from None
+    row = Row("gdb-start", "GDB start-up with `source gdb/farjump.py` (batch, -nx)",
+              "a bare `gdb -batch -nx`", target=2.0,
+              note="medians; capstone is imported only when 16/32-bit code is disassembled"
+                   + ("; PYTHONDONTWRITEBYTECODE is set here: the runs drop it (a start "
+                      "without .pyc files compiles fjgdb: slower)"
+                      if os.environ.get("PYTHONDONTWRITEBYTECODE") else ""))
+    return [ratio_row(row, fj, bare)]
