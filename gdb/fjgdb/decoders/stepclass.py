@@ -383,8 +383,8 @@ def _two_byte(b: _Bytes, bits, pc, asize, osize, z, rep, rel, rm_plain, plain, s
     if op == 0x0D or 0x18 <= op <= 0x1F:  # prefetch, hint nops, endbr
         return rm_plain(False)
     if op in (0x20, 0x21):                # mov r, cr/dr
-        _modrm(b, asize)
-        return plain()
+        b.take()                          # ModRM alone: its mod is ignored, the operand is
+        return plain()                    # always a register (SDM Vol. 2B, MOV CR/DR)
     if op in (0x22, 0x23):
         return _refresh("mov to cr" if op == 0x22 else "mov to dr", b.i)
     if op == 0x30:
