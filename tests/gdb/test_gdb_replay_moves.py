@@ -21,7 +21,8 @@ def replay(build, tmp_path_factory):
 
 
 def test_fifty_backward_moves_never_hang(replay):
-    assert replay.get("done"), (replay["moves"], replay["_out"][-1500:])
+    assert replay.get("done"), (replay["moves"], replay["_out"][-1500:],
+                                f"QEMU status {replay['_qemu_status']}: {replay['_qemu_log'][-1500:]}")
     moves = replay["moves"]
     assert len(moves) == MOVES
     assert not [m for m in moves if m["error"]], [(m["cmd"], m["before"], m["after"], m["where"][:40]) for m in moves][:30]

@@ -19,8 +19,8 @@ reverse-nexti        one instruction back; when that is the RET of a callee, bac
                      CALL instead (the last time it ran before now).
 reverse-finish       back to the last entry of the current function before now, and one
                      instruction more: the CALL that entered it.
-reverse-step, reverse-next: not built yet; they say so instead of letting QEMU's own reverse
-execution hang.
+reverse-step, reverse-next (reverse_lines.py): back to the start of the previous source
+                     line, from a trace of the last instructions (seek, then stepi forward).
 
 Every forward run is bounded by replay_break at the end of the recording (QEMU exits past
 it); before each prompt that break is set again.
@@ -61,11 +61,16 @@ def icount() -> int:
 
 
 def end() -> int:
-    """The last instruction count a replay may stop at: one before the recording's end
-    (at its very end QEMU 7.2 no longer seeks; past it, QEMU exits)."""
+    """The last instruction count a replay may stop at. After a boot that halted: a little
+    before the recording's end (at its very end QEMU 7.2 no longer seeks; past it, QEMU
+    exits). After a triple fault: the count of the faulting instruction itself, so that a
+    forward run stops on it before it runs (QEMU 7.2 exits when asked to seek once the
+    replay has shut down on the fault)."""
     rec = recording()
     if not rec or not rec.get("icount"):
         raise FjError("no recording.json with the recording's length ($FJ_REPLAY)")
+    if rec.get("ended") == "shutdown":
+        return int(rec["icount"])
     return int(rec["icount"]) - END_MARGIN
 
 
@@ -111,10 +116,11 @@ def seek(n: int) -> int:
     raise FjError(f"replay_seek {n} stopped at instruction count {got}")
 
 
-def hits_before(limit: int) -> list[int]:
-    """From the start, run forward to `limit` with the breakpoints enabled: the
-    instruction counts of every stop (breakpoint or watchpoint hit) before it."""
-    seek(START)
+def hits_before(limit: int, keep=None, lo: int = START) -> list[int]:
+    """From count `lo` (the start), run forward to `limit` with the breakpoints enabled:
+    the instruction counts of every stop (breakpoint or watchpoint hit) before it, only
+    those where keep() is true if given."""
+    seek(lo)
     hits = []
     STATE.monitor(f"replay_break {limit}")
     while True:
@@ -123,31 +129,43 @@ def hits_before(limit: int) -> list[int]:
         c = icount()
         if c >= limit:
             return hits
-        if not hits or hits[-1] != c:
+        if (not hits or hits[-1] != c) and (keep is None or keep()):
             hits.append(c)
 
 
+CALLS = ("call", "lcall", "int")       # int n: a BIOS call from stage 1 or 2 (cd nn)
+
+
 def call_site(ret: int) -> int | None:
-    """The CALL instruction that ends at return address `ret`, None if there is none."""
+    """The CALL (or INT n) instruction that ends at return address `ret`, None if there
+    is none."""
     arch = gdb.selected_frame().architecture()
     for n in (5, 2, 3, 6, 7, 4):
         try:
             insn = arch.disassemble(ret - n, count=1)[0]
         except (gdb.error, IndexError):
             continue
-        if insn["length"] == n and insn["asm"].split()[0].startswith("call"):
+        words = insn["asm"].split()
+        if insn["length"] == n and words and words[0].startswith(CALLS) \
+                and words[0] not in ("int3", "into"):
             return ret - n
     return None
 
 
-def last_visit(addr: int, limit: int) -> int | None:
+def sp() -> int:
+    return int(gdb.parse_and_eval("$sp")) & (2**64 - 1)
+
+
+def last_visit(addr: int, limit: int, at_sp: int | None = None) -> int | None:
     """The last instruction count before `limit` at which the CPU was about to run `addr`
-    (an internal breakpoint there, the user's disabled)."""
+    (an internal breakpoint there, the user's disabled), with the stack pointer `at_sp`
+    if given (that frame, not a recursive one)."""
+    keep = None if at_sp is None else (lambda: sp() == at_sp)
     with _Disabled():
         bp = gdb.Breakpoint(f"*0x{addr:x}", internal=True)
         bp.silent = True
         try:
-            hits = hits_before(limit)
+            hits = hits_before(limit, keep)
         finally:
             bp.delete()
     return hits[-1] if hits else None
@@ -283,20 +301,6 @@ returned counts as the last entry.)"""
         _show()
 
 
-class _NotYet(_Reverse):
-    """Not available in a farjump replay yet (QEMU 7.2's own would risk a hang)."""
-
-    def __init__(self, name):
-        self.name_ = name
-        self.__doc__ = (f"{name}: not built yet in a farjump replay (QEMU 7.2's own reverse "
-                        "execution can hang); use reverse-stepi and reverse-continue.")
-        super().__init__(name)
-
-    def move(self, arg):
-        raise FjError("not built yet in a farjump replay (QEMU 7.2's own can hang); use "
-                      "reverse-stepi or reverse-continue")
-
-
 def _rearm():
     try:
         if STATE.connected():
@@ -313,7 +317,8 @@ def install() -> bool:
     ReverseContinue()
     ReverseNexti()
     ReverseFinish()
-    for name in ("reverse-step", "reverse-next"):
-        _NotYet(name)
+    from .reverse_lines import ReverseNext, ReverseStep   # they build on this module
+    ReverseStep()
+    ReverseNext()
     gdb.events.before_prompt.connect(_rearm)
     return True
