@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import BUILD, ROOT
 from .cmdline import QEMU, qemu_command
+from .debug import kernel_symbols
 from .gdbrun import GDB, gdb_command
 from .procs import die_with_parent, end_group
 from .record import INFO, rr_in
@@ -78,8 +79,9 @@ def main(argv=None) -> int:
                 say(f"QEMU exited at start: {log.read_text(errors='replace').strip()}")
                 return 1
             env = dict(os.environ, FJ_REPLAY=str(info))
+            image = Path(rec["image"]) if rec.get("image") else None
             cmd = gdb_command("tbreak stage1_start", "continue", batch=False, port=port,
-                              extra=extra)
+                              extra=extra, kernel=kernel_symbols(image))
             try:
                 return subprocess.call(cmd, cwd=ROOT, env=env)
             except FileNotFoundError:

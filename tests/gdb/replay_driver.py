@@ -153,7 +153,28 @@ def scenarios():
     save()
 
 
-if CFG.get("scenarios", True):
+def fault():
+    """A replay of a boot that triple-faulted: continue stops on the faulting instruction
+    (the end of the recording), forward moves are refused there, one backward move goes
+    back from it and stepi comes back onto it."""
+    gdb.execute(f"file {CFG['kernel']}", to_string=True)    # as make replay does
+    R["fault_cont"] = run("continue")
+    R["fault_at"] = here()
+    R["fault_stepi"] = run("stepi")
+    R["fault_continue"] = run("continue")
+    R["fault_after_refusal"] = here()
+    R["fault_back_out"] = run("reverse-stepi")
+    R["fault_back"] = here()
+    run("stepi")
+    R["fault_again"] = here()
+    R["fault_status"] = run("monitor info status")
+    save()
+
+
+if CFG.get("fault"):
+    fault()
+    CFG["moves"] = 0
+elif CFG.get("scenarios", True):
     scenarios()
 else:
     # the moves alone: they start after Hello World!, with the boot's kprintf calls behind

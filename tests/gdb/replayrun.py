@@ -13,14 +13,15 @@ from fjqemu.vm import QemuVM
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def record(build, out: Path) -> Path:
-    """make record of build/disk.img into `out` (bounded)."""
+def record(build, out: Path, image: Path | None = None,
+           ended: str = "the CPU halted with interrupts off") -> Path:
+    """make record of `image` (build/disk.img) into `out` (bounded)."""
     env = dict(os.environ, PYTHONPATH=f"{ROOT / 'qemu'}:{ROOT / 'gdb'}:{ROOT / 'build/gen'}")
     r = subprocess.run(["/usr/bin/python3", "-m", "fjqemu.record", "--outdir", str(out),
-                        str(build / "disk.img")], cwd=ROOT, env=env, capture_output=True,
+                        str(image or build / "disk.img")], cwd=ROOT, env=env, capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert "the boot ended because the CPU halted with interrupts off" in r.stderr
+    assert f"the boot ended because {ended}" in r.stderr
     return out
 
 

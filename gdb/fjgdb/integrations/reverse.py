@@ -175,17 +175,22 @@ def _show() -> None:
     gdb.execute("frame", to_string=False)
 
 
+MOVING = [False]       # a reverse move runs: its own continues and stepis are not guarded
+
+
 class _Reverse(gdb.Command):
     def __init__(self, name):
         super().__init__(name, gdb.COMMAND_RUNNING)
 
     def invoke(self, arg, from_tty):
+        MOVING[0] = True
         try:
             STATE.require_connected()
             self.move(arg.strip())
         except (FjError, gdb.error) as e:
             raise gdb.GdbError(f"{self.name_}: {e}")
         finally:
+            MOVING[0] = False
             try:
                 STATE.monitor(f"replay_break {end()}")
             except (FjError, gdb.error):
@@ -301,12 +306,64 @@ returned counts as the last entry.)"""
         _show()
 
 
+def at_end() -> bool:
+    return icount() >= end()
+
+
+def end_note() -> str:
+    rec = recording() or {}
+    if rec.get("ended") == "shutdown":
+        return ("the end of the recording: the recorded boot triple-faults on this "
+                "instruction (going on would shut the replay down, and QEMU 7.2 cannot go "
+                "back from there); reverse-stepi goes back from it")
+    return ("the end of the recording (a little before the final HLT: past it QEMU ends "
+            "the replay); go back with the reverse-* commands")
+
+
 def _rearm():
     try:
         if STATE.connected():
             STATE.monitor(f"replay_break {end()}")
     except (FjError, gdb.error):
         pass
+
+
+def _on_stop(event):
+    """A stop at the end of the recording says so (e.g. on the faulting instruction)."""
+    try:
+        if STATE.connected() and at_end():
+            gdb.write(f"farjump: {end_note()}.\n")
+    except (FjError, gdb.error):
+        pass
+
+
+class ReplayGuard(gdb.Command):
+    """Refuses to run forward at the end of a farjump replay (run by hooks; see reverse.py).
+
+Usage: fj-replay-guard
+The forward commands (continue, step, next, stepi, nexti, finish, until, advance) run it
+first: at the end of the recording QEMU 7.2 would end the replay (or, after a triple
+fault, shut it down beyond going back), so they stop with an error there instead;
+elsewhere it sets the replay_break that stops them there."""
+
+    def __init__(self):
+        super().__init__("fj-replay-guard", gdb.COMMAND_RUNNING)
+
+    def invoke(self, arg, from_tty):
+        if MOVING[0]:
+            return
+        try:
+            if not STATE.connected():
+                return
+            if at_end():
+                raise gdb.GdbError(end_note())
+            # the bound again (before_prompt does it too, but a script has no prompt)
+            STATE.monitor(f"replay_break {end()}")
+        except FjError:
+            pass
+
+
+FORWARD = ("continue", "step", "next", "stepi", "nexti", "finish", "until", "advance")
 
 
 def install() -> bool:
@@ -320,5 +377,9 @@ def install() -> bool:
     from .reverse_lines import ReverseNext, ReverseStep   # they build on this module
     ReverseStep()
     ReverseNext()
+    ReplayGuard()
+    for name in FORWARD:
+        gdb.execute(f"define hook-{name}\nfj-replay-guard\nend", to_string=True)
     gdb.events.before_prompt.connect(_rearm)
+    gdb.events.stop.connect(_on_stop)
     return True
