@@ -44,11 +44,13 @@ run: deps all $(MACHINE_FILES)
 	@$(HOSTPY) fjqemu.run $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(MACHINE_ARGS)
 
 # Boot IMAGE (default build/disk.img); when it triple-faults, explain why (docs/time-travel.md).
-why: deps all $(CONTRACTS_PY)
+# A test image named by IMAGE= (build/fault/NAME.img, build/triple/NAME.img) is built first.
+IMAGE_FILE = $(filter $(B)/fault/%.img $(B)/triple/%.img,$(IMAGE))
+why: deps all $(CONTRACTS_PY) $(IMAGE_FILE)
 	@$(HOSTPY) fjqemu.why $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(WHY_ARGS) $(or $(IMAGE),$(B)/disk.img)
 
 # Record one boot (docs/time-travel.md); replay it with GDB attached.
-record: deps all $(CONTRACTS_PY)
+record: deps all $(CONTRACTS_PY) $(IMAGE_FILE)
 	@$(HOSTPY) fjqemu.record $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(or $(IMAGE),$(B)/disk.img)
 
 replay: deps all $(CONTRACTS_PY)

@@ -183,13 +183,15 @@ else:
 
 # ---- a run of backward moves of every kind farjump has --------------------------------
 run("break kprintf")      # the loader and the kernel print: enough hits to go back to
-# reverse-finish is tested once above: in this run it drifted to the start of the
-# recording (not understood yet), so it is left out here.
-kinds = ["reverse-stepi", "reverse-continue", "reverse-stepi 3", "rsi", "reverse-nexti", "rni"]
+# every kind: reverse-continue goes back to the previous kprintf, reverse-finish out of it
+# to its caller, the others move around there (and reverse-step into an earlier callee)
+kinds = ["reverse-continue", "reverse-finish", "reverse-next", "reverse-step", "rsi",
+         "reverse-nexti", "reverse-stepi 3", "rni", "rs", "rn"]
 for i in range(CFG["moves"]):
     before = count()
     out = run(kinds[i % len(kinds)])
     R["moves"].append({"cmd": kinds[i % len(kinds)], "before": before, "after": count(),
+                       "insn": run("x/i $pc").strip(),
                        "where": run("info symbol $pc").strip(),
                        "error": out if out.startswith("ERROR") else None})
     save()

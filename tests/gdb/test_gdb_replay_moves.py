@@ -27,5 +27,10 @@ def test_fifty_backward_moves_never_hang(replay):
     assert len(moves) == MOVES
     assert not [m for m in moves if m["error"]], [(m["cmd"], m["before"], m["after"], m["where"][:40]) for m in moves][:30]
     assert all(m["after"] < m["before"] for m in moves), moves
-    assert {m["cmd"] for m in moves} == {"reverse-stepi", "reverse-continue",
-                                         "reverse-stepi 3", "rsi", "reverse-nexti", "rni"}
+    assert {m["cmd"] for m in moves} == {
+        "reverse-continue", "reverse-finish", "reverse-next", "reverse-step", "rsi",
+        "reverse-nexti", "reverse-stepi 3", "rni", "rs", "rn"}
+    # reverse-finish lands on the CALL of the function it was in, never far off
+    for m in moves:
+        if m["cmd"] == "reverse-finish":
+            assert "call" in m["insn"], m

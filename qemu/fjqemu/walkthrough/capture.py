@@ -14,8 +14,10 @@ from pathlib import Path
 from .. import IMAGE, ROOT
 from ..gdbrun import DEFAULT_SYNTAX, GdbError, run_driver
 from ..procs import die_with_parent, end_group, kill_group, killpg
+from ..record import INFO as RECORD_INFO, rr_in
 from ..vm import QemuError, QemuVM
-from .config import (BOCHS_TIMEOUT, CONTINUE_TIMEOUT, GDB_TIMEOUT, IMG, MARK, SH_TIMEOUT,
+from .config import (BOCHS_TIMEOUT, CONTINUE_TIMEOUT, GDB_TIMEOUT, IMG, MARK,
+                     REPLAY_GDB_TIMEOUT, SH_TIMEOUT,
                      SHOWN_BUILD, SHOWN_IMG, CaptureError)
 from .template import PROMPT, Block, clean, cut_lines
 
@@ -84,17 +86,18 @@ class Paths:
         return text
 
 
-def capture_gdb(blocks: list[Block], vm, paths: Paths) -> None:
+def capture_gdb(blocks: list[Block], vm, paths: Paths, env: dict | None = None) -> None:
     if not blocks:
         return
     cfg = {"blocks": [{"name": b.name, "cmds": b.cmds} for b in blocks],
            "subst": paths.subst, "timeout": CONTINUE_TIMEOUT, "mark": MARK}
     # What scripts/debug (make debug) runs, in batch form, then the walkthrough's commands.
     try:
-        run = run_driver(DRIVER, port=vm.gdb_port, config=cfg, timeout=GDB_TIMEOUT,
+        run = run_driver(DRIVER, port=vm.gdb_port, config=cfg,
+                         timeout=REPLAY_GDB_TIMEOUT if env else GDB_TIMEOUT,
                          cmds=[f"set disassembly-flavor {DEFAULT_SYNTAX}",
                                "tbreak stage1_start", "continue"], workdir=paths.tmp,
-                         spawner=spawn)
+                         spawner=spawn, env=env)
     except GdbError as e:
         raise CaptureError(str(e)[:4000]) from None
     stdout, stderr = run.stdout, run.stderr
@@ -115,7 +118,8 @@ def capture_gdb(blocks: list[Block], vm, paths: Paths) -> None:
         expect_fail = list(b.fails)
         out = []
         if b.session_start:
-            out += ["$ make debug" + (f" SMP={b.smp}" if b.smp != 1 else "")] \
+            out += ["$ make replay" if b.replay else
+                    "$ make debug" + (f" SMP={b.smp}" if b.smp != 1 else "")] \
                 + clean(paths.to_shown(pre))
         for ci, cmd in enumerate(b.cmds):
             key = f"{bi}:{ci}"
@@ -252,15 +256,35 @@ def capture_sh(blocks: list[Block], paths: Paths) -> None:
         b.out = out
 
 
+def replay_vm(paths: Paths) -> tuple:
+    """'$ make replay': QEMU replaying build/record (what the doc's '$ make record' block
+    wrote) as make replay starts it, and GDB's $FJ_REPLAY."""
+    rec = ROOT / "build" / "record"
+    try:
+        info = json.loads((rec / RECORD_INFO).read_text())
+    except (OSError, ValueError):
+        raise CaptureError("'$ make replay' with no recording in build/record: the doc "
+                           "needs a '$ make record' sh block before it") from None
+    vm = QemuVM(Path(info["image"]), gdb=True, stop_on_fault=True,
+                rr=rr_in(rec, "replay"), workdir=paths.tmp / "qemu")
+    return vm, {"FJ_REPLAY": str(rec / RECORD_INFO)}
+
+
 def capture(blocks: list[Block], paths: Paths) -> None:
     by = {k: [b for b in blocks if b.kind == k] for k in PROMPT}
-    # Bochs and the shell commands do not need QEMU: they run meanwhile, in a thread.
     failure = []
+    replay = any(b.replay for b in by["gdb"])
+    first_gdb = min((b.body_start for b in by["gdb"]), default=None)
+    # A replay needs its recording: the sh blocks before the first gdb block (the doc's
+    # '$ make record') run first, the others with Bochs meanwhile, in a thread (they do
+    # not need QEMU).
+    before = [b for b in by["sh"] if replay and b.body_start < first_gdb]
+    capture_sh(before, paths)
 
     def others():
         try:
             capture_bochs(by["bochs"], paths)
-            capture_sh(by["sh"], paths)
+            capture_sh([b for b in by["sh"] if b not in before], paths)
         except CaptureError as e:
             failure.append(e)
 
@@ -273,8 +297,12 @@ def capture(blocks: list[Block], paths: Paths) -> None:
             (paths.tmp / "qemu").mkdir()
             # '$ make debug SMP=N' starts the doc's session: N CPUs, as make debug SMP=N.
             smp = max([b.smp for b in by["gdb"] if b.session_start], default=1)
-            vm = QemuVM(IMAGE, gdb=True, reboot=True, smp=smp,
-                        workdir=paths.tmp / "qemu")
+            env = None
+            if replay:
+                vm, env = replay_vm(paths)
+            else:
+                vm = QemuVM(IMAGE, gdb=True, reboot=True, smp=smp,
+                            workdir=paths.tmp / "qemu")
             with _LOCK:
                 if STOP.is_set():
                     raise CaptureError("interrupted")
@@ -282,7 +310,7 @@ def capture(blocks: list[Block], paths: Paths) -> None:
             try:
                 with vm:
                     if by["gdb"]:
-                        capture_gdb(by["gdb"], vm, paths)
+                        capture_gdb(by["gdb"], vm, paths, env)
                     else:
                         vm.qmp("cont")
                     capture_qmp(by["qmp"], vm, paths)

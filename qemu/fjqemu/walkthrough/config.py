@@ -16,6 +16,7 @@ IMG = ROOT / "docs" / "img"
 MAKE = os.environ.get("MAKE", "make")
 MARK = "\x02fj-walkthrough\x03 "
 GDB_TIMEOUT = 60        # the whole GDB session
+REPLAY_GDB_TIMEOUT = 300  # ... when it is a replay ('$ make replay'): each backward move replays
 CONTINUE_TIMEOUT = 15   # one 'continue' inside it
 BOCHS_TIMEOUT = 60
 SH_TIMEOUT = 60

@@ -29,6 +29,7 @@ class Block:
     cmds: list = field(default_factory=list)
     session_start: bool = False  # '$ make debug [SMP=N]' first line of a gdb block
     smp: int = 1                # N of '$ make debug SMP=N': the session's QEMU has N CPUs
+    replay: bool = False        # '$ make replay': the session replays build/record
     out: list | None = None     # the fresh capture
 
     @property
@@ -76,6 +77,8 @@ def parse(text: str, doc: str = "docs/walkthrough.md") -> list[Block]:
         if sm:
             b.session_start = True
             b.smp = int(sm.group(1) or 1)
+        elif kind == "gdb" and b.body and b.body[0].strip() == "$ make replay":
+            b.session_start = b.replay = True
         if not b.cmds and not b.session_start and kind != "bochs":
             raise SystemExit(f"walkthrough: {b.label}: no commands in the block")
         for c in cut:
