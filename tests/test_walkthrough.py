@@ -1,4 +1,5 @@
-"""The docs' session outputs (docs/walkthrough.md, docs/gdb.md, docs/bochs.md, README.md)
+"""The docs' session outputs (docs/walkthrough.md, docs/gdb.md, docs/bochs.md, README.md,
+docs/time-travel.md)
 against a fresh capture (scripts/walkthrough), and proof that the check can fail: an altered
 output line, a command that no longer works."""
 import re
@@ -13,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "walkthrough"
 DOC = ROOT / "docs" / "walkthrough.md"
 DOCS = {"docs/walkthrough.md": DOC, "docs/gdb.md": ROOT / "docs" / "gdb.md",
-        "docs/bochs.md": ROOT / "docs" / "bochs.md", "README.md": ROOT / "README.md"}
+        "docs/bochs.md": ROOT / "docs" / "bochs.md", "README.md": ROOT / "README.md",
+        "docs/time-travel.md": ROOT / "docs" / "time-travel.md"}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -43,7 +45,7 @@ def commands(doc):
 
 # ---- the real thing -------------------------------------------------------------------------
 def test_docs_match_a_fresh_capture():
-    """All four docs, by default, in one run."""
+    """All five docs, by default, in one run."""
     assert [wt.shown_name(d) for d in wt.DOCS] == list(DOCS)
     p = run("--check")
     assert p.returncode == 0, f"{p.stdout}\n{p.stderr}"
@@ -93,6 +95,16 @@ def test_smp_doc_is_a_template_of_a_four_cpu_session():
     assert blocks[0].session_start and blocks[0].smp == 4
     assert all(b.smp == 1 for b in blocks[1:]) and all(b.kind == "gdb" for b in blocks)
     assert wt.parse("<!-- capture: gdb x -->\n```\n$ make debug\n```\n")[0].smp == 1
+
+
+def test_time_travel_doc_is_a_replay_after_a_recording():
+    """docs/time-travel.md's GDB session is '$ make replay', after a '$ make record' block."""
+    blocks = wt.parse((ROOT / "docs" / "time-travel.md").read_text(), "docs/time-travel.md")
+    gdb = [b for b in blocks if b.kind == "gdb"]
+    assert gdb[0].session_start and gdb[0].replay and not any(b.replay for b in gdb[1:])
+    record = [b for b in blocks if b.kind == "sh" and b.cmds == ["make record"]]
+    assert record and record[0].body_start < gdb[0].body_start
+    assert not wt.parse("<!-- capture: gdb x -->\n```\n$ make debug\n```\n")[0].replay
 
 
 def test_unmarked_transcripts_are_found():

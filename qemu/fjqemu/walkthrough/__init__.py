@@ -3,8 +3,9 @@
     scripts/walkthrough --write     re-capture; rewrite the docs' capture blocks and docs/img/*.png
     scripts/walkthrough --check     re-capture; compare with the docs (exit 1 and a diff on mismatch)
     ... [--doc FILE]...             only these docs (default: docs/walkthrough.md, docs/gdb.md,
-                                    docs/bochs.md and README.md; docs/smp.md only when
-                                    named: its SMP session is not always reproducible)
+                                    docs/bochs.md, README.md and docs/time-travel.md;
+                                    docs/smp.md only when named: its SMP session is not
+                                    always reproducible)
 
 Each doc is a template: prose by hand, and blocks marked
 
@@ -22,7 +23,10 @@ session and Bochs run); within one doc:
          vector, GDB with gdb/farjump.gdb, 'tbreak stage1_start', 'continue'). A block
          whose first line is '$ make debug' gets what GDB printed before the first command
          (it may have no command); '$ make debug SMP=N' also gives the doc's QEMU N CPUs
-         (docs/smp.md).
+         (docs/smp.md). '$ make replay' instead makes the session a replay of
+         build/record, as make replay opens it (QEMU replaying, $FJ_REPLAY for GDB): the
+         doc's sh blocks before its first gdb block (its '$ make record') run first, the
+         other sh blocks meanwhile (docs/time-travel.md).
   bochs  lines '<bochs:N> CMD'. All bochs blocks of the doc are one scripts/bochs-run boot
          (the transcript is split at the commands); the first block also gets what Bochs
          printed before its first prompt, and may have no command (only that).

@@ -7,7 +7,8 @@ from pathlib import Path
 from .. import ROOT
 
 DOC = ROOT / "docs" / "walkthrough.md"
-DOCS = (DOC, ROOT / "docs" / "gdb.md", ROOT / "docs" / "bochs.md", ROOT / "README.md")
+DOCS = (DOC, ROOT / "docs" / "gdb.md", ROOT / "docs" / "bochs.md", ROOT / "README.md",
+        ROOT / "docs" / "time-travel.md")
 # Captured only when named (--doc): QEMU 7.2 sometimes re-reports an AP's breakpoint, so a
 # fresh capture of it does not always match (docs/smp.md says so).
 SMP_DOC = ROOT / "docs" / "smp.md"
