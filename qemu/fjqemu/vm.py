@@ -12,7 +12,6 @@ Every wait has a timeout, and leaving the `with` block always ends the process.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import tempfile
@@ -94,10 +93,8 @@ class QemuVM:
         self.log_path = self.workdir / "qemu.log"
         with open(self.log_path, "wb") as log:
             try:
-                # glibc's fatal messages (heap corruption, ...) to QEMU's log, not /dev/tty
                 self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                              stdout=log, stderr=subprocess.STDOUT,
-                                             env=dict(os.environ, LIBC_FATAL_STDERR_="1"),
                                              start_new_session=True,
                                              preexec_fn=die_with_parent)
             except FileNotFoundError:
