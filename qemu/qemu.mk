@@ -12,7 +12,7 @@
 #   make gdb            GDB attached to 'make debug-server' (GDBPORT=... or build/gdb-port)
 #   make why            boot, and explain a triple fault (IMAGE=..., TIMEOUT=..., WHY_ARGS=--json)
 #   make record         record one boot into build/record (IMAGE=..., TIMEOUT=...)
-#   make replay         open build/record like make debug; reverse-stepi/-continue work
+#   make replay         open build/record like make debug; the reverse-* commands work
 #   make bochs          Bochs with its debugger, stopping at every magic breakpoint
 #   make build/bochs.sym  symbol file for Bochs (make bochs loads it)
 

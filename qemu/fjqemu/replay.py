@@ -5,8 +5,9 @@
 QEMU replays DIR (default build/record/) paused with its gdbstub (-icount rr=replay, the
 recording's overlay behind blkreplay), and GDB attaches with farjump loaded and stops at
 stage1_start; input may be piped as with make debug. $FJ_REPLAY names DIR/recording.json,
-so farjump's reverse-stepi and reverse-continue replace GDB's (QEMU 7.2's own hang; see
-gdb/fjgdb/integrations/reverse.py). Quitting GDB ends QEMU.
+so farjump's reverse-step, -next, -stepi, -nexti, -finish and -continue replace GDB's
+(QEMU 7.2's own hang; see gdb/fjgdb/integrations/reverse.py). GDB loads the recorded
+image's kernel symbols as make debug IMAGE=... does. Quitting GDB ends QEMU.
 """
 from __future__ import annotations
 

@@ -23,7 +23,11 @@ reverse-step, reverse-next (reverse_lines.py): back to the start of the previous
                      line, from a trace of the last instructions (seek, then stepi forward).
 
 Every forward run is bounded by replay_break at the end of the recording (QEMU exits past
-it); before each prompt that break is set again.
+it; after a triple fault the end is the faulting instruction, as a replay that shut down
+cannot seek any more): before each prompt, and before each forward command (continue,
+step, next, stepi, ... run fj-replay-guard as a hook, so scripts without a prompt are
+bounded too), that break is set again; at the end a stop says so and forward commands are
+refused.
 """
 from __future__ import annotations
 
