@@ -81,7 +81,7 @@ help:
 	@echo '                  no $$DISPLAY and no terminal: headless, COM1 on stdout, ends by itself (IMAGE=, TIMEOUT=)'
 	@echo 'make test         install missing packages, build, run the pytest suite'
 	@echo 'make unit         the pure tests only (decoders, host tools; no emulator, a few seconds)'
-	@echo 'make stress       long runs kept out of make test because they still fail now and then (pytest.ini)'
+	@echo 'make stress       long runs kept out of make test (pytest.ini: minutes each)'
 	@echo 'make debug        QEMU paused + GDB attached with farjump loaded, stopped at stage1_start'
 	@echo '                  BOOT=multiboot|grub|uefi (make run too): QEMU -kernel, GRUB, OVMF (docs/boot.md)'
 	@echo 'make debug-server QEMU paused with its gdbstub, for "make gdb" in a second terminal'

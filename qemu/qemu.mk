@@ -12,7 +12,7 @@
 #   make gdb            GDB attached to 'make debug-server' (GDBPORT=... or build/gdb-port)
 #   make why            boot, and explain a triple fault (IMAGE=..., TIMEOUT=..., WHY_ARGS=--json)
 #   make record         record one boot into build/record (IMAGE=..., TIMEOUT=...)
-#   make replay         open build/record like make debug; reverse-stepi/-continue work
+#   make replay         open build/record like make debug; the reverse-* commands work
 #   make foreign        Debian's Linux and a GRUB ISO in build/foreign (docs/your-kernel.md)
 #   make bochs          Bochs with its debugger, stopping at every magic breakpoint
 #   make build/bochs.sym  symbol file for Bochs (make bochs loads it)
@@ -51,11 +51,13 @@ foreign: deps
 	@$(HOSTPY) fjqemu.foreign
 
 # Boot IMAGE (default build/disk.img); when it triple-faults, explain why (docs/time-travel.md).
-why: deps all $(CONTRACTS_PY)
+# A test image named by IMAGE= (build/fault/NAME.img, build/triple/NAME.img) is built first.
+IMAGE_FILE = $(filter $(B)/fault/%.img $(B)/triple/%.img,$(IMAGE))
+why: deps all $(CONTRACTS_PY) $(IMAGE_FILE)
 	@$(HOSTPY) fjqemu.why $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(WHY_ARGS) $(or $(IMAGE),$(B)/disk.img)
 
 # Record one boot (docs/time-travel.md); replay it with GDB attached.
-record: deps all $(CONTRACTS_PY)
+record: deps all $(CONTRACTS_PY) $(IMAGE_FILE)
 	@$(HOSTPY) fjqemu.record $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(or $(IMAGE),$(B)/disk.img)
 
 replay: deps all $(CONTRACTS_PY)
@@ -67,7 +69,7 @@ TEST_JOBS ?= 2
 test: deps all $(CONTRACTS_PY)
 	$(PYTHON) -m pytest -m "not stress" $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile)
 
-# Long runs that still fail now and then (pytest.ini: stress), kept out of make test.
+# Long runs (pytest.ini: stress), kept out of make test for their length.
 stress: deps all $(CONTRACTS_PY)
 	$(PYTHON) -m pytest -m stress
 

@@ -1,6 +1,7 @@
 """The docs' session outputs (docs/walkthrough.md, docs/gdb.md, docs/bochs.md, README.md,
-docs/smp.md, docs/your-kernel.md) against a fresh capture (scripts/walkthrough), and proof
-that the check can fail: an altered output line, a command that no longer works."""
+docs/smp.md, docs/your-kernel.md, docs/time-travel.md) against a fresh capture
+(scripts/walkthrough), and proof that the check can fail: an altered output line, a command
+that no longer works."""
 import re
 import subprocess
 from pathlib import Path
@@ -15,7 +16,8 @@ DOC = ROOT / "docs" / "walkthrough.md"
 DOCS = {"docs/walkthrough.md": DOC, "docs/gdb.md": ROOT / "docs" / "gdb.md",
         "docs/bochs.md": ROOT / "docs" / "bochs.md", "README.md": ROOT / "README.md",
         "docs/smp.md": ROOT / "docs" / "smp.md",
-        "docs/your-kernel.md": ROOT / "docs" / "your-kernel.md"}
+        "docs/your-kernel.md": ROOT / "docs" / "your-kernel.md",
+        "docs/time-travel.md": ROOT / "docs" / "time-travel.md"}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -46,8 +48,9 @@ def commands(doc):
 
 # ---- the real thing -------------------------------------------------------------------------
 def test_docs_match_a_fresh_capture():
-    """All six docs, by default, in one run (docs/your-kernel.md boots Debian's Linux
-    three times, about 35-65 s; the docs are captured at the same time)."""
+    """All seven docs, by default, in one run (docs/your-kernel.md boots Debian's Linux
+    three times, about 35-65 s; docs/time-travel.md records a boot and replays it; the
+    docs are captured at the same time)."""
     assert [wt.shown_name(d) for d in wt.DOCS] == list(DOCS)
     p = run("--check", timeout=420)
     assert p.returncode == 0, f"{p.stdout}\n{p.stderr}"
@@ -163,6 +166,16 @@ def test_a_foreign_session_stays_at_the_reset_vector(tmp_path):
     assert "stage1_start" not in body
     assert "stage1_start () at boot/stage1.asm" in "\n".join(own.body)
     assert "pc       CS:IP 0000:7c00" in "\n".join(own.body)
+
+
+def test_time_travel_doc_is_a_replay_after_a_recording():
+    """docs/time-travel.md's GDB session is '$ make replay', after a '$ make record' block."""
+    blocks = wt.parse((ROOT / "docs" / "time-travel.md").read_text(), "docs/time-travel.md")
+    gdb = [b for b in blocks if b.kind == "gdb"]
+    assert gdb[0].session_start and gdb[0].replay and not any(b.replay for b in gdb[1:])
+    record = [b for b in blocks if b.kind == "sh" and b.cmds == ["make record"]]
+    assert record and record[0].body_start < gdb[0].body_start
+    assert not wt.parse("<!-- capture: gdb x -->\n```\n$ make debug\n```\n")[0].replay
 
 
 def test_unmarked_transcripts_are_found():

@@ -36,6 +36,14 @@ def say(msg: str) -> None:
     print(f"{PROG}: {msg}", file=sys.stderr, flush=True)
 
 
+def shown(path: Path) -> str:
+    """`path` relative to the working directory when it is below it (build/record)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def icount(text: str) -> int | None:
     """The instruction count in 'info replay' output."""
     m = re.search(r"instruction count = (\d+)", text)
@@ -96,7 +104,7 @@ def main(argv=None) -> int:
     except QemuError as e:
         say(str(e))
         return 1
-    say(f"recorded {image} into {args.outdir}: {info['icount']} instructions; the boot "
+    say(f"recorded {image} into {shown(Path(args.outdir))}: {info['icount']} instructions; the boot "
         f"ended because {info['ended_text']}. 'make replay' opens it.")
     return 0
 

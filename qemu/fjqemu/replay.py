@@ -5,8 +5,9 @@
 QEMU replays DIR (default build/record/) paused with its gdbstub (-icount rr=replay, the
 recording's overlay behind blkreplay), and GDB attaches with farjump loaded and stops at
 stage1_start; input may be piped as with make debug. $FJ_REPLAY names DIR/recording.json,
-so farjump's reverse-stepi and reverse-continue replace GDB's (QEMU 7.2's own hang; see
-gdb/fjgdb/integrations/reverse.py). Quitting GDB ends QEMU.
+so farjump's reverse-step, -next, -stepi, -nexti, -finish and -continue replace GDB's
+(QEMU 7.2's own hang; see gdb/fjgdb/integrations/reverse.py). GDB loads the recorded
+image's kernel symbols as make debug IMAGE=... does. Quitting GDB ends QEMU.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from . import BUILD, ROOT, split_passthrough
 from .cmdline import QEMU, qemu_command
+from .debug import kernel_symbols
 from .gdbrun import GDB, gdb_command
 from .procs import die_with_parent, end_group
 from .record import INFO, rr_in
@@ -74,8 +76,9 @@ def main(argv=None) -> int:
                 say(f"QEMU exited at start: {log.read_text(errors='replace').strip()}")
                 return 1
             env = dict(os.environ, FJ_REPLAY=str(info))
+            image = Path(rec["image"]) if rec.get("image") else None
             cmd = gdb_command("tbreak stage1_start", "continue", batch=False, port=port,
-                              extra=extra)
+                              extra=extra, kernel=kernel_symbols(image))
             try:
                 return subprocess.call(cmd, cwd=ROOT, env=env)
             except FileNotFoundError:

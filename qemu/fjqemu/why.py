@@ -31,7 +31,7 @@ from fjgdb.decoders.qemuregs import parse_info_registers
 from fjgdb.decoders.triple import Explanation, explain, mode_of, parse_log
 from fjgdb.render.why import render_text
 
-from . import BUILD, IMAGE
+from . import BUILD, IMAGE, ROOT
 from .elf import Elf, ElfError
 from .imagecheck import image_problem
 from .vm import QemuError, QemuVM
@@ -76,12 +76,26 @@ def locate(addr: int, elfs: list[Path]) -> dict | None:
                                text=True, timeout=10)
             where = r.stdout.strip().rsplit(":", 1)
             if r.returncode == 0 and len(where) == 2 and where[0] != "??":
-                file, line = where[0], int(where[1].split()[0])
+                file, line = shown_source(where[0]), int(where[1].split()[0])
         except (OSError, subprocess.TimeoutExpired, ValueError):
             pass
         return {"stage": path.stem, "elf": str(path), "symbol": symbol, "file": file,
                 "line": line}
     return None
+
+
+def shown_source(file: str) -> str:
+    """A source path from addr2line as the repository names it (boot/stage2.asm): relative
+    to the tree, and without the doubled folder NASM's compile directory gives outside GDB
+    (boot//boot/stage2.asm)."""
+    try:
+        parts = Path(os.path.normpath(file)).relative_to(ROOT).parts
+    except ValueError:
+        return file
+    for i in range(len(parts)):
+        if (ROOT.joinpath(*parts[i:])).is_file():
+            return str(Path(*parts[i:]))
+    return str(Path(*parts))
 
 
 def disassemble(code: bytes | None, addr: int, bits: int) -> str | None:
@@ -178,7 +192,7 @@ def main(argv=None) -> int:
                           "log": str(Path(args.outdir) / "int.log"), **e.to_dict()}, indent=1))
     else:
         print(render_text(e, ended))
-        print(f"log           {Path(args.outdir) / 'int.log'}")
+        print(f"log           {shown_source(str(Path(args.outdir).resolve() / 'int.log'))}")
     return 124 if how == "timeout" and not e.triple else 0
 
 

@@ -13,25 +13,35 @@ from fjqemu.vm import QemuVM
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def record(build, out: Path) -> Path:
-    """make record of build/disk.img into `out` (bounded)."""
+def record(build, out: Path, image: Path | None = None,
+           ended: str = "the CPU halted with interrupts off") -> Path:
+    """make record of `image` (build/disk.img) into `out` (bounded)."""
     env = dict(os.environ, PYTHONPATH=f"{ROOT / 'qemu'}:{ROOT / 'gdb'}:{ROOT / 'build/gen'}")
     r = subprocess.run(["/usr/bin/python3", "-m", "fjqemu.record", "--outdir", str(out),
-                        str(build / "disk.img")], cwd=ROOT, env=env, capture_output=True,
+                        str(image or build / "disk.img")], cwd=ROOT, env=env, capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert "the boot ended because the CPU halted with interrupts off" in r.stderr
+    assert f"the boot ended because {ended}" in r.stderr
     return out
 
 
-def replay_run(build, recording: Path, config: dict) -> dict:
-    """replay_driver.py in a replay of `recording`, with `config` ($FJ_IN)."""
-    with QemuVM(build / "disk.img", gdb=True, stop_on_fault=True,
-                rr=rr_in(recording, "replay")) as vm:
+def replay_run(build, recording: Path, config: dict, image: Path | None = None) -> dict:
+    """replay_driver.py in a replay of `recording`, with `config` ($FJ_IN). The result
+    also has "_out" (GDB's output), "_qemu_log" (what QEMU printed) and "_qemu_status"
+    (None while QEMU still ran when GDB was done: it did not exit part-way)."""
+    workdir = recording / "replay-vm"
+    workdir.mkdir(exist_ok=True)
+    with QemuVM(image or build / "disk.img", gdb=True, stop_on_fault=True,
+                rr=rr_in(recording, "replay"), workdir=workdir) as vm:
         run = run_driver(Path(__file__).with_name("replay_driver.py"), port=vm.gdb_port,
                          timeout=600, env={"FJ_REPLAY": str(recording / INFO)},
                          config=config)
+        status = vm.proc.poll()
+        log = vm.log_path.read_text(errors="replace")
     if run.result is None:
-        pytest.fail(f"driver wrote no results {run.tail(4000)}")
+        pytest.fail(f"driver wrote no results {run.tail(4000)}\nQEMU (status {status}): "
+                    f"{log[-2000:]}")
     run.result["_out"] = run.stdout + run.stderr
+    run.result["_qemu_log"] = log
+    run.result["_qemu_status"] = status
     return run.result

@@ -78,3 +78,54 @@ def test_reverse_nexti_steps_back_over_the_call(replay):
     assert "ERROR" not in replay["nexti_out"], replay["nexti_out"]
     assert "call" in replay["nexti_insn"] and "kprintf" in replay["nexti_insn"]
     assert replay["nexti_here"]["count"] < replay["nexti_from"]["count"] - 1
+
+
+def line_no(info_line):
+    return int(info_line.split("Line ")[1].split()[0])
+
+
+@pytest.mark.parametrize("name", ["pm", "lm"])
+def test_reverse_step_over_the_far_jump(replay, name):
+    """reverse-step from the first line after a far jump: back to the line of the jump
+    (a line of its own: the same count as reverse-stepi)."""
+    t = replay["transitions"][name]
+    assert "ERROR" not in t["step_out"], t["step_out"]
+    assert t["step"]["count"] == t["before"]["count"]
+    assert t["step"]["mode"]["mode"] == t["before"]["mode"]["mode"]
+
+
+def test_reverse_next_and_step_in_stage2_nasm(replay):
+    r = replay
+    assert "ERROR" not in r["nasm_next_out"], r["nasm_next_out"]
+    assert "ERROR" not in r["nasm_step_out"], r["nasm_step_out"]
+    assert r["nasm_from"]["where"].startswith("stage2_main")
+    # reverse-next: over 'call print' (and its BIOS call) to the start of that line
+    assert line_no(r["nasm_next_line"]) == r["nasm_cli"] - 1
+    assert r["nasm_next"]["where"].startswith("stage2_main")
+    assert r["nasm_next"]["count"] < r["nasm_from"]["count"] - 10
+    assert "call" in open("boot/stage2.asm").read().splitlines()[r["nasm_cli"] - 2]
+    # reverse-step: into print, on its last line (the RET), just before the CLI
+    assert r["nasm_again"]["count"] == r["nasm_from"]["count"]
+    assert r["nasm_step"]["where"].startswith("print"), r["nasm_step"]
+    assert r["nasm_step"]["count"] == r["nasm_from"]["count"] - 1
+    assert r["nasm_step"]["mode"]["mode"] == "real"
+
+
+def test_reverse_next_and_step_in_kernel_c(replay):
+    r = replay
+    for k in ("c_next_out", "c_next2_out", "c_step_out"):
+        assert "ERROR" not in r[k], r[k]
+    assert r["c_from"]["where"].startswith("kernel_main")
+    # reverse-next: over kprintf and boot_path_name, to the banner's line in kernel_main
+    assert line_no(r["c_next_line"]) == r["c_banner"]
+    assert r["c_next"]["where"].startswith("kernel_main")
+    assert r["c_next"]["count"] < r["c_from"]["count"] - 100
+    # once more: a line before it, still in kernel_main
+    assert line_no(r["c_next2_line"]) < r["c_banner"]
+    assert r["c_next2"]["where"].startswith("kernel_main")
+    assert r["c_next2"]["count"] < r["c_next"]["count"]
+    # reverse-step: into kprintf, its last line, called from kernel_main
+    assert r["c_step"]["where"].startswith("kprintf"), r["c_step"]
+    assert r["c_step"]["count"] < r["c_from"]["count"]
+    assert r["c_step"]["count"] > r["c_next"]["count"]
+    assert "kernel_main" in r["c_step_bt"].split("\n", 2)[1], r["c_step_bt"]

@@ -7,10 +7,9 @@ from replayrun import record, replay_run
 
 MOVES = 50
 
-# QEMU sometimes exits in the middle of this run (about one run in three or four on a
-# loaded 2-core machine: the gdbstub connection closes, then "monitor command not
-# supported"); the cause is not found yet (issue 13 stays open). Until it is, the run is a
-# stress test of its own (make stress) instead of a random red make test.
+# make stress, not make test: the run takes about 3 minutes (every backward move replays the
+# boot from its start, reverse-step/next two or three times), and QEMU exiting part-way
+# (SIGABRT, seen before this round; docs/time-travel.md says what is known) is not ruled out.
 pytestmark = pytest.mark.stress
 
 
@@ -21,10 +20,16 @@ def replay(build, tmp_path_factory):
 
 
 def test_fifty_backward_moves_never_hang(replay):
-    assert replay.get("done"), (replay["moves"], replay["_out"][-1500:])
+    assert replay.get("done"), (replay["moves"], replay["_out"][-1500:],
+                                f"QEMU status {replay['_qemu_status']}: {replay['_qemu_log'][-1500:]}")
     moves = replay["moves"]
     assert len(moves) == MOVES
     assert not [m for m in moves if m["error"]], [(m["cmd"], m["before"], m["after"], m["where"][:40]) for m in moves][:30]
     assert all(m["after"] < m["before"] for m in moves), moves
-    assert {m["cmd"] for m in moves} == {"reverse-stepi", "reverse-continue",
-                                         "reverse-stepi 3", "rsi", "reverse-nexti", "rni"}
+    assert {m["cmd"] for m in moves} == {
+        "reverse-continue", "reverse-finish", "reverse-next", "reverse-step", "rsi",
+        "reverse-nexti", "reverse-stepi 3", "rni", "rs", "rn"}
+    # reverse-finish lands on the CALL of the function it was in, never far off
+    for m in moves:
+        if m["cmd"] == "reverse-finish":
+            assert "call" in m["insn"], m

@@ -19,11 +19,15 @@ reverse-nexti        one instruction back; when that is the RET of a callee, bac
                      CALL instead (the last time it ran before now).
 reverse-finish       back to the last entry of the current function before now, and one
                      instruction more: the CALL that entered it.
-reverse-step, reverse-next: not built yet; they say so instead of letting QEMU's own reverse
-execution hang.
+reverse-step, reverse-next (reverse_lines.py): back to the start of the previous source
+                     line, from a trace of the last instructions (seek, then stepi forward).
 
 Every forward run is bounded by replay_break at the end of the recording (QEMU exits past
-it); before each prompt that break is set again.
+it; after a triple fault the end is the faulting instruction, as a replay that shut down
+cannot seek any more): before each prompt, and before each forward command (continue,
+step, next, stepi, ... run fj-replay-guard as a hook, so scripts without a prompt are
+bounded too), that break is set again; at the end a stop says so and forward commands are
+refused.
 """
 from __future__ import annotations
 
@@ -61,11 +65,16 @@ def icount() -> int:
 
 
 def end() -> int:
-    """The last instruction count a replay may stop at: one before the recording's end
-    (at its very end QEMU 7.2 no longer seeks; past it, QEMU exits)."""
+    """The last instruction count a replay may stop at. After a boot that halted: a little
+    before the recording's end (at its very end QEMU 7.2 no longer seeks; past it, QEMU
+    exits). After a triple fault: the count of the faulting instruction itself, so that a
+    forward run stops on it before it runs (QEMU 7.2 exits when asked to seek once the
+    replay has shut down on the fault)."""
     rec = recording()
     if not rec or not rec.get("icount"):
         raise FjError("no recording.json with the recording's length ($FJ_REPLAY)")
+    if rec.get("ended") == "shutdown":
+        return int(rec["icount"])
     return int(rec["icount"]) - END_MARGIN
 
 
@@ -111,10 +120,11 @@ def seek(n: int) -> int:
     raise FjError(f"replay_seek {n} stopped at instruction count {got}")
 
 
-def hits_before(limit: int) -> list[int]:
-    """From the start, run forward to `limit` with the breakpoints enabled: the
-    instruction counts of every stop (breakpoint or watchpoint hit) before it."""
-    seek(START)
+def hits_before(limit: int, keep=None, lo: int = START) -> list[int]:
+    """From count `lo` (the start), run forward to `limit` with the breakpoints enabled:
+    the instruction counts of every stop (breakpoint or watchpoint hit) before it, only
+    those where keep() is true if given."""
+    seek(lo)
     hits = []
     STATE.monitor(f"replay_break {limit}")
     while True:
@@ -123,31 +133,43 @@ def hits_before(limit: int) -> list[int]:
         c = icount()
         if c >= limit:
             return hits
-        if not hits or hits[-1] != c:
+        if (not hits or hits[-1] != c) and (keep is None or keep()):
             hits.append(c)
 
 
+CALLS = ("call", "lcall", "int")       # int n: a BIOS call from stage 1 or 2 (cd nn)
+
+
 def call_site(ret: int) -> int | None:
-    """The CALL instruction that ends at return address `ret`, None if there is none."""
+    """The CALL (or INT n) instruction that ends at return address `ret`, None if there
+    is none."""
     arch = gdb.selected_frame().architecture()
     for n in (5, 2, 3, 6, 7, 4):
         try:
             insn = arch.disassemble(ret - n, count=1)[0]
         except (gdb.error, IndexError):
             continue
-        if insn["length"] == n and insn["asm"].split()[0].startswith("call"):
+        words = insn["asm"].split()
+        if insn["length"] == n and words and words[0].startswith(CALLS) \
+                and words[0] not in ("int3", "into"):
             return ret - n
     return None
 
 
-def last_visit(addr: int, limit: int) -> int | None:
+def sp() -> int:
+    return int(gdb.parse_and_eval("$sp")) & (2**64 - 1)
+
+
+def last_visit(addr: int, limit: int, at_sp: int | None = None) -> int | None:
     """The last instruction count before `limit` at which the CPU was about to run `addr`
-    (an internal breakpoint there, the user's disabled)."""
+    (an internal breakpoint there, the user's disabled), with the stack pointer `at_sp`
+    if given (that frame, not a recursive one)."""
+    keep = None if at_sp is None else (lambda: sp() == at_sp)
     with _Disabled():
         bp = gdb.Breakpoint(f"*0x{addr:x}", internal=True)
         bp.silent = True
         try:
-            hits = hits_before(limit)
+            hits = hits_before(limit, keep)
         finally:
             bp.delete()
     return hits[-1] if hits else None
@@ -157,17 +179,22 @@ def _show() -> None:
     gdb.execute("frame", to_string=False)
 
 
+MOVING = [False]       # a reverse move runs: its own continues and stepis are not guarded
+
+
 class _Reverse(gdb.Command):
     def __init__(self, name):
         super().__init__(name, gdb.COMMAND_RUNNING)
 
     def invoke(self, arg, from_tty):
+        MOVING[0] = True
         try:
             STATE.require_connected()
             self.move(arg.strip())
         except (FjError, gdb.error) as e:
             raise gdb.GdbError(f"{self.name_}: {e}")
         finally:
+            MOVING[0] = False
             try:
                 STATE.monitor(f"replay_break {end()}")
             except (FjError, gdb.error):
@@ -283,18 +310,18 @@ returned counts as the last entry.)"""
         _show()
 
 
-class _NotYet(_Reverse):
-    """Not available in a farjump replay yet (QEMU 7.2's own would risk a hang)."""
+def at_end() -> bool:
+    return icount() >= end()
 
-    def __init__(self, name):
-        self.name_ = name
-        self.__doc__ = (f"{name}: not built yet in a farjump replay (QEMU 7.2's own reverse "
-                        "execution can hang); use reverse-stepi and reverse-continue.")
-        super().__init__(name)
 
-    def move(self, arg):
-        raise FjError("not built yet in a farjump replay (QEMU 7.2's own can hang); use "
-                      "reverse-stepi or reverse-continue")
+def end_note() -> str:
+    rec = recording() or {}
+    if rec.get("ended") == "shutdown":
+        return ("the end of the recording: the recorded boot triple-faults on this "
+                "instruction (going on would shut the replay down, and QEMU 7.2 cannot go "
+                "back from there); reverse-stepi goes back from it")
+    return ("the end of the recording (a little before the final HLT: past it QEMU ends "
+            "the replay); go back with the reverse-* commands")
 
 
 def _rearm():
@@ -305,6 +332,44 @@ def _rearm():
         pass
 
 
+def _on_stop(event):
+    """A stop at the end of the recording says so (e.g. on the faulting instruction)."""
+    try:
+        if STATE.connected() and at_end():
+            gdb.write(f"farjump: {end_note()}.\n")
+    except (FjError, gdb.error):
+        pass
+
+
+class ReplayGuard(gdb.Command):
+    """Refuses to run forward at the end of a farjump replay (run by hooks; see reverse.py).
+
+Usage: fj-replay-guard
+The forward commands (continue, step, next, stepi, nexti, finish, until, advance) run it
+first: at the end of the recording QEMU 7.2 would end the replay (or, after a triple
+fault, shut it down beyond going back), so they stop with an error there instead;
+elsewhere it sets the replay_break that stops them there."""
+
+    def __init__(self):
+        super().__init__("fj-replay-guard", gdb.COMMAND_RUNNING)
+
+    def invoke(self, arg, from_tty):
+        if MOVING[0]:
+            return
+        try:
+            if not STATE.connected():
+                return
+            if at_end():
+                raise gdb.GdbError(end_note())
+            # the bound again (before_prompt does it too, but a script has no prompt)
+            STATE.monitor(f"replay_break {end()}")
+        except FjError:
+            pass
+
+
+FORWARD = ("continue", "step", "next", "stepi", "nexti", "finish", "until", "advance")
+
+
 def install() -> bool:
     """In a replay ($FJ_REPLAY): the reverse commands; True if installed."""
     if recording() is None:
@@ -313,7 +378,12 @@ def install() -> bool:
     ReverseContinue()
     ReverseNexti()
     ReverseFinish()
-    for name in ("reverse-step", "reverse-next"):
-        _NotYet(name)
+    from .reverse_lines import ReverseNext, ReverseStep   # they build on this module
+    ReverseStep()
+    ReverseNext()
+    ReplayGuard()
+    for name in FORWARD:
+        gdb.execute(f"define hook-{name}\nfj-replay-guard\nend", to_string=True)
     gdb.events.before_prompt.connect(_rearm)
+    gdb.events.stop.connect(_on_stop)
     return True

@@ -3,8 +3,8 @@
     scripts/walkthrough --write     re-capture; rewrite the docs' capture blocks and docs/img/*.png
     scripts/walkthrough --check     re-capture; compare with the docs (exit 1 and a diff on mismatch)
     ... [--doc FILE]...             only these docs (default: docs/walkthrough.md, docs/gdb.md,
-                                    docs/bochs.md, README.md, docs/smp.md and
-                                    docs/your-kernel.md)
+                                    docs/bochs.md, README.md, docs/smp.md,
+                                    docs/your-kernel.md and docs/time-travel.md)
 
 Each doc is a template: prose by hand, and blocks marked
 
@@ -29,6 +29,9 @@ session and Bochs run); within one doc:
          (docs/your-kernel.md): GDB sets the architecture, loads only the SYMBOLS and
          stays at the reset vector (no 'tbreak stage1_start'); a reset or shutdown
          pauses that guest; 'continue' is bounded by 90 s there, the session by 240 s.
+         '$ make replay' instead makes the session a replay of build/record, as make
+         replay opens it (QEMU replaying, $FJ_REPLAY for GDB): the doc's sh blocks
+         before its first gdb block (its '$ make record') run first (docs/time-travel.md).
   bochs  lines '<bochs:N> CMD'. All bochs blocks of the doc are one scripts/bochs-run boot
          (the transcript is split at the commands); the first block also gets what Bochs
          printed before its first prompt, and may have no command (only that).

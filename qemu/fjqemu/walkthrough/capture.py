@@ -15,10 +15,11 @@ from .. import IMAGE, ROOT
 from ..gdbrun import DEFAULT_SYNTAX, GdbError, run_driver
 from ..machine import Machine, MachineError, parse_symbols
 from ..procs import die_with_parent, end_group, kill_group, killpg
+from ..record import INFO as RECORD_INFO, rr_in
 from ..vm import QemuError, QemuVM
 from .config import (BOCHS_TIMEOUT, CONTINUE_TIMEOUT, FETCH_TIMEOUT,
                      FOREIGN_CONTINUE_TIMEOUT, FOREIGN_GDB_TIMEOUT, GDB_TIMEOUT, IMG, MARK,
-                     SH_TIMEOUT, SHOWN_BUILD, SHOWN_IMG, CaptureError)
+                     REPLAY_GDB_TIMEOUT, SH_TIMEOUT, SHOWN_BUILD, SHOWN_IMG, CaptureError)
 from .template import PROMPT, Block, clean, cut_lines
 
 DRIVER = Path(__file__).with_name("gdb_driver.py")
@@ -128,7 +129,8 @@ def session_machine(b: Block | None) -> Machine | None:
     return m
 
 
-def capture_gdb(blocks: list[Block], vm, paths: Paths, machine: Machine | None = None) -> None:
+def capture_gdb(blocks: list[Block], vm, paths: Paths, machine: Machine | None = None,
+                env: dict | None = None) -> None:
     if not blocks:
         return
     foreign = machine is not None
@@ -143,9 +145,10 @@ def capture_gdb(blocks: list[Block], vm, paths: Paths, machine: Machine | None =
         cmds += ["tbreak stage1_start", "continue"]
     try:
         run = run_driver(DRIVER, port=vm.gdb_port, config=cfg,
-                         timeout=FOREIGN_GDB_TIMEOUT if foreign else GDB_TIMEOUT,
+                         timeout=(FOREIGN_GDB_TIMEOUT if foreign else
+                                  REPLAY_GDB_TIMEOUT if env else GDB_TIMEOUT),
                          cmds=cmds, workdir=paths.tmp, spawner=spawn,
-                         symbols=not foreign,
+                         symbols=not foreign, env=env,
                          setup=machine.gdb_setup() if foreign else ())
     except GdbError as e:
         raise CaptureError(str(e)[:4000]) from None
@@ -305,14 +308,31 @@ def capture_sh(blocks: list[Block], paths: Paths, timeout: float = SH_TIMEOUT) -
         b.out = out
 
 
+def replay_vm(workdir: Path) -> tuple:
+    """'$ make replay': QEMU replaying build/record (what the doc's '$ make record' block
+    wrote) as make replay starts it, and GDB's $FJ_REPLAY."""
+    rec = ROOT / "build" / "record"
+    try:
+        info = json.loads((rec / RECORD_INFO).read_text())
+    except (OSError, ValueError):
+        raise CaptureError("'$ make replay' with no recording in build/record: the doc "
+                           "needs a '$ make record' sh block before it") from None
+    vm = QemuVM(Path(info["image"]), gdb=True, stop_on_fault=True,
+                rr=rr_in(rec, "replay"), workdir=workdir)
+    return vm, {"FJ_REPLAY": str(rec / RECORD_INFO)}
+
+
 def run_session(blocks: list[Block], qmp: list[Block], paths: Paths, n: int) -> None:
-    """One QEMU as 'make debug' starts it, the session's gdb blocks in one GDB, then the
-    qmp blocks (if any) to the same QEMU."""
+    """One QEMU as 'make debug' (or '$ make replay': make replay) starts it, the session's
+    gdb blocks in one GDB, then the qmp blocks (if any) to the same QEMU."""
     start = blocks[0] if blocks and blocks[0].session_start else None
-    machine = session_machine(start)
+    machine = None if start is not None and start.replay else session_machine(start)
     workdir = paths.tmp / f"qemu-{n}"
     workdir.mkdir()
-    if machine is None:
+    env = None
+    if start is not None and start.replay:
+        vm, env = replay_vm(workdir)
+    elif machine is None:
         # farjump's disk: paused at the reset vector, a reset resets (no -no-reboot),
         # 128 MiB, the image opened read-only (snapshot=on); '$ make debug SMP=N': N CPUs.
         vm = QemuVM(IMAGE, gdb=True, reboot=True, smp=start.smp if start else 1,
@@ -324,6 +344,8 @@ def run_session(blocks: list[Block], qmp: list[Block], paths: Paths, n: int) -> 
             raise CaptureError(f"{qmp[0].label}: qmp blocks need farjump's own session")
         vm = QemuVM(machine.image, gdb=True, reboot=True, stop_on_fault=True,
                     workdir=workdir, **machine.qemu_kwargs())
+    if qmp and env is not None:
+        raise CaptureError(f"{qmp[0].label}: qmp blocks need farjump's own session")
     with _LOCK:
         if STOP.is_set():
             raise CaptureError("interrupted")
@@ -331,7 +353,7 @@ def run_session(blocks: list[Block], qmp: list[Block], paths: Paths, n: int) -> 
     try:
         with vm:
             if blocks:
-                capture_gdb(blocks, vm, paths, machine)
+                capture_gdb(blocks, vm, paths, machine, env)
             else:
                 vm.qmp("cont")
             capture_qmp(qmp, vm, paths)
@@ -342,7 +364,8 @@ def run_session(blocks: list[Block], qmp: list[Block], paths: Paths, n: int) -> 
 def capture(blocks: list[Block], paths: Paths) -> None:
     by = {k: [b for b in blocks if b.kind == k] for k in PROMPT}
     # sh blocks before the doc's first gdb block run first: they may fetch what a session
-    # boots ('$ make foreign', docs/your-kernel.md).
+    # boots ('$ make foreign', docs/your-kernel.md) or record what it replays ('$ make
+    # record', docs/time-travel.md).
     first_gdb = min((b.marker_line for b in by["gdb"]), default=None)
     early = [b for b in by["sh"] if first_gdb is not None and b.marker_line < first_gdb]
     capture_sh(early, paths, FETCH_TIMEOUT)

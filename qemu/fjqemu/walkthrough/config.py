@@ -8,14 +8,17 @@ from .. import ROOT
 
 DOC = ROOT / "docs" / "walkthrough.md"
 # docs/smp.md deletes every breakpoint before it continues an AP (QEMU 7.2's step-over on an
-# AP, docs/gdb.md "Limits"); docs/your-kernel.md boots Debian's Linux and GRUB (make foreign).
+# AP, docs/gdb.md "Limits"); docs/your-kernel.md boots Debian's Linux and GRUB (make foreign);
+# docs/time-travel.md records a boot and replays it (make record, make replay).
 DOCS = (DOC, ROOT / "docs" / "gdb.md", ROOT / "docs" / "bochs.md", ROOT / "README.md",
-        ROOT / "docs" / "smp.md", ROOT / "docs" / "your-kernel.md")
+        ROOT / "docs" / "smp.md", ROOT / "docs" / "your-kernel.md",
+        ROOT / "docs" / "time-travel.md")
 IMG = ROOT / "docs" / "img"
 
 MAKE = os.environ.get("MAKE", "make")
 MARK = "\x02fj-walkthrough\x03 "
 GDB_TIMEOUT = 60        # the whole GDB session
+REPLAY_GDB_TIMEOUT = 300  # ... when it is a replay ('$ make replay'): each backward move replays
 CONTINUE_TIMEOUT = 15   # one 'continue' inside it
 # A session on a guest farjump did not write ('$ make debug KERNEL=...'): Debian's Linux
 # boots for several seconds under TCG before it reaches what the doc shows.

@@ -32,6 +32,7 @@ class Block:
     smp: int = 1                # N of '$ make debug SMP=N': the session's QEMU has N CPUs
     session: dict = field(default_factory=dict)  # its VAR=VALUE words (SESSION_VARS)
     session_line: str = ""      # that first line, as the doc writes it
+    replay: bool = False        # '$ make replay': the session replays build/record
     out: list | None = None     # the fresh capture
 
     @property
@@ -105,6 +106,9 @@ def parse(text: str, doc: str = "docs/walkthrough.md") -> list[Block]:
             b.session_line = first
             b.session = session_vars(first[len("$ make debug"):], f"{doc}:{i + 3}")
             b.smp = int(b.session.get("SMP", 1))
+        elif first == "$ make replay":
+            b.session_start = b.replay = True
+            b.session_line = first
         if not b.cmds and not b.session_start and kind != "bochs":
             raise SystemExit(f"walkthrough: {b.label}: no commands in the block")
         for c in cut:
