@@ -20,6 +20,10 @@ struct sink {
 static void sink_flush(struct sink *out)
 {
     if (out->console && out->used) {
+        /* NUL after the chunk (buf has room for it): console_write takes a length, but a
+         * debugger shows its char * as a C string, and stale stack bytes after the chunk
+         * would read as output. */
+        out->buf[out->used] = '\0';
         console_write(out->buf, out->used);
         out->used = 0;
     }
@@ -236,8 +240,8 @@ __attribute__((noinline)) static void format(struct sink *out, const char *fmt, 
 
 int kvprintf(const char *fmt, va_list ap)
 {
-    char chunk[CONSOLE_CHUNK];
-    struct sink out = { chunk, sizeof chunk, 0, 0, 1 };
+    char chunk[CONSOLE_CHUNK + 1];  /* + the NUL sink_flush writes */
+    struct sink out = { chunk, CONSOLE_CHUNK, 0, 0, 1 };
     format(&out, fmt, ap);
     sink_flush(&out);
     return (int)out.total;

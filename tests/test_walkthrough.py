@@ -22,12 +22,14 @@ DOCS = {"docs/walkthrough.md": DOC, "docs/gdb.md": ROOT / "docs" / "gdb.md",
 
 @pytest.fixture(scope="module", autouse=True)
 def built():
-    """The image, the ELF files and build/bochs.sym, for the --no-build runs below."""
-    r = subprocess.run(["make", "-s", "all", "build/bochs.sym", "build/farjump.iso",
-                        "build/efi.img"], cwd=ROOT,
-                       capture_output=True, text=True, timeout=600)
-    if r.returncode != 0:
-        pytest.fail(f"make failed:\n{r.stdout}\n{r.stderr}")
+    """What scripts/walkthrough builds before a capture (the image, the ELF files,
+    build/bochs.sym, the ISO, the UEFI disk and the test images the docs name), for the
+    --no-build runs below."""
+    from fjqemu.walkthrough.__main__ import build
+    try:
+        build()
+    except SystemExit as e:
+        pytest.fail(str(e))
 
 
 def run(*args, timeout=240):

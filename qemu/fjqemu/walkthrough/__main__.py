@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import re
 import signal
 import subprocess
 import sys
@@ -21,12 +22,23 @@ from .config import DOC, DOCS, IMG, MAKE, CaptureError, shown_name
 from .template import parse, render
 
 # ---- main ------------------------------------------------------------------------------------------
+def doc_images() -> list[str]:
+    """The test images the docs boot by name (IMAGE=build/fault/NAME.img or
+    build/triple/NAME.img), which make builds on demand."""
+    found = set()
+    for doc in DOCS:
+        found.update(re.findall(r"\bIMAGE=(build/(?:fault|triple)/[a-z0-9-]+\.img)\b",
+                                doc.read_text()))
+    return sorted(found)
+
+
 def build() -> None:
     try:
-        # The ISO and the UEFI disk too: the walkthrough boots them (make run BOOT=...), and
-        # a make run that built one first would print the build into the doc.
+        # The ISO, the UEFI disk and the test images the docs name (IMAGE=build/fault/...,
+        # build/triple/...) too: the docs boot them (make run BOOT=..., make why IMAGE=...),
+        # and a make that built one first would print the build into the doc.
         p = subprocess.run([MAKE, "-s", "all", "build/bochs.sym", "build/farjump.iso",
-                            "build/efi.img"], cwd=ROOT,
+                            "build/efi.img", *doc_images()], cwd=ROOT,
                            capture_output=True, text=True, timeout=600)
     except subprocess.TimeoutExpired:
         raise SystemExit("walkthrough: make did not finish in 600 s")
