@@ -15,7 +15,6 @@ from .. import IMAGE, ROOT
 from ..gdbrun import DEFAULT_SYNTAX, GdbError, run_driver
 from ..machine import Machine, MachineError, parse_symbols
 from ..procs import die_with_parent, end_group, kill_group, killpg
-from ..record import INFO as RECORD_INFO, rr_in
 from ..vm import QemuError, QemuVM
 from .config import (BOCHS_TIMEOUT, CONTINUE_TIMEOUT, FETCH_TIMEOUT,
                      FOREIGN_CONTINUE_TIMEOUT, FOREIGN_GDB_TIMEOUT, GDB_TIMEOUT, IMG, MARK,
@@ -311,6 +310,9 @@ def capture_sh(blocks: list[Block], paths: Paths, timeout: float = SH_TIMEOUT) -
 def replay_vm(workdir: Path) -> tuple:
     """'$ make replay': QEMU replaying build/record (what the doc's '$ make record' block
     wrote) as make replay starts it, and GDB's $FJ_REPLAY."""
+    # Here, not at the top: fjqemu.record needs fjgdb's decoders (make why's), which the
+    # GDB-side driver of this package (run by hand: one line, no traceback) must not.
+    from ..record import INFO as RECORD_INFO, rr_in
     rec = ROOT / "build" / "record"
     try:
         info = json.loads((rec / RECORD_INFO).read_text())
