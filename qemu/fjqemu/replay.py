@@ -80,10 +80,21 @@ def main(argv=None) -> int:
             cmd = gdb_command("tbreak stage1_start", "continue", batch=False, port=port,
                               extra=extra, kernel=kernel_symbols(image))
             try:
-                return subprocess.call(cmd, cwd=ROOT, env=env)
+                rc = subprocess.call(cmd, cwd=ROOT, env=env)
             except FileNotFoundError:
                 say(f"'{GDB}' not found ('make deps' installs gdb)")
                 return 1
+            status = proc.poll()
+            if status is not None and status != 0:
+                # QEMU 7.2's replay aborts now and then on a seek (docs/time-travel.md):
+                # say so, with what it printed, rather than leave GDB's "Remote
+                # communication error" unexplained.
+                how = f"signal {-status}" if status < 0 else f"status {status}"
+                said = log.read_text(errors="replace").strip()
+                say(f"QEMU exited during the replay ({how})" + (f": {said[-1500:]}" if said else
+                    ", printing nothing") + "; 'make replay' starts it again "
+                    "(docs/time-travel.md, 'What is known')")
+            return rc
         finally:
             signal.signal(signal.SIGINT, old)
             end_group(proc)
