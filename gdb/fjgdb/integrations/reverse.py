@@ -175,6 +175,18 @@ def last_visit(addr: int, limit: int, at_sp: int | None = None) -> int | None:
     return hits[-1] if hits else None
 
 
+def count_and_now(arg: str) -> tuple[int, int]:
+    """A backward move's N (default 1, at least 1) and the instruction count now (not at
+    the start of the recording)."""
+    n = int(gdb.parse_and_eval(arg)) if arg else 1
+    if n < 1:
+        raise FjError("N must be at least 1")
+    now = icount()
+    if now <= START:
+        raise FjError("at the start of the recording")
+    return n, now
+
+
 def _show() -> None:
     gdb.execute("frame", to_string=False)
 
@@ -213,12 +225,7 @@ and replays forward to it with the breakpoints disabled."""
         super().__init__(self.name_)
 
     def move(self, arg):
-        n = int(gdb.parse_and_eval(arg)) if arg else 1
-        if n < 1:
-            raise FjError("N must be at least 1")
-        now = icount()
-        if now <= START:
-            raise FjError("at the start of the recording")
+        n, now = count_and_now(arg)
         seek(now - n)
         if now - n < START:
             gdb.write("at the start of the recording\n")

@@ -27,8 +27,8 @@ import gdb
 
 from ..target.errors import FjError
 from ..target.run import quiet
-from .reverse import (START, _Disabled, _refresh, _Reverse, _show, call_site, icount,
-                      last_visit, seek, sp)
+from .reverse import (START, _Disabled, _refresh, _Reverse, _show, call_site, count_and_now,
+                      icount, last_visit, seek, sp)
 
 FIRST_WINDOW = 64       # instructions traced first (a line is a few)
 MAX_BACK = 8192         # at most this many instructions traced per move (stepi ~1-2 ms each)
@@ -149,12 +149,7 @@ class _LineMove(_Reverse):
         super().__init__(self.name_)
 
     def move(self, arg):
-        n = int(gdb.parse_and_eval(arg)) if arg else 1
-        if n < 1:
-            raise FjError("N must be at least 1")
-        now = icount()
-        if now <= START:
-            raise FjError("at the start of the recording")
+        n, _ = count_and_now(arg)
         for _ in range(n):
             start = icount()
             try:

@@ -5,7 +5,9 @@ import statistics
 import sys
 from dataclasses import dataclass, field
 
-from .. import BUILD
+from .. import BUILD, IMAGE
+from ..gdbrun import GdbError, run_driver
+from ..vm import QemuVM
 
 BENCH = BUILD / "bench"      # the benchmarks' work files (floor image, logs, JSON)
 PROCESS_TIMEOUT = 60         # seconds for any single measured process
@@ -64,3 +66,18 @@ def ratio_row(row: Row, xs, ys) -> Row:
     row.runs = len(xs)
     row.samples = {"subject": xs, "reference": ys}
     return row
+
+
+def driver_session(driver, label: str, config: dict, farjump: bool = True) -> dict:
+    """One fresh QEMU (farjump's disk, paused, gdbstub) and one batch GDB running `driver`
+    with `config` (the driver protocol of fjqemu.gdbrun); its result, or BenchError."""
+    with QemuVM(IMAGE, gdb=True) as vm:
+        try:
+            run = run_driver(driver, port=vm.gdb_port, config=config, farjump=farjump,
+                             timeout=PROCESS_TIMEOUT * 2)
+        except GdbError as e:
+            raise BenchError(f"GDB ({label}): {str(e)[:1600]}") from None
+    if run.result is None:
+        tail = (run.stdout[-800:] + run.stderr[-800:]).strip()
+        raise BenchError(f"GDB ({label}) wrote no result (status {run.status}): {tail}")
+    return run.result

@@ -7,10 +7,9 @@ import os
 import time
 from pathlib import Path
 
-from .. import IMAGE
-from ..gdbrun import GdbError, gdb_command, run_batch, run_driver
-from ..vm import QemuVM
-from .common import PROCESS_TIMEOUT, BenchError, Row, alternate, progress, ratio_row
+from ..gdbrun import GdbError, gdb_command, run_batch
+from .common import (PROCESS_TIMEOUT, BenchError, Row, alternate, driver_session, progress,
+                     ratio_row)
 
 DRIVER = Path(__file__).with_name("gdb_driver.py")
 STEPS = 2000          # stepi per stepping run
@@ -18,16 +17,7 @@ STEPS = 2000          # stepi per stepping run
 
 def gdb_session(mode: str, n: int) -> dict:
     """One fresh QEMU and one batch GDB running DRIVER in `mode` (plain GDB for step-plain)."""
-    with QemuVM(IMAGE, gdb=True) as vm:
-        try:
-            run = run_driver(DRIVER, port=vm.gdb_port, config={"mode": mode, "n": n},
-                             farjump=mode != "step-plain", timeout=PROCESS_TIMEOUT * 2)
-        except GdbError as e:
-            raise BenchError(f"GDB ({mode}): {str(e)[:1600]}") from None
-    if run.result is None:
-        tail = (run.stdout[-800:] + run.stderr[-800:]).strip()
-        raise BenchError(f"GDB ({mode}) wrote no result (status {run.status}): {tail}")
-    return run.result
+    return driver_session(DRIVER, mode, {"mode": mode, "n": n}, farjump=mode != "step-plain")
 
 
 def bench_gdb_decode(runs: int) -> list[Row]:

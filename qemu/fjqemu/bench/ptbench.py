@@ -15,10 +15,7 @@ import os
 import statistics
 from pathlib import Path
 
-from .. import IMAGE
-from ..gdbrun import GdbError, run_driver
-from ..vm import QemuVM
-from .common import PROCESS_TIMEOUT, BenchError, Row, ratio_row
+from .common import BenchError, Row, driver_session, ratio_row
 
 DRIVER = Path(__file__).with_name("pt_driver.py")
 
@@ -45,16 +42,7 @@ REFERENCE = "`monitor info mem` from the same GDB"
 
 
 def pt_session(config: dict, farjump: bool) -> dict:
-    with QemuVM(IMAGE, gdb=True) as vm:
-        try:
-            run = run_driver(DRIVER, port=vm.gdb_port, config=config, farjump=farjump,
-                             timeout=PROCESS_TIMEOUT * 2)
-        except GdbError as e:
-            raise BenchError(f"GDB (gdb-pt): {str(e)[:1600]}") from None
-    if run.result is None:
-        tail = (run.stdout[-800:] + run.stderr[-800:]).strip()
-        raise BenchError(f"GDB (gdb-pt) wrote no result (status {run.status}): {tail}")
-    return run.result
+    return driver_session(DRIVER, "gdb-pt", config, farjump)
 
 
 def peer_rows(n: int, peers_dir: str | None) -> list[Row]:
