@@ -17,7 +17,7 @@ B       := build
 # Host tools run as modules of the one host package (qemu/fjqemu; gdb/ for the decoders the
 # bench reuses); build/gen holds the
 # contracts generated from contracts/*.h (farjump_contracts.py).
-HOSTPY := PYTHONPATH="$(CURDIR)/qemu:$(CURDIR)/gdb:$(CURDIR)/$(B)/gen" $(PYTHON) -m
+HOSTPY := PYTHONPATH="$(CURDIR)/qemu:$(CURDIR)/gdb:$(abspath $(B))/gen" $(PYTHON) -m
 
 # Generated from contracts/*.h (the memory layout, boot_layout, boot_info, the exception
 # table, paging bits, selectors): contracts/gen.c compiled to assembly, whose markers
