@@ -132,6 +132,7 @@ def start_qemu(machine: Machine, port: int, logs: SessionLogs) -> subprocess.Pop
     # A triple fault pauses the CPU on the faulting instruction (stop_on_fault) and QEMU's
     # exception log goes to int.log, for 'fj why'; fj reset still resets (through the
     # second QMP socket, $FJ_QMP: see gdb_env).
+    sweep_stale_qmp_sockets()
     cmd = qemu_command(image, display="none" if headless else None,
                        monitor="none" if headless else None,
                        serial=f"file:{logs.serial}", reboot=True, gdb_port=port,
@@ -233,6 +234,28 @@ def gdb_qmp_socket(port: int) -> Path:
     socket left behind would break copying the tree), found again from the port by make
     gdb."""
     return Path(tempfile.gettempdir()) / f"farjump-{os.getuid()}-gdb-qmp-{port}.sock"
+
+
+def sweep_stale_qmp_sockets() -> int:
+    """Remove this user's gdb_qmp_socket files that no QEMU listens on any more (a session
+    ended by SIGKILL cannot remove its own). Returns how many went."""
+    gone = 0
+    for path in Path(tempfile.gettempdir()).glob(f"farjump-{os.getuid()}-gdb-qmp-*.sock"):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.settimeout(0.5)
+            s.connect(str(path))
+        except ConnectionRefusedError:      # a socket file nobody listens on: stale
+            try:
+                path.unlink()
+                gone += 1
+            except OSError:
+                pass
+        except OSError:                     # busy, not a socket, ...: leave it alone
+            pass
+        finally:
+            s.close()
+    return gone
 
 
 def gdb_env(logs_dir: Path, port: int) -> dict:

@@ -56,3 +56,26 @@ def test_split_passthrough():
     assert split_passthrough(["SMP=2", "--", "-tui", "--", "x"]) == (["SMP=2"], ["-tui", "--", "x"])
     assert split_passthrough(["--smp", "2"]) == (["--smp", "2"], [])
     assert split_passthrough(["--"]) == ([], [])
+
+
+def test_stale_gdb_qmp_sockets_are_swept():
+    """make debug removes QMP socket files left by sessions that were killed (nobody
+    listens on them), and leaves a live one alone."""
+    import socket
+    from fjqemu.debug import gdb_qmp_socket, sweep_stale_qmp_sockets
+    stale, live = gdb_qmp_socket(1), gdb_qmp_socket(2)
+    for p in (stale, live):
+        p.unlink(missing_ok=True)
+    dead = socket.socket(socket.AF_UNIX)
+    dead.bind(str(stale))
+    dead.close()                        # the file stays, nobody listens
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(live))
+    server.listen(1)
+    try:
+        assert stale.exists()
+        assert sweep_stale_qmp_sockets() >= 1
+        assert not stale.exists() and live.exists()
+    finally:
+        server.close()
+        live.unlink(missing_ok=True)
