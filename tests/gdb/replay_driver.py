@@ -34,6 +34,20 @@ def here():
             "where": run("info symbol $pc").strip(), "mode": json.loads(run("fj mode --json"))}
 
 
+def stop_at(spec):
+    """A temporary breakpoint at `spec`, and on to it; what continue printed."""
+    gdb.execute(f"tbreak {spec}", to_string=True)
+    return run("continue")
+
+
+def move(key, cmd, then="info line *$pc", suffix="line"):
+    """R[key + '_out']: what `cmd` printed; R[key]: where it landed; R[key + '_' +
+    suffix]: what `then` printed there."""
+    R[f"{key}_out"] = run(cmd)
+    R[key] = here()
+    R[f"{key}_{suffix}"] = run(then)
+
+
 def save():
     with open(os.environ["FJ_OUT"], "w") as f:
         json.dump(R, f)
@@ -54,18 +68,12 @@ def nasm_lines():
     'call print' (print makes a BIOS call), back over the call, then into print."""
     cli = source_line("boot/stage2.asm", "cli", after="mov si, msg_to_pm")
     R["nasm_cli"] = cli
-    gdb.execute(f"tbreak boot/stage2.asm:{cli}", to_string=True)
-    run("continue")
+    stop_at(f"boot/stage2.asm:{cli}")
     R["nasm_from"] = here()
-    R["nasm_next_out"] = run("reverse-next")
-    R["nasm_next"] = here()
-    R["nasm_next_line"] = run("info line *$pc")
-    gdb.execute(f"tbreak boot/stage2.asm:{cli}", to_string=True)
-    run("continue")
+    move("nasm_next", "reverse-next")
+    stop_at(f"boot/stage2.asm:{cli}")
     R["nasm_again"] = here()
-    R["nasm_step_out"] = run("reverse-step")
-    R["nasm_step"] = here()
-    R["nasm_step_line"] = run("info line *$pc")
+    move("nasm_step", "reverse-step")
     save()
 
 
@@ -77,20 +85,12 @@ def c_lines():
     R["c_banner"] = source_line("kernel/main.c", 'kprintf("farjump kernel, booted by %s\\n", '
                                 'boot_path_name(bi, name, sizeof name));')
     R["c_after"] = after
-    gdb.execute(f"tbreak kernel/main.c:{after}", to_string=True)
-    run("continue")
+    stop_at(f"kernel/main.c:{after}")
     R["c_from"] = here()
-    R["c_next_out"] = run("reverse-next")
-    R["c_next"] = here()
-    R["c_next_line"] = run("info line *$pc")
-    R["c_next2_out"] = run("reverse-next")
-    R["c_next2"] = here()
-    R["c_next2_line"] = run("info line *$pc")
-    gdb.execute(f"tbreak kernel/main.c:{after}", to_string=True)
-    run("continue")
-    R["c_step_out"] = run("reverse-step")
-    R["c_step"] = here()
-    R["c_step_bt"] = run("bt")
+    move("c_next", "reverse-next")
+    move("c_next2", "reverse-next")
+    stop_at(f"kernel/main.c:{after}")
+    move("c_step", "reverse-step", then="bt", suffix="bt")
     save()
 
 
@@ -102,8 +102,7 @@ def scenarios():
                        ("kernel", "kernel_main")):
         if name == "pm":
             nasm_lines()                            # in stage 2, before its far jump
-        gdb.execute(f"tbreak {stop}", to_string=True)
-        run("continue")
+        stop_at(stop)
         after = here()
         out = run("reverse-stepi")
         R["transitions"][name] = {"after": after, "out": out, "before": here(),
@@ -116,8 +115,7 @@ def scenarios():
             run("stepi")
     save()
     # ---- reverse-finish and reverse-nexti in the kernel ------------------------------------
-    gdb.execute("tbreak kprintf", to_string=True)
-    run("continue")                             # the loader's or the kernel's first kprintf
+    stop_at("kprintf")                          # the loader's or the kernel's first kprintf
     R["finish_from"] = here()
     R["finish_out"] = run("reverse-finish")
     R["finish_here"] = here()
@@ -134,8 +132,7 @@ def scenarios():
     # ---- after Hello World!, then the watchpoint on the 'H' ---------------------------------------
     # on to just after Hello World! (the H is on the screen), not to the end of the
     # recording: a forward run that reaches it ends QEMU
-    gdb.execute("tbreak timeline_hello", to_string=True)
-    R["to_end"] = run("continue")
+    R["to_end"] = stop_at("timeline_hello")
     R["end"] = count()
     vga = bytes(gdb.selected_inferior().read_memory(0xB8000, 4000))
     at = vga[0::2].find(b"Hello World!")
@@ -178,8 +175,7 @@ elif CFG.get("scenarios", True):
     scenarios()
 else:
     # the moves alone: they start after Hello World!, with the boot's kprintf calls behind
-    gdb.execute("tbreak timeline_hello", to_string=True)
-    run("continue")
+    stop_at("timeline_hello")
 
 # ---- a run of backward moves of every kind farjump has --------------------------------
 run("break kprintf")      # the loader and the kernel print: enough hits to go back to
