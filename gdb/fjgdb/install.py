@@ -12,6 +12,7 @@ from .commands import COMMANDS
 from .commands.base import FjPrefix
 from .integrations import disasm, panel, params, reverse, unwind
 from .target import breakpoints
+from .target.run import add_to_hook
 from .target.state import STATE
 
 _installed = False
@@ -28,22 +29,12 @@ stepi (docs/gdb.md, "The per-stop cache"). Nothing to type by hand."""
         STATE.note_stepi()
 
 
-#: what hook-stepi runs: the per-stop cache learns that the next resume is a stepi
-STEPI_HOOK = "define hook-stepi\nmaintenance fj-note-stepi\nend"
-
-
 def install_stepi_hook() -> bool:
-    """Define hook-stepi unless the user has one (then the per-stop cache never takes its
-    fast path after a stepi: correct, only slower). True if farjump's is in place."""
+    """hook-stepi tells the per-stop cache that the next resume is a stepi, unless the
+    user has a hook-stepi (then the cache never takes its fast path after a stepi:
+    correct, only slower). True if farjump's line is in place."""
     NoteStepi()
-    try:
-        text = gdb.execute("show user hook-stepi", to_string=True)
-    except gdb.error:
-        text = ""
-    if text.strip():
-        return "fj-note-stepi" in text
-    gdb.execute(STEPI_HOOK, to_string=True)
-    return True
+    return add_to_hook("stepi", "maintenance fj-note-stepi")
 
 
 def install() -> bool:

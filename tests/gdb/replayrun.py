@@ -39,6 +39,9 @@ def replay_run(build, recording: Path, config: dict, image: Path | None = None) 
         return first
     print(f"replayrun: QEMU aborted (status {first['_qemu_status']}); once more")
     again = _replay_once(build, recording, config, image)
+    if again["_qemu_status"] is not None and again["_qemu_status"] < 0:
+        pytest.fail(f"QEMU aborted twice (status {first['_qemu_status']}, then "
+                    f"{again['_qemu_status']}): {again['_qemu_log'][-1500:]}")
     again["_retried"] = first["_qemu_status"]
     return again
 

@@ -38,6 +38,7 @@ def test_forward_moves_are_refused_at_the_fault(replay):
         assert replay[k].startswith("ERROR") and "end of the recording" in replay[k], replay[k]
     assert replay["fault_after_refusal"]["count"] == replay["fault_at"]["count"]
     assert "shutdown" not in replay["fault_status"]
+    assert "paused" in replay["fault_status"], replay["fault_status"]   # asked, and answered
 
 
 def test_one_backward_move_from_the_fault(replay):

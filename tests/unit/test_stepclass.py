@@ -88,8 +88,10 @@ def test_memory_writes():
 def test_branches_16bit_wrap_and_targets():
     s = classify(bytes.fromhex("ebfe"), 16, 0x7c10)                     # jmp $
     assert s.targets == (0x7c10,) and s.allows(0x7c10, 0x7c10, 0, 0, 0xFFFF, 0xFFFF)
-    s = classify(bytes.fromhex("e9fdff"), 16, 0xFFFE)                   # jmp near, wraps IP
+    s = classify(bytes.fromhex("e9fdff"), 16, 0xFFFE)                   # jmp $ (rel16 -3)
     assert s.targets == ((0xFFFE + 3 - 3) & 0xFFFF,)
+    s = classify(bytes.fromhex("e90500"), 16, 0xFFFE)                   # jmp +5: wraps IP
+    assert s.targets == (0x0006,)
     s = classify(bytes.fromhex("7405"), 32, 0x8000)                     # jz +5
     assert s.allows(0x8000, 0x8002, 0, 0, 2**32 - 1, 2**32 - 1)
     assert s.allows(0x8000, 0x8007, 0, 0, 2**32 - 1, 2**32 - 1)

@@ -71,11 +71,8 @@ MEMO_STATS = {"same stop": 0, "compared": 0, "walked": 0}
 
 
 def fast_mode() -> str:
-    try:
-        value = gdb.parameter("fj-pt-fast")
-    except (gdb.error, RuntimeError):
-        return "on"
-    return value if value in FAST_VALUES else "on"
+    """fj-pt-fast's value (FjPt registers the parameter; PARAM_ENUM takes FAST_VALUES only)."""
+    return gdb.parameter("fj-pt-fast")
 
 
 class FjPt(FjCommand):
@@ -118,7 +115,7 @@ JSON: {"cr3", "format", "ranges": [{"virt", "phys", "size", "page_size", "writab
             STATE.check_alive()      # a connection GDB already dropped: says QEMU is gone
 
     def run(self, opts, from_tty):
-        STATE.require_connected()
+        conn = STATE.require_connected()
         # the argument before the CPU state: 'fj pt 0xzz' is a typo in any mode
         vaddr = STATE.eval_address(" ".join(opts.addr)) if opts.addr else None
         fast = fast_mode()
@@ -149,7 +146,7 @@ JSON: {"cr3", "format", "ranges": [{"virt", "phys", "size", "page_size", "writab
         if tables.low_ram is not None and cr3 + 32 > tables.low_ram:
             raise FjError(f"CR3 0x{cr3_reg:x} points outside guest RAM (which ends at "
                           f"0x{tables.low_ram:x}): cannot read the {name}")
-        key = (STATE.require_connected().num, fast, cr3_reg, fmt.name, m.nxe, m.pse,
+        key = (conn.num, fast, cr3_reg, fmt.name, m.nxe, m.pse,
                opts_walk["pkeys"], maxphy, tables.low_ram, vaddr)
         memo = _MEMO.get(key) if fast != "off" else None
         # Within one stop the tables cannot have changed, except by a raw monitor command

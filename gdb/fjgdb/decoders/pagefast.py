@@ -42,11 +42,11 @@ class _Level:
         self.unpack = struct.Struct(f"<{self.count}{'Q' if size == 8 else 'I'}").unpack_from
         self.span = fmt.span(level)
         dec = lambda v: decode_entry(v, level, maxphyaddr, nxe, fmt, pse, pkeys)  # noqa: E731
-        self.large_ok = dec(ones).large
+        big = dec(ones)
+        self.large_ok = big.large
         self.pse36 = self.large_ok and fmt is BITS32
         self.rsvd_large = self.addr_large = self.frame_large = 0
         if self.large_ok:
-            big = dec(ones)
             self.rsvd_large, self.addr_large = big.reserved_bits_set, big.addr
             # the value bits that hold the frame: the address bits at or above the page
             # size (for PSE-36 only bits 31:22; bits 39:32 sit in 20:13 and end a run)

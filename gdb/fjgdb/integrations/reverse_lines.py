@@ -27,6 +27,7 @@ import gdb
 
 from ..target.errors import FjError
 from ..target.run import quiet
+from ..target.state import STATE
 from .reverse import (START, _Disabled, _refresh, _Reverse, _show, call_site, count_and_now,
                       icount, last_visit, seek, sp)
 
@@ -41,6 +42,15 @@ def pc() -> int:
 
 _LINES: dict = {}
 _STMT: dict = {}
+_GENERATION = [None]    # STATE.symbols_generation the two caches belong to
+
+
+def _fresh() -> None:
+    """Forget the line caches when the symbol files changed ('file', 'add-symbol-file')."""
+    if _GENERATION[0] != STATE.symbols_generation:
+        _LINES.clear()
+        _STMT.clear()
+        _GENERATION[0] = STATE.symbols_generation
 ROW = re.compile(r"^\d+\s+\d+\s+0x([0-9a-f]+)\s+Y\b")
 
 
@@ -48,6 +58,7 @@ def statements(symtab) -> set:
     """The addresses where the line table of `symtab` starts a statement (is_stmt: where
     GDB stops a step; GDB 13's Python line table does not say, 'maint info line-table'
     does)."""
+    _fresh()
     key = symtab.fullname()
     if key not in _STMT:
         text = gdb.execute("maint info line-table " + re.escape(os.path.basename(
@@ -65,6 +76,7 @@ def statements(symtab) -> set:
 def line_of(addr: int):
     """(file, line, start of its line-table entry, is a statement start) for `addr`,
     None without line information."""
+    _fresh()
     if addr not in _LINES:
         try:
             sal = gdb.find_pc_line(addr)
@@ -154,7 +166,7 @@ class _LineMove(_Reverse):
             start = icount()
             try:
                 target = back_to_line(self.into_calls)
-            except FjError:
+            except (FjError, gdb.error):
                 seek(start)         # a move that fails leaves the replay where it was
                 raise
             seek(target)

@@ -161,7 +161,6 @@ class FastPath:
             if found is not None:
                 self._tentative = True
                 return found
-        self.code_reads += 1
         if stamp != self.resumes:
             try:            # the previous stop's bytes are gone: read them now
                 return self.read_raw(addr, size)

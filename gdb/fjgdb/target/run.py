@@ -122,6 +122,23 @@ class _RestoreStopOnFault(gdb.Breakpoint):
         return False
 
 
+def add_to_hook(command: str, line: str) -> bool:
+    """Add `line` to hook-COMMAND, the commands GDB runs before COMMAND: define the hook if
+    there is none, extend farjump's own (every line a 'fj-' or 'maintenance fj-' command),
+    and leave a hook of the user's alone (False: then farjump's line does not run)."""
+    try:
+        text = gdb.execute(f"show user hook-{command}", to_string=True)
+    except gdb.error:
+        text = ""
+    lines = [ln.strip() for ln in text.splitlines()[1:] if ln.strip()]
+    if any(not ln.startswith(("fj-", "maintenance fj-")) for ln in lines):
+        return False
+    if line not in lines:
+        body = "\n".join(lines + [line])
+        gdb.execute(f"define hook-{command}\n{body}\nend", to_string=True)
+    return True
+
+
 def breakpoints_by_location() -> dict:
     """Existing user breakpoints by their location string (the first of each)."""
     existing = {}

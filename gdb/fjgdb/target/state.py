@@ -67,7 +67,6 @@ class State(Connection, Memory, Symbols, FastPath):
         self._in_unwinder = False                     # set by the unwinder while it runs
         self._tentative = False                       # the unwinder used unchecked windows
         self._last_stop: dict[int, dict] = {}         # cpu -> {resumes: where it stood}
-        self.code_reads = 0
 
     # ---- which CPU -------------------------------------------------------------------------
     _cpu_of = (None, 0)          # (the last gdb.InferiorThread asked about, its CPU)
