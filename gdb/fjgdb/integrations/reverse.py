@@ -38,7 +38,7 @@ import re
 import gdb
 
 from ..target.errors import FjError
-from ..target.run import add_to_hook, quiet
+from ..target.run import quiet
 from ..target.state import STATE
 
 START = 1           # replay_seek 0 never stops (QEMU 7.2): the start is count 1
@@ -341,8 +341,6 @@ def _rearm():
 
 def _on_stop(event):
     """A stop at the end of the recording says so (e.g. on the faulting instruction)."""
-    if MOVING[0]:           # a backward move's own stops: it says where it ends itself
-        return
     try:
         if STATE.connected() and at_end():
             gdb.write(f"farjump: {end_note()}.\n")
@@ -391,8 +389,8 @@ def install() -> bool:
     ReverseStep()
     ReverseNext()
     ReplayGuard()
-    for name in FORWARD:      # added to farjump's hook-stepi; a user's hooks stay theirs
-        add_to_hook(name, "fj-replay-guard")
+    for name in FORWARD:
+        gdb.execute(f"define hook-{name}\nfj-replay-guard\nend", to_string=True)
     gdb.events.before_prompt.connect(_rearm)
     gdb.events.stop.connect(_on_stop)
     return True
