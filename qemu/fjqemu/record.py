@@ -77,7 +77,8 @@ def record(image: Path, outdir: Path, timeout: float) -> dict:
              "(or asked for a reset or power-off): QEMU paused it"}[how]
     m = re.search(r"[RE]IP=([0-9a-f]+)", pc)
     info = {"image": str(image.resolve()), "ended": how, "ended_text": ended,
-            "icount": end, "pc": int(m.group(1), 16) if m else None}
+            "icount": end, "pc": int(m.group(1), 16) if m else None,
+            "snapshot": rr.snapshot}
     (outdir / INFO).write_text(json.dumps(info, indent=1) + "\n")
     return info
 

@@ -86,14 +86,13 @@ def main(argv=None) -> int:
                 return 1
             status = proc.poll()
             if status is not None and status != 0:
-                # QEMU 7.2's replay aborts now and then on a seek (docs/time-travel.md):
+                # QEMU ended under GDB (a crash, a kill, or a replay run past its end):
                 # say so, with what it printed, rather than leave GDB's "Remote
                 # communication error" unexplained.
                 how = f"signal {-status}" if status < 0 else f"status {status}"
                 said = log.read_text(errors="replace").strip()
                 say(f"QEMU exited during the replay ({how})" + (f": {said[-1500:]}" if said else
-                    ", printing nothing") + "; 'make replay' starts it again "
-                    "(docs/time-travel.md, 'What is known')")
+                    ", printing nothing") + "; 'make replay' starts it again")
             return rc
         finally:
             signal.signal(signal.SIGINT, old)

@@ -3,7 +3,7 @@ $FJ_REPLAY set as make replay sets it: backward moves over every mode transition
 watchpoint on the VGA cell of the 'H' of Hello World!, and a run of backward moves.
 
 Protocol (qemu/fjqemu/gdbrun.py): $FJ_IN (JSON: root, port, scenarios: false for the
-moves alone, moves: how many backward moves
+moves alone, watch_h: true for the 'H' watchpoint alone, moves: how many backward moves
 in the run), $FJ_OUT (result).
 """
 import json
@@ -94,6 +94,28 @@ def c_lines():
     save()
 
 
+def watch_h():
+    """On to just after Hello World! (the H is on the screen), not to the end of the
+    recording (a forward run that reaches it ends QEMU); a watchpoint on the VGA cell of
+    the 'H', then reverse-continue to the code that wrote it."""
+    R["to_end"] = stop_at("timeline_hello")
+    R["end"] = count()
+    vga = bytes(gdb.selected_inferior().read_memory(0xB8000, 4000))
+    at = vga[0::2].find(b"Hello World!")
+    R["h_addr"] = 0xB8000 + 2 * at if at >= 0 else None
+    if R["h_addr"]:
+        R["watch"] = run(f"watch -l *(char *)0x{R['h_addr']:x}")
+        t = time.monotonic()
+        R["rc_out"] = run("reverse-continue")
+        R["rc_seconds"] = time.monotonic() - t
+        R["rc_here"] = here()
+        R["bt"] = run("bt")
+        R["h_byte"] = bytes(gdb.selected_inferior().read_memory(R["h_addr"], 1))[0]
+        R["h_before"] = None
+        run("delete")
+    save()
+
+
 def scenarios():
     """One backward move over each transition, reverse-finish/reverse-nexti in the kernel,
     the watchpoint on the 'H'."""
@@ -129,25 +151,7 @@ def scenarios():
     R["nexti_insn"] = run("x/i $pc")
     save()
     c_lines()
-    # ---- after Hello World!, then the watchpoint on the 'H' ---------------------------------------
-    # on to just after Hello World! (the H is on the screen), not to the end of the
-    # recording: a forward run that reaches it ends QEMU
-    R["to_end"] = stop_at("timeline_hello")
-    R["end"] = count()
-    vga = bytes(gdb.selected_inferior().read_memory(0xB8000, 4000))
-    at = vga[0::2].find(b"Hello World!")
-    R["h_addr"] = 0xB8000 + 2 * at if at >= 0 else None
-    if R["h_addr"]:
-        R["watch"] = run(f"watch -l *(char *)0x{R['h_addr']:x}")
-        t = time.monotonic()
-        R["rc_out"] = run("reverse-continue")
-        R["rc_seconds"] = time.monotonic() - t
-        R["rc_here"] = here()
-        R["bt"] = run("bt")
-        R["h_byte"] = bytes(gdb.selected_inferior().read_memory(R["h_addr"], 1))[0]
-        R["h_before"] = None
-        run("delete")
-    save()
+    watch_h()
 
 
 def fault():
@@ -171,6 +175,8 @@ def fault():
 if CFG.get("fault"):
     fault()
     CFG["moves"] = 0
+elif CFG.get("watch_h"):
+    watch_h()
 elif CFG.get("scenarios", True):
     scenarios()
 else:

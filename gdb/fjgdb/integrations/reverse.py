@@ -5,10 +5,8 @@ the vCPU thread, which waits on the replay mutex), and its reverse-stepi sometim
 So in a replay (make replay sets $FJ_REPLAY to build/record/recording.json) farjump
 replaces GDB's reverse commands with moves built from safe monitor primitives:
 
-  replay_seek N      load the snapshot at or before instruction count N (from the monitor,
-                     not a timer) and stop at N on the next continue, which runs with every
-                     breakpoint disabled;
-  replay_break N     stop when the instruction count reaches N (reported as SIGINT);
+  loadvm start       back to the snapshot at the recording's start (a stopped machine
+                     stays stopped); then replay_break N and continue: to count N;
   info replay        the current instruction count.
 
 reverse-stepi [N]    seek to count - N.
@@ -23,11 +21,9 @@ reverse-step, reverse-next (reverse_lines.py): back to the start of the previous
                      line, from a trace of the last instructions (seek, then stepi forward).
 
 Every forward run is bounded by replay_break at the end of the recording (QEMU exits past
-it; after a triple fault the end is the faulting instruction, as a replay that shut down
-cannot seek any more): before each prompt, and before each forward command (continue,
-step, next, stepi, ... run fj-replay-guard as a hook, so scripts without a prompt are
-bounded too), that break is set again; at the end a stop says so and forward commands are
-refused.
+it; after a triple fault, the faulting instruction): set before each prompt and by
+fj-replay-guard, a hook of every forward command; at the end a stop says so and forward
+commands are refused.
 """
 from __future__ import annotations
 
@@ -41,7 +37,7 @@ from ..target.errors import FjError
 from ..target.run import quiet
 from ..target.state import STATE
 
-START = 1           # replay_seek 0 never stops (QEMU 7.2): the start is count 1
+START = 1           # the start: a replay_break at the snapshot's own count 0 never fires
 END_MARGIN = 100    # stop this many instructions before the end: at the final HLT QEMU cannot seek
 
 
@@ -103,21 +99,28 @@ class _Disabled:
 
 
 def seek(n: int) -> int:
-    """Go to instruction count n (START <= n <= end): snapshot, then forward."""
+    """Go to instruction count n (START <= n <= end): back to the start snapshot (count
+    0) when n is behind, then forward to n with every breakpoint disabled. Not QEMU's
+    replay_seek, which starts the machine behind GDB's back: on a busy machine its break
+    fired before GDB's continue came, which then ran to the recording's end, and the next
+    seek aborted QEMU ('shutdown' -> 'running'; docs/time-travel.md)."""
     n = max(START, min(n, end()))
-    if icount() == n:
+    now = icount()
+    if now == n:
         return n            # already there: a replay_break at n would never fire
-    for _ in range(3):      # a stop on the way (seen rarely): seek again
-        said = STATE.monitor(f"replay_seek {n}").strip()
+    if n < now:             # the snapshot's name: recording.json ("start" in older ones)
+        snap = (recording() or {}).get("snapshot") or "start"
+        said = STATE.monitor(f"loadvm {snap}").strip()
         if said:            # it failed: a continue now would run off the end (QEMU exits)
-            raise FjError(f"replay_seek {n}: {said}")
-        with _Disabled():
-            _continue()
-        _refresh()
-        got = icount()
-        if got == n:
-            return got
-    raise FjError(f"replay_seek {n} stopped at instruction count {got}")
+            raise FjError(f"loadvm {snap}: {said}")
+    STATE.monitor(f"replay_break {n}")
+    with _Disabled():
+        _continue()
+    _refresh()
+    got = icount()
+    if got != n:
+        raise FjError(f"the run to instruction count {n} stopped at {got}")
+    return got
 
 
 def hits_before(limit: int, keep=None, lo: int = START) -> list[int]:

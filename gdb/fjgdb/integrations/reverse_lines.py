@@ -181,7 +181,7 @@ From the middle of a line: back to its start. From the start of a line: back to 
 of the line that ran before it; if that was in a function this line called (and it has
 line information), into that function, on its last line. Only lines with line information
 (stages, loader, kernel; never SeaBIOS). Built from a trace of the last instructions (a
-replay_seek, then stepi forward), so it never runs QEMU 7.2's own reverse execution."""
+seek, then stepi forward), so it never runs QEMU 7.2's own reverse execution."""
     name_ = "reverse-step"
     into_calls = True
 

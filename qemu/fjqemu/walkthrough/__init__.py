@@ -3,9 +3,8 @@
     scripts/walkthrough --write     re-capture; rewrite the docs' capture blocks and docs/img/*.png
     scripts/walkthrough --check     re-capture; compare with the docs (exit 1 and a diff on mismatch)
     ... [--doc FILE]...             only these docs (default: docs/walkthrough.md, docs/gdb.md,
-                                    docs/bochs.md, README.md, docs/smp.md and
-                                    docs/your-kernel.md; docs/time-travel.md only when
-                                    named: QEMU 7.2's replay aborts now and then under load)
+                                    docs/bochs.md, README.md, docs/smp.md,
+                                    docs/your-kernel.md and docs/time-travel.md)
 
 Each doc is a template: prose by hand, and blocks marked
 

@@ -18,7 +18,7 @@ from .. import IMAGE, ROOT
 from . import __doc__ as PACKAGE_DOC
 from .capture import STOP, Paths, capture, kill_children
 from .check import IMAGES, check_blocks, make_images
-from .config import DOC, DOCS, IMG, MAKE, NAMED_ONLY, CaptureError, shown_name
+from .config import DOC, DOCS, IMG, MAKE, CaptureError, shown_name
 from .template import parse, render
 
 # ---- main ------------------------------------------------------------------------------------------
@@ -26,7 +26,7 @@ def doc_images() -> list[str]:
     """The test images the docs boot by name (IMAGE=build/fault/NAME.img or
     build/triple/NAME.img), which make builds on demand."""
     found = set()
-    for doc in (*DOCS, *NAMED_ONLY):
+    for doc in DOCS:
         found.update(re.findall(r"\bIMAGE=(build/(?:fault|triple)/[a-z0-9-]+\.img)\b",
                                 doc.read_text()))
     return sorted(found)

@@ -8,12 +8,11 @@ from .. import ROOT
 
 DOC = ROOT / "docs" / "walkthrough.md"
 # docs/smp.md deletes every breakpoint before it continues an AP (QEMU 7.2's step-over on an
-# AP, docs/gdb.md "Limits"); docs/your-kernel.md boots Debian's Linux and GRUB (make foreign).
+# AP, docs/gdb.md "Limits"); docs/your-kernel.md boots Debian's Linux and GRUB (make foreign);
+# docs/time-travel.md records a boot and replays it.
 DOCS = (DOC, ROOT / "docs" / "gdb.md", ROOT / "docs" / "bochs.md", ROOT / "README.md",
-        ROOT / "docs" / "smp.md", ROOT / "docs" / "your-kernel.md")
-# Captured only when named (--doc): docs/time-travel.md records a boot and replays it, and
-# QEMU 7.2's replay aborts now and then on a busy machine (the doc says so).
-NAMED_ONLY = (ROOT / "docs" / "time-travel.md",)
+        ROOT / "docs" / "smp.md", ROOT / "docs" / "your-kernel.md",
+        ROOT / "docs" / "time-travel.md")
 IMG = ROOT / "docs" / "img"
 
 MAKE = os.environ.get("MAKE", "make")
