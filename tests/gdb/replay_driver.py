@@ -9,6 +9,8 @@ in the run), $FJ_OUT (result).
 import json
 import os
 import re
+import signal
+import threading
 import time
 
 import gdb
@@ -116,6 +118,22 @@ def watch_h():
     save()
 
 
+def ctrl_c_in_a_move():
+    """Ctrl-C (SIGINT to GDB) 20 ms after a backward move has resumed the replay: the move
+    stops, says where, and the replay goes on (a reverse-stepi from there)."""
+    def on_cont(_event):
+        gdb.events.cont.disconnect(on_cont)
+        threading.Timer(0.02, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+
+    R["int_before"] = count()
+    gdb.events.cont.connect(on_cont)
+    R["int_out"] = run("reverse-stepi 100")
+    R["int_at"] = here()
+    R["int_next_out"] = run("reverse-stepi")
+    R["int_next"] = here()
+    save()
+
+
 def scenarios():
     """One backward move over each transition, reverse-finish/reverse-nexti in the kernel,
     the watchpoint on the 'H'."""
@@ -152,6 +170,7 @@ def scenarios():
     save()
     c_lines()
     watch_h()
+    ctrl_c_in_a_move()
 
 
 def fault():

@@ -30,7 +30,7 @@ def replay_run(build, recording: Path, config: dict, image: Path | None = None) 
     also has "_out" (GDB's output), "_qemu_log" (what QEMU printed) and "_qemu_status"
     (None while QEMU still ran when GDB was done: it did not exit part-way). QEMU exiting
     during the session fails the test: farjump's moves never start the machine behind
-    GDB's back (reverse.seek), which is what made QEMU 7.2 abort on busy machines."""
+    GDB's back (integrations/replay.py seek), which is what made QEMU 7.2 abort on busy machines."""
     workdir = recording / "replay-vm"
     workdir.mkdir(exist_ok=True)
     with QemuVM(image or build / "disk.img", gdb=True, stop_on_fault=True,

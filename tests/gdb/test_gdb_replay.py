@@ -1,7 +1,8 @@
 """make record and make replay, and farjump's reverse execution in the replay: one backward
 move over every mode transition of the boot (fj mode right after each), watch -l on the VGA
 cell of the 'H' of Hello World! then reverse-continue to the kernel code that wrote it, and
-(the run of consecutive backward moves: test_gdb_replay_moves.py; every run bounded)."""
+Ctrl-C during a backward move (the run of consecutive backward moves:
+test_gdb_replay_moves.py; every run bounded)."""
 import json
 from pathlib import Path
 
@@ -129,3 +130,14 @@ def test_reverse_next_and_step_in_kernel_c(replay):
     assert r["c_step"]["count"] < r["c_from"]["count"]
     assert r["c_step"]["count"] > r["c_next"]["count"]
     assert "kernel_main" in r["c_step_bt"].split("\n", 2)[1], r["c_step_bt"]
+
+
+def test_ctrl_c_stops_a_backward_move_and_the_replay_goes_on(replay):
+    out = replay["int_out"]
+    assert out.startswith("ERROR") and "interrupted at instruction count" in out, out
+    at = replay["int_at"]["count"]
+    assert f"interrupted at instruction count {at} " in out, (out, at)
+    assert 1 < at < replay["int_before"] - 100       # part-way (20 ms into the run)
+    assert "ERROR" not in replay["int_next_out"], replay["int_next_out"]
+    assert replay["int_next"]["count"] == at - 1, replay["int_next"]
+

@@ -5,9 +5,9 @@ the vCPU thread, which waits on the replay mutex), and its reverse-stepi sometim
 So in a replay (make replay sets $FJ_REPLAY to build/record/recording.json) farjump
 replaces GDB's reverse commands with moves built from safe monitor primitives:
 
-  loadvm start       back to the snapshot at the recording's start (a stopped machine
-                     stays stopped); then replay_break N and continue: to count N;
-  info replay        the current instruction count.
+  seek N             back to the snapshot at the recording's start, then forward to
+                     instruction count N (replay.py);
+  hits_before N      the counts of every breakpoint and watchpoint hit before N.
 
 reverse-stepi [N]    seek to count - N.
 reverse-continue     seek to the start, run forward to the current count with the
@@ -20,124 +20,19 @@ reverse-finish       back to the last entry of the current function before now, 
 reverse-step, reverse-next (reverse_lines.py): back to the start of the previous source
                      line, from a trace of the last instructions (seek, then stepi forward).
 
-Every forward run is bounded by replay_break at the end of the recording (QEMU exits past
-it; after a triple fault, the faulting instruction): set before each prompt and by
-fj-replay-guard, a hook of every forward command; at the end a stop says so and forward
-commands are refused.
+Ctrl-C stops a move where it is and says so. The end of the recording is guarded
+(replay.py).
 """
 from __future__ import annotations
 
-import json
-import os
 import re
 
 import gdb
 
 from ..target.errors import FjError
-from ..target.run import quiet
 from ..target.state import STATE
-
-START = 1           # the start: a replay_break at the snapshot's own count 0 never fires
-END_MARGIN = 100    # stop this many instructions before the end: at the final HLT QEMU cannot seek
-
-
-def recording() -> dict | None:
-    path = os.environ.get("FJ_REPLAY")
-    if not path:
-        return None
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
-def icount() -> int:
-    text = STATE.monitor("info replay")
-    m = re.search(r"instruction count = (\d+)", text)
-    if not m or "Replaying" not in text:
-        raise FjError(f"not a replay (QEMU says: {text.strip()}); 'make replay' opens one")
-    return int(m.group(1))
-
-
-def end() -> int:
-    """The last instruction count a replay may stop at. After a boot that halted: a little
-    before the recording's end (at its very end QEMU 7.2 no longer seeks; past it, QEMU
-    exits). After a triple fault: the count of the faulting instruction itself, so that a
-    forward run stops on it before it runs (QEMU 7.2 exits when asked to seek once the
-    replay has shut down on the fault)."""
-    rec = recording()
-    if not rec or not rec.get("icount"):
-        raise FjError("no recording.json with the recording's length ($FJ_REPLAY)")
-    if rec.get("ended") == "shutdown":
-        return int(rec["icount"])
-    return int(rec["icount"]) - END_MARGIN
-
-
-def _refresh() -> None:
-    gdb.execute("maintenance flush register-cache", to_string=True)
-    STATE.invalidate()
-
-
-def _continue() -> None:
-    with quiet(True):
-        gdb.execute("continue", to_string=True)
-
-
-class _Disabled:
-    """Every user breakpoint and watchpoint disabled for a while."""
-
-    def __enter__(self):
-        self.was = [b for b in gdb.breakpoints() if b.enabled]
-        for b in self.was:
-            b.enabled = False
-
-    def __exit__(self, *exc):
-        for b in self.was:
-            if b.is_valid():
-                b.enabled = True
-
-
-def seek(n: int) -> int:
-    """Go to instruction count n (START <= n <= end): back to the start snapshot (count
-    0) when n is behind, then forward to n with every breakpoint disabled. Not QEMU's
-    replay_seek, which starts the machine behind GDB's back: on a busy machine its break
-    fired before GDB's continue came, which then ran to the recording's end, and the next
-    seek aborted QEMU ('shutdown' -> 'running'; docs/time-travel.md)."""
-    n = max(START, min(n, end()))
-    now = icount()
-    if now == n:
-        return n            # already there: a replay_break at n would never fire
-    if n < now:             # the snapshot's name: recording.json ("start" in older ones)
-        snap = (recording() or {}).get("snapshot") or "start"
-        said = STATE.monitor(f"loadvm {snap}").strip()
-        if said:            # it failed: a continue now would run off the end (QEMU exits)
-            raise FjError(f"loadvm {snap}: {said}")
-    STATE.monitor(f"replay_break {n}")
-    with _Disabled():
-        _continue()
-    _refresh()
-    got = icount()
-    if got != n:
-        raise FjError(f"the run to instruction count {n} stopped at {got}")
-    return got
-
-
-def hits_before(limit: int, keep=None, lo: int = START) -> list[int]:
-    """From count `lo` (the start), run forward to `limit` with the breakpoints enabled:
-    the instruction counts of every stop (breakpoint or watchpoint hit) before it, only
-    those where keep() is true if given."""
-    seek(lo)
-    hits = []
-    STATE.monitor(f"replay_break {limit}")
-    while True:
-        _continue()
-        _refresh()
-        c = icount()
-        if c >= limit:
-            return hits
-        if (not hits or hits[-1] != c) and (keep is None or keep()):
-            hits.append(c)
+from . import replay
+from .replay import MOVING, START, Interrupted, _Disabled, _refresh, end, hits_before, icount, seek
 
 
 CALLS = ("call", "lcall", "int")       # int n: a BIOS call from stage 1 or 2 (cd nn)
@@ -194,7 +89,6 @@ def _show() -> None:
     gdb.execute("frame", to_string=False)
 
 
-MOVING = [False]       # a reverse move runs: its own continues and stepis are not guarded
 
 
 class _Reverse(gdb.Command):
@@ -203,9 +97,13 @@ class _Reverse(gdb.Command):
 
     def invoke(self, arg, from_tty):
         MOVING[0] = True
+        start = None
         try:
             STATE.require_connected()
+            start = icount()
             self.move(arg.strip())
+        except (Interrupted, KeyboardInterrupt):
+            raise gdb.GdbError(f"{self.name_}: {self.interrupted(start)}") from None
         except (FjError, gdb.error) as e:
             raise gdb.GdbError(f"{self.name_}: {e}")
         finally:
@@ -214,6 +112,18 @@ class _Reverse(gdb.Command):
                 STATE.monitor(f"replay_break {end()}")
             except (FjError, gdb.error):
                 pass
+
+
+    @staticmethod
+    def interrupted(start) -> str:
+        """Where a move the user interrupted left the replay."""
+        try:
+            _refresh()
+            now = icount()
+        except (FjError, gdb.error, KeyboardInterrupt):
+            return "interrupted"
+        return (f"interrupted at instruction count {now} (the move started at {start}); "
+                "'frame' shows where")
 
 
 class ReverseStepi(_Reverse):
@@ -320,69 +230,9 @@ returned counts as the last entry.)"""
         _show()
 
 
-def at_end() -> bool:
-    return icount() >= end()
-
-
-def end_note() -> str:
-    rec = recording() or {}
-    if rec.get("ended") == "shutdown":
-        return ("the end of the recording: the recorded boot triple-faults on this "
-                "instruction (going on would shut the replay down, and QEMU 7.2 cannot go "
-                "back from there); reverse-stepi goes back from it")
-    return ("the end of the recording (a little before the final HLT: past it QEMU ends "
-            "the replay); go back with the reverse-* commands")
-
-
-def _rearm():
-    try:
-        if STATE.connected():
-            STATE.monitor(f"replay_break {end()}")
-    except (FjError, gdb.error):
-        pass
-
-
-def _on_stop(event):
-    """A stop at the end of the recording says so (e.g. on the faulting instruction)."""
-    try:
-        if STATE.connected() and at_end():
-            gdb.write(f"farjump: {end_note()}.\n")
-    except (FjError, gdb.error):
-        pass
-
-
-class ReplayGuard(gdb.Command):
-    """Refuses to run forward at the end of a farjump replay (run by hooks; see reverse.py).
-
-Usage: fj-replay-guard
-The forward commands (continue, step, next, stepi, nexti, finish, until, advance) run it
-first: at the end of the recording QEMU 7.2 would end the replay (or, after a triple
-fault, shut it down beyond going back), so they stop with an error there instead;
-elsewhere it sets the replay_break that stops them there."""
-
-    def __init__(self):
-        super().__init__("fj-replay-guard", gdb.COMMAND_RUNNING)
-
-    def invoke(self, arg, from_tty):
-        if MOVING[0]:
-            return
-        try:
-            if not STATE.connected():
-                return
-            if at_end():
-                raise gdb.GdbError(end_note())
-            # the bound again (before_prompt does it too, but a script has no prompt)
-            STATE.monitor(f"replay_break {end()}")
-        except FjError:
-            pass
-
-
-FORWARD = ("continue", "step", "next", "stepi", "nexti", "finish", "until", "advance")
-
-
 def install() -> bool:
     """In a replay ($FJ_REPLAY): the reverse commands; True if installed."""
-    if recording() is None:
+    if replay.recording() is None:
         return False
     ReverseStepi()
     ReverseContinue()
@@ -391,9 +241,5 @@ def install() -> bool:
     from .reverse_lines import ReverseNext, ReverseStep   # they build on this module
     ReverseStep()
     ReverseNext()
-    ReplayGuard()
-    for name in FORWARD:
-        gdb.execute(f"define hook-{name}\nfj-replay-guard\nend", to_string=True)
-    gdb.events.before_prompt.connect(_rearm)
-    gdb.events.stop.connect(_on_stop)
+    replay.install()
     return True

@@ -28,8 +28,8 @@ import gdb
 from ..target.errors import FjError
 from ..target.run import quiet
 from ..target.state import STATE
-from .reverse import (START, _Disabled, _refresh, _Reverse, _show, call_site, count_and_now,
-                      icount, last_visit, seek, sp)
+from .replay import START, _Disabled, _refresh, icount, seek
+from .reverse import _Reverse, _show, call_site, count_and_now, last_visit, sp
 
 FIRST_WINDOW = 64       # instructions traced first (a line is a few)
 MAX_BACK = 8192         # at most this many instructions traced per move (stepi ~1-2 ms each)
