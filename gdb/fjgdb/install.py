@@ -10,7 +10,7 @@ import gdb
 
 from .commands import COMMANDS
 from .commands.base import FjPrefix
-from .integrations import disasm, panel, params, reverse, unwind
+from .integrations import backtrace, disasm, panel, params, reverse, unwind
 from .target import breakpoints
 from .target.run import add_to_hook
 from .target.state import STATE
@@ -50,6 +50,7 @@ def install() -> bool:
     context = params.ContextParam()
     disasm.install()
     unwind.install()
+    backtrace.install()          # after the unwinder: bt ends quietly at its outermost frames
     STATE.connect_events()       # first: the cache is dropped before anything sees the stop
     breakpoints.connect_events()
     install_stepi_hook()

@@ -138,6 +138,17 @@ for name in ("lm_entry", "kernel_main"):
 R["steps"]["kernel_bt"] = run("bt")
 gdb.execute("next")
 R["steps"]["kernel_next"] = cur_line()
+# bt deep in the kernel's C, in a lexical block of an inlined function (put_char in
+# vga_write): the unwinder once took such a block for NASM code and ended bt there
+gdb.execute("tbreak put_char")
+gdb.execute("continue")
+R["steps"]["deep_bt"] = run("bt")
+# a real corrupt stack still says so (farjump's frame filter keeps back only its own
+# outermost frames' "previous frame identical")
+gdb.execute("set $fj_rbp = $rbp")
+gdb.execute("set $rbp = 0xdead0000")
+R["steps"]["corrupt_bt"] = run("bt")
+gdb.execute("set $rbp = $fj_rbp")
 
 # after Hello World: the line after the kprintf, reached with a bounded continue
 hello = line_of("kernel/main.c", r'kprintf\("Hello World!')

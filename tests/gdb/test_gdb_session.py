@@ -221,6 +221,8 @@ def test_source_level_stepping(walk):
     assert s["pm_after_next"]["file"].endswith("stage2.asm")
     assert s["pm_after_next"]["line"] > s["pm_call_line"]
     assert "#0  pm_entry" in s["pm_bt"]["out"] and "#1" not in s["pm_bt"]["out"]
+    # pm_entry is entered by a jump: bt ends there quietly (integrations/backtrace.py)
+    assert "Backtrace stopped" not in s["pm_bt"]["out"], s["pm_bt"]["out"]
     assert s["kernel_next"]["file"].endswith("main.c")
 
 
@@ -282,3 +284,22 @@ def test_backtraces_in_64bit_code_end_at_the_asm_entry(walk):
         names = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\S+) \(", out, re.M)
         assert tuple(names) == frames, out
         assert "?? ()" not in out, out
+        assert "Backtrace stopped" not in out, out      # integrations/backtrace.py
+
+
+def test_backtrace_from_an_inner_block_of_inlined_c_reaches_start(walk):
+    """A stop in put_char (inlined into vga_write, in one of its lexical blocks) unwinds
+    through the kernel's printing to kernel_main and _start."""
+    out = walk["steps"]["deep_bt"]["out"]
+    names = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\S+) \(", out, re.M)
+    assert names[:2] == ["put_char", "vga_write"], out
+    assert names[-3:] == ["kprintf", "kernel_main", "_start"], out
+    assert "error reading variable" not in out and "?? ()" not in out, out
+    assert "Backtrace stopped" not in out, out
+
+
+def test_a_corrupt_stack_still_says_where_the_backtrace_stopped(walk):
+    out = walk["steps"]["corrupt_bt"]["out"]
+    assert out.startswith("#0  put_char"), out
+    assert "Backtrace stopped: memory error while unwinding ('bt -no-filters' says where)" \
+        in out, out

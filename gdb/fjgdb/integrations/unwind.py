@@ -65,6 +65,7 @@ class NarrowModeUnwinder(Unwinder):
         self.last_error = None
         self._outer = None
         self._outer64 = None
+        self.outermost_pcs: set[int] = set()   # PCs of frames made outermost (backtrace.py)
 
     def __call__(self, pending_frame):
         STATE._in_unwinder = True
@@ -137,10 +138,12 @@ class NarrowModeUnwinder(Unwinder):
             # and an unsaved PC/SP makes gdb.selected_frame() and bt fail with "PC/Register
             # not saved". So the caller is a marker (PC 0, SP = top) that gets this
             # frame's id back (above): GDB stops there, 'finish' says "not meaningful in
-            # the outermost frame", bt ends with "previous frame identical".
+            # the outermost frame", and bt would end with "previous frame identical"
+            # (backtrace.py's frame filter keeps that line back for these frames).
             info.add_saved_register(pc_name, gdb.Value(0).cast(rip.type))
             info.add_saved_register(sp_name, gdb.Value(top - ss_base).cast(rsp.type))
             self._outer = cs_base + start
+            self._mark_outermost(int(rip))
         self.claimed += 1
         return info
 
@@ -159,6 +162,8 @@ class NarrowModeUnwinder(Unwinder):
             block = gdb.block_for_pc(pc - 1)
         except RuntimeError:
             pass
+        while block is not None and block.function is None and block.superblock is not None:
+            block = block.superblock      # a lexical block ({ ... }) inside a function
         if block is not None and block.function is not None:
             return None           # C code: GDB's DWARF unwinder knows its frames
         func = STATE.symbols().function_start(pc - 1)
@@ -185,11 +190,17 @@ class NarrowModeUnwinder(Unwinder):
                 return info
         # Outermost (entered by a jump): the same marker as for 16/32-bit code.
         self._outer64 = (sp, start)
+        self._mark_outermost(pc)
         info = pf.create_unwind_info(FrameId(sp, start))
         info.add_saved_register("rip", gdb.Value(0).cast(rip.type))
         info.add_saved_register("rsp", gdb.Value(sp).cast(rsp.type))
         self.claimed += 1
         return info
+
+    def _mark_outermost(self, pc: int) -> None:
+        if len(self.outermost_pcs) >= 256:
+            self.outermost_pcs.clear()
+        self.outermost_pcs.add(pc)
 
     @staticmethod
     def _called(cs_base: int, ret: int, start: int, bits: int) -> bool:
@@ -211,6 +222,10 @@ class NarrowModeUnwinder(Unwinder):
 
 
 _INSTANCE: NarrowModeUnwinder | None = None
+
+
+def instance() -> NarrowModeUnwinder | None:
+    return _INSTANCE
 
 
 def install() -> NarrowModeUnwinder:
