@@ -25,7 +25,8 @@ def record(build, out: Path, image: Path | None = None,
     return out
 
 
-def replay_run(build, recording: Path, config: dict, image: Path | None = None) -> dict:
+def replay_run(build, recording: Path, config: dict, image: Path | None = None,
+               env: dict | None = None) -> dict:
     """replay_driver.py in a replay of `recording`, with `config` ($FJ_IN). The result
     also has "_out" (GDB's output), "_qemu_log" (what QEMU printed) and "_qemu_status"
     (None while QEMU still ran when GDB was done: it did not exit part-way). QEMU exiting
@@ -36,7 +37,7 @@ def replay_run(build, recording: Path, config: dict, image: Path | None = None) 
     with QemuVM(image or build / "disk.img", gdb=True, stop_on_fault=True,
                 rr=rr_in(recording, "replay"), workdir=workdir) as vm:
         run = run_driver(Path(__file__).with_name("replay_driver.py"), port=vm.gdb_port,
-                         timeout=600, env={"FJ_REPLAY": str(recording / INFO)},
+                         timeout=600, env={"FJ_REPLAY": str(recording / INFO), **(env or {})},
                          config=config)
         status = vm.proc.poll()
         log = vm.log_path.read_text(errors="replace")

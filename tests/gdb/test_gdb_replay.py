@@ -4,6 +4,7 @@ cell of the 'H' of Hello World! then reverse-continue to the kernel code that wr
 Ctrl-C during a backward move (the run of consecutive backward moves:
 test_gdb_replay_moves.py; every run bounded)."""
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,8 @@ def recording(build, tmp_path_factory):
 def replay(build, recording):
     """Every scenario but the run of moves (tests/gdb/test_gdb_replay_moves.py has those,
     in a module of their own so that they run beside these)."""
-    return replay_run(build, recording, {"moves": 0})
+    # every move longer than 0.05 s says it is still working (target/run.Progress)
+    return replay_run(build, recording, {"moves": 0}, env={"FJ_PROGRESS_AFTER": "0.05"})
 
 
 def test_recording_says_how_it_ended(recording):
@@ -141,3 +143,10 @@ def test_ctrl_c_stops_a_backward_move_and_the_replay_goes_on(replay):
     assert "ERROR" not in replay["int_next_out"], replay["int_next_out"]
     assert replay["int_next"]["count"] == at - 1, replay["int_next"]
 
+
+
+def test_a_backward_move_says_it_is_still_working(replay):
+    """A long recording replays for a while at every backward move: after a moment (2 s;
+    0.05 s here) the move says so on the terminal, with how to stop it."""
+    assert re.search(r"^reverse-continue: still working \(\d+ s; Ctrl-C stops it\)$",
+                     replay["_out"], re.M), replay["_out"][-3000:]

@@ -30,6 +30,7 @@ import re
 import gdb
 
 from ..target.errors import FjError
+from ..target.run import Progress
 from ..target.state import STATE
 from . import replay
 from .replay import MOVING, START, Interrupted, _Disabled, _refresh, end, hits_before, icount, seek
@@ -101,7 +102,8 @@ class _Reverse(gdb.Command):
         try:
             STATE.require_connected()
             start = icount()
-            self.move(arg.strip())
+            with Progress(self.name_):      # a long recording replays for a while
+                self.move(arg.strip())
         except (Interrupted, KeyboardInterrupt):
             raise gdb.GdbError(f"{self.name_}: {self.interrupted(start)}") from None
         except (FjError, gdb.error) as e:

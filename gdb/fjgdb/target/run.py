@@ -5,6 +5,7 @@ import contextlib
 import os
 import signal
 import threading
+import time
 
 import gdb
 from farjump_contracts import STAGE1_ADDR
@@ -33,6 +34,40 @@ def quiet(enabled: bool):
         os.dup2(saved, 1)
         os.close(saved)
         os.close(devnull)
+
+
+class Progress:
+    """While a slow command works: after `after` s, and then every `every` s, a line
+    '<what>: still working (N s; Ctrl-C stops it)' on the terminal. Written straight to
+    file descriptor 2 from its own thread: the command's gdb.execute(..., to_string=True)
+    captures GDB's streams, and quiet() sends fd 1 away. $FJ_PROGRESS_AFTER overrides
+    `after` (tests)."""
+
+    def __init__(self, what: str, after: float = 2.0, every: float = 5.0):
+        self.what, self.every = what, every
+        self.after = float(os.environ.get("FJ_PROGRESS_AFTER") or after)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._tick, daemon=True)
+
+    def _tick(self):
+        start = time.monotonic()
+        wait = self.after
+        while not self._done.wait(wait):
+            took = time.monotonic() - start
+            try:
+                os.write(2, f"{self.what}: still working ({took:.0f} s; Ctrl-C stops "
+                            "it)\n".encode())
+            except OSError:
+                return
+            wait = self.every
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join()
 
 
 def continue_with_timeout(timeout: float) -> str:
