@@ -16,7 +16,8 @@ TIERS = {"unit": "unit", "gdb": "gdb", "bochs": "bochs",
          "test_boot_qemu.py": "qemu", "test_loader_errors.py": "qemu",
          "test_panic.py": "qemu", "test_timeline.py": "qemu",
          "test_host_sessions.py": "qemu", "test_smp.py": "qemu",
-         "test_ways.py": "qemu", "test_why.py": "qemu", "test_walkthrough.py": "docs"}
+         "test_ways.py": "qemu", "test_why.py": "qemu", "test_walkthrough.py": "docs",
+         "test_walkthrough_runs.py": "docs"}
 MARKERS = frozenset(TIERS.values())
 
 
