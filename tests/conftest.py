@@ -19,18 +19,27 @@ TIERS = {"unit": "unit", "gdb": "gdb", "bochs": "bochs",
          "test_ways.py": "qemu", "test_why.py": "qemu", "test_walkthrough.py": "docs",
          "test_walkthrough_runs.py": "docs"}
 MARKERS = frozenset(TIERS.values())
+# The longest files, longest first (one make test's run, file by file): they run first, so
+# that make test's two workers (--dist loadfile: a file stays on one worker) never start
+# one of them while the other worker is already done. The rest keep their order.
+LONGEST = ["test_walkthrough.py", "gdb/test_gdb_replay.py", "test_host_sessions.py",
+           "test_ways.py", "test_walkthrough_runs.py", "gdb/test_gdb_fastpath.py",
+           "gdb/test_foreign_grub.py", "test_build.py"]
 
 
 def pytest_collection_modifyitems(config, items):
     tests = Path(__file__).resolve().parent
+    rank = {}
     for item in items:
+        rel = Path(str(item.fspath)).resolve().relative_to(tests)
+        rank[item] = LONGEST.index(rel.as_posix()) if rel.as_posix() in LONGEST else len(LONGEST)
         if any(m.name in MARKERS for m in item.iter_markers()):
             continue
-        rel = Path(str(item.fspath)).resolve().relative_to(tests)
         tier = TIERS.get(rel.parts[0])
         if tier is None:
             raise pytest.UsageError(f"{rel}: no test tier (add it to TIERS in tests/conftest.py)")
         item.add_marker(getattr(pytest.mark, tier))
+    items.sort(key=rank.__getitem__)        # stable: within a rank, the order collected
 
 
 @pytest.fixture(scope="session")
