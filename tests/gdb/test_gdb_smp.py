@@ -193,9 +193,12 @@ def test_backtrace_unwinds_each_threads_cpu(smp):
     assert re.match(r"#0\s+ap_pm_entry \(\) at .*trampoline\.asm", ap["out"]), ap
     assert "start_ap" in bsp["out"], bsp
     # the boot CPU waits for the AP in wait_for's loop; stopped there, it can be inside the
-    # rdtsc helper wait_for calls (then that is frame #0 and wait_for #1)
+    # rdtsc helper wait_for calls (then that is frame #0 and wait_for #1), or, when the AP
+    # got there right after the first SIPI, at the delay after it (delay_us, inlined into
+    # start_ap: frame #0 delay_us, #1 start_ap; seen once in a loaded make test)
     assert re.search(r"^#0 .*(wait_for|start_ap)", bsp["out"], re.M) or \
-        re.search(r"^#0 .*bootinfo_rdtsc .*\n#1 .*wait_for", bsp["out"], re.M), bsp
+        re.search(r"^#0 .*bootinfo_rdtsc .*\n#1 .*wait_for", bsp["out"], re.M) or \
+        re.search(r"^#0 .*delay_us .*\n#1 .*start_ap", bsp["out"], re.M), bsp
 
 
 def test_fj_pt_answers_for_the_selected_threads_cpu(smp):
