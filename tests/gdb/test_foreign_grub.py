@@ -11,7 +11,7 @@ from fjqemu.vm import QemuVM
 from test_guest_modes import DRIVER, out
 
 COMMANDS = [("break", "fj break 0:7c00"), ("cont", "continue"), ("delete", "delete"),
-            ("tour", "fj tour --timeout 30 --json")]
+            ("tour", "fj tour --timeout 60 --json")]   # 60: GRUB under TCG on a busy machine
 
 
 def test_grub_bios_call_round_trip(build):
@@ -23,7 +23,7 @@ def test_grub_bios_call_round_trip(build):
     m = Machine(cdrom=iso)
     with QemuVM(None, gdb=True, **m.qemu_kwargs()) as vm:
         run = run_driver(DRIVER, config={"port": vm.gdb_port, "setup": m.gdb_setup(),
-                                         "commands": COMMANDS}, timeout=90, symbols=False)
+                                         "commands": COMMANDS}, timeout=150, symbols=False)
     r = run.result
     assert r is not None, run.tail()
     assert "Breakpoint 1, 0000:7c00 (linear 0x7c00)" in out(r, "cont")
