@@ -8,25 +8,10 @@ from pathlib import Path
 import pytest
 
 from fjqemu import walkthrough as wt
+from test_walkthrough import built, run  # noqa: F401 (built: autouse, as there)
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "walkthrough"
 DOC = ROOT / "docs" / "walkthrough.md"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def built():
-    """What scripts/walkthrough builds before a capture, for the --no-build runs below."""
-    from fjqemu.walkthrough.__main__ import build
-    try:
-        build()
-    except SystemExit as e:
-        pytest.fail(str(e))
-
-
-def run(*args, timeout=240):
-    return subprocess.run([str(SCRIPT), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
 
 
 def test_a_foreign_session_stays_at_the_reset_vector(tmp_path):
