@@ -45,7 +45,10 @@ class Progress:
 
     def __init__(self, what: str, after: float = 2.0, every: float = 5.0):
         self.what, self.every = what, every
-        self.after = float(os.environ.get("FJ_PROGRESS_AFTER") or after)
+        try:
+            self.after = float(os.environ.get("FJ_PROGRESS_AFTER") or after)
+        except ValueError:          # a test knob set wrong: the default, not a traceback
+            self.after = after
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._tick, daemon=True)
 
