@@ -34,13 +34,20 @@ START = 1           # the start: a replay_break at the snapshot's own count 0 ne
 END_MARGIN = 100    # stop this many instructions before the end: at the final HLT QEMU cannot seek
 
 
+_READ: dict = {}        # (path, mtime) -> recording.json's contents: end() runs at every stop
+
+
 def recording() -> dict | None:
     path = os.environ.get("FJ_REPLAY")
     if not path:
         return None
     try:
-        with open(path) as f:
-            return json.load(f)
+        key = (path, os.stat(path).st_mtime_ns)
+        if key not in _READ:
+            with open(path) as f:
+                _READ.clear()
+                _READ[key] = json.load(f)
+        return _READ[key]
     except (OSError, ValueError):
         return None
 
