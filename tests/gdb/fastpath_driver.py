@@ -9,7 +9,8 @@ again.
 Protocol (qemu/fjqemu/gdbrun.py): $FJ_IN (JSON: "port", "setup": commands before 'target
 remote' (none when gdbrun already connected), "segments": [{"start": [commands], "steps":
 N, "symbol": where "continue" must stop}], "all_threads": compare every thread at every
-stop); $FJ_OUT: {"stops", "mismatches", "fast", "monitor", "modes", "segments"}.
+stop, "stale_gprs": ask a fast snapshot's general registers after the next stepi);
+$FJ_OUT: {"stops", "mismatches", "fast", "monitor", "modes", "segments", "stale_gprs"}.
 """
 import json
 import os
@@ -20,6 +21,8 @@ import gdb
 from fjgdb.commands.context import PANEL
 from fjgdb.target import code as code_mod
 from fjgdb.target.run import continue_with_timeout
+from fjgdb.target.errors import FjError
+from fjgdb.target.fastpath import LazyGprs
 from fjgdb.target.state import STATE
 
 CFG = json.load(open(os.environ["FJ_IN"]))
@@ -149,6 +152,23 @@ def step_segment(seg):
             same = 0
 
 
+def stale_gprs():
+    """A fast-path snapshot's general registers (read from GDB when first asked for),
+    asked for only after the guest has run again: refused, not another stop's."""
+    for _ in range(20):
+        run("stepi")
+        snap = STATE.snapshot()
+        if isinstance(snap.regs.gprs, LazyGprs):
+            break
+    else:
+        return "no fast-path snapshot in 20 stepi"
+    run("stepi")
+    try:
+        return f"answered: rax=0x{snap.regs.gprs['rax']:x}"
+    except FjError as e:
+        return str(e)
+
+
 def main():
     for cmd in CFG.get("setup", []):
         run(cmd)
@@ -169,6 +189,8 @@ def main():
         R["segments"][-1]["end"] = pc()
     R["fast"] = STATE.fast_snapshots - f0
     R["monitor"] = STATE.monitor_reads - m0
+    if CFG.get("stale_gprs"):
+        R["stale_gprs"] = stale_gprs()
     R["mismatches"] = R["mismatches"][:20]
 
 

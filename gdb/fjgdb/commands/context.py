@@ -20,7 +20,7 @@ class Panel:
         snap = STATE.snapshot()
         m = snap.mode
         sym = STATE.symbolize(snap.linear_pc)
-        insns = next_instructions(count)
+        insns = next_instructions(count, snap.pc)
         cpu = STATE.selected_cpu()
         last = self.last.get(cpu)
         first = last is None

@@ -35,6 +35,12 @@ registers) every time the guest stops. Default off."""
         super().__init__("fj-context", gdb.COMMAND_DATA, gdb.PARAM_BOOLEAN)
         self.value = False
 
+    def get_set_string(self):
+        # the panel follows every stop: the per-stop cache reads GDB's registers for it
+        # while handling the stop (fjgdb.target.fastpath, STOP_REGISTERS)
+        STATE.prefetch_at_stop = bool(self.value)
+        return ""
+
     def get_show_string(self, svalue):
         return f"The fj context panel on every stop is {svalue}."
 

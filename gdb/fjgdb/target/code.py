@@ -54,13 +54,17 @@ def _decoded(arch, addr: int, context: tuple | None):
     return hit
 
 
-def next_instructions(count: int) -> list[Instruction]:
-    """Up to *count* instructions from the newest frame's PC, one at a time: unreadable
-    memory ends the list with an instruction saying so."""
+def next_instructions(count: int, pc: int | None = None) -> list[Instruction]:
+    """Up to *count* instructions from the newest frame's PC (*pc*: that PC, known
+    already), one at a time: unreadable memory ends the list with an instruction saying
+    so."""
     insns = []
-    frame = gdb.newest_frame()
-    arch = frame.architecture()
-    addr = int(frame.pc()) & ((1 << 64) - 1)
+    if pc is None:
+        frame = gdb.newest_frame()
+        arch, pc = frame.architecture(), int(frame.pc())
+    else:       # no gdb.Frame: making one makes GDB unwind the caller (fastpath.py)
+        arch = gdb.selected_inferior().architecture()
+    addr = pc & ((1 << 64) - 1)
     context = None
     whole = None
     if STATE.code_bits_or_none() == 64:

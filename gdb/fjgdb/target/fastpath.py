@@ -14,13 +14,20 @@ is taken only when all of these hold, else QEMU is asked as before:
 * QEMU is not replaying (``info replay``, asked once per connection: reverse execution
   moves backwards), and ``set fj-always-refresh`` is off;
 * the previous snapshot of this CPU was taken at the stop just before, and CR0, CR4,
-  EFER and all six selectors are unchanged;
+  EFER and the CS and SS selectors are unchanged;
 * the instruction at the previous PC (:func:`fjgdb.decoders.stepclass.classify`) is not
   one that can change the mode or hidden state (far branches, iret, int, syscall/sysret,
   sysenter/sysexit, lgdt/lidt/lldt/ltr, mov to CR/DR, wrmsr, rsm, segment loads, port
   I/O, hlt, ...), and the new PC is its fall-through or its branch target (for
   ret/indirect branches: SP moved as the instruction moves it). Anything else means an
   exception or interrupt: ask QEMU.
+
+GDB's registers are read for RIP, RSP, RFLAGS and the checked ones; CR2, CR3 and the
+DS/ES/FS/GS selectors are the previous snapshot's (only the refused instructions and an
+exception change them), and the general registers but RSP are read when something first
+asks for them (:class:`LazyGprs`: nothing on the panel's path does). At the stop event
+they are read with ``gdb.parse_and_eval``, not through a ``gdb.Frame``: making one makes
+GDB unwind its caller frame, which cost more than the rest of the panel.
 
 The code window (:meth:`State.code`): the bytes at the PC, read once per stop and kept
 over a ``stepi`` whose instruction writes no memory; the disassembler decodes from it.
@@ -34,20 +41,55 @@ fast path off.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 import gdb
 
+from ..decoders.qemuregs import GPRS_32, GPRS_64
 from ..decoders.snapshot import CpuSnapshot, build_snapshot
 from ..decoders.stepclass import classify
 from .arch import builtin_bits
 from .errors import FjError
 
 
+class LazyGprs(Mapping):
+    """The general registers of a snapshot the fast path made: the stack pointer (the
+    fast path's own check) at once, the others read from GDB when first asked for, which
+    only ``fj why`` and the like do (not the panel, the disassembler or the unwinder).
+    Asked after the guest ran again, they raise FjError instead of answering for
+    another stop."""
+
+    def __init__(self, names: tuple[str, ...], sp_name: str, sp: int, load):
+        self._names, self._sp_name, self._sp, self._load = names, sp_name, sp, load
+        self._values: dict[str, int] | None = None
+
+    def __getitem__(self, name: str) -> int:
+        if name == self._sp_name:
+            return self._sp
+        if name not in self._names:
+            raise KeyError(name)
+        if self._values is None:
+            self._values = self._load()
+        return self._values[name]
+
+    def __contains__(self, name) -> bool:
+        return name in self._names
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return f"LazyGprs({self._sp_name}=0x{self._sp:x}, " + \
+            ("not read yet)" if self._values is None else f"{self._values})")
+
+
 class FastPath:
     """Mixed into :class:`fjgdb.target.state.State` (uses its cache, events and reads)."""
 
     # ---- the fast path (module docstring) --------------------------------------------------
-    _SELECTORS = ("es", "cs", "ss", "ds", "fs", "gs")
     _U64 = (1 << 64) - 1
 
     def _replay_active(self) -> bool:
@@ -75,23 +117,13 @@ class FastPath:
         bits = old.mode.bits
         if bits not in (16, 32, 64):
             return None
-        try:
-            if frame is None:
-                if self._in_unwinder:
-                    return None
-                frame = gdb.newest_frame()
-            if builtin_bits(frame.architecture().name()) != 64:
-                return None     # qemu-system-i386: no CR/EFER in GDB's registers checked
-            reg = frame.read_register
-            sel = {n: int(reg(n)) for n in self._SELECTORS}
-            cr0, cr4, efer = (int(reg(n)) & self._U64 for n in ("cr0", "cr4", "efer"))
-            pc = int(reg("rip")) & self._U64
-            sp = int(reg("rsp")) & self._U64
-        except (gdb.error, ValueError, RuntimeError):
+        r = self._gdb_registers(frame)
+        if r is None:
             return None
+        pc, sp, cr0, cr4, efer = r["rip"], r["rsp"], r["cr0"], r["cr4"], r["efer"]
         q = old.regs
         if (cr0, cr4, efer) != (q.cr0, q.cr4, q.efer) or any(
-                sel[n] != q.segments[n].selector for n in self._SELECTORS):
+                r[n] != q.segments[n].selector for n in ("cs", "ss")):
             return None
         if self._frame_pcs - {pc}:
             return None         # GDB unwound a frame elsewhere: more than one step ran
@@ -100,7 +132,7 @@ class FastPath:
         code = self._code_bytes(cpu, old.linear_pc, 15, stamp=self.resumes - 1)
         if code is None:
             return None
-        step = classify(code, bits, old.pc)
+        step = self._classify(code, bits, old.pc)
         if bits == 64:
             pc_mask = sp_mask = (1 << 64) - 1
         else:
@@ -108,25 +140,83 @@ class FastPath:
             sp_mask = 0xFFFFFFFF if q.segments["ss"].db else 0xFFFF
         if not step.allows(old.pc, pc, q.reg("rsp"), sp, sp_mask, pc_mask):
             return None
-        try:
-            names = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9",
-                     "r10", "r11", "r12", "r13", "r14", "r15")
-            if q.long_format:
-                gprs = {n: int(reg(n)) & self._U64 for n in names}
-                rip = pc
-            else:
-                gprs = {"e" + n[1:]: int(reg(n)) & 0xFFFFFFFF for n in names[:8]}
-                rip = pc & 0xFFFFFFFF
-            regs = dataclasses.replace(
-                q, gprs=gprs, rip=rip, rflags=int(reg("eflags")) & 0xFFFFFFFF, cr0=cr0,
-                cr2=int(reg("cr2")) & self._U64, cr3=int(reg("cr3")) & self._U64, cr4=cr4,
-                efer=efer)
-        except (gdb.error, ValueError, RuntimeError):
-            return None
+        if q.long_format:
+            gprs = LazyGprs(GPRS_64, "rsp", sp, self._gpr_loader(GPRS_64, self._U64))
+            rip = pc
+        else:
+            gprs = LazyGprs(GPRS_32, "esp", sp & 0xFFFFFFFF,
+                            self._gpr_loader(GPRS_64[:8], 0xFFFFFFFF))
+            rip = pc & 0xFFFFFFFF
+        regs = dataclasses.replace(
+            q, gprs=gprs, rip=rip, rflags=r["eflags"] & 0xFFFFFFFF)
         snap = build_snapshot(regs)
         if snap.mode != old.mode:
             return None
         return snap
+
+    # ---- GDB's registers at this stop ----------------------------------------------------
+    #: what the fast path takes from GDB's frame 0 at once (the module docstring)
+    STOP_REGISTERS = ("rip", "rsp", "eflags", "cs", "ss", "cr0", "cr4", "efer")
+    #: set fj-context on: on_stop reads STOP_REGISTERS for the panel that follows
+    prefetch_at_stop = False
+
+    def _registers_at_stop(self, names) -> dict[str, int]:
+        """*names* of GDB's frame 0, by ``gdb.parse_and_eval``; only from on_stop, the stop
+        event, where the selected frame is the newest. (A gdb.Frame would do, but making
+        one makes GDB unwind its caller: ~75 us a stop, for two registers.) {} when GDB's
+        architecture is not x86-64 (no CR/EFER in its registers) or a read fails."""
+        try:
+            if not names or builtin_bits(gdb.selected_inferior().architecture().name()) != 64:
+                return {}
+            return {n: int(gdb.parse_and_eval("$" + n)) & self._U64 for n in names}
+        except (gdb.error, ValueError, RuntimeError, AttributeError):
+            return {}
+
+    def _gdb_registers(self, frame=None) -> dict[str, int] | None:
+        """STOP_REGISTERS of this stop: from on_stop's reads when it made them (and nothing
+        changed since), else from *frame* (the unwinder's pending frame) or the newest
+        frame; None when they cannot be read (or GDB's architecture is not x86-64)."""
+        kept = self._stop_regs
+        if frame is None and kept is not None and kept[:2] == (self.resumes, self.generation):
+            return kept[2]
+        try:
+            if frame is None:
+                if self._in_unwinder:
+                    return None
+                frame = gdb.newest_frame()
+            if builtin_bits(frame.architecture().name()) != 64:
+                return None     # qemu-system-i386: no CR/EFER in GDB's registers checked
+            reg = frame.read_register
+            return {n: int(reg(n)) & self._U64 for n in self.STOP_REGISTERS}
+        except (gdb.error, ValueError, RuntimeError):
+            return None
+
+    def _gpr_loader(self, names, mask: int):
+        """LazyGprs' reader: GDB's general registers, while this stop lasts."""
+        generation = self.generation
+
+        def load() -> dict[str, int]:
+            if self.generation != generation:
+                raise FjError("the general registers of an earlier stop were not kept "
+                              "(the guest has run since)")
+            try:
+                frame = gdb.newest_frame()
+                values = {n: int(frame.read_register(n)) & mask for n in names}
+            except (gdb.error, ValueError, RuntimeError) as e:
+                raise FjError(f"cannot read the general registers from GDB: {e}") from None
+            return values if mask == self._U64 else {"e" + n[1:]: v for n, v in values.items()}
+        return load
+
+    def _classify(self, code: bytes, bits: int, pc: int):
+        """classify(), kept per (bytes, width, PC): on_stop and the snapshot ask about the
+        same instruction, and a loop steps the same ones again."""
+        key = (code, bits, pc)
+        step = self._steps.get(key)
+        if step is None:
+            if len(self._steps) >= 4096:
+                self._steps.clear()
+            step = self._steps[key] = classify(code, bits, pc)
+        return step
 
     # ---- the memory windows -----------------------------------------------------------------
     # Code and stack bytes read at a stop (the disassembler's, the unwinder's), kept per CPU
@@ -199,30 +289,21 @@ class FastPath:
         prev = self._code.get(cpu, {}).get(self.resumes - 1, ())
         return self._lookup(prev, last[5], 15)
 
-    def _stop_registers(self) -> tuple[int, int] | None:
-        """(pc, sp) of the newest frame now."""
-        try:
-            frame = gdb.newest_frame()
-            if builtin_bits(frame.architecture().name()) != 64:
-                return None
-            return (int(frame.read_register("rip")) & self._U64,
-                    int(frame.read_register("rsp")) & self._U64)
-        except (gdb.error, ValueError, RuntimeError):
-            return None
-
-    def _validate_windows(self, cpu: int) -> None:
+    def _validate_windows(self, cpu: int, regs: dict[str, int]) -> None:
         """on_stop: keep the previous stop's windows as this stop's if the step could not
-        have changed them; else drop them (and GDB's frames, if built from them)."""
+        have changed them; else drop them (and GDB's frames, if built from them). *regs*:
+        what on_stop has read of this stop's registers already."""
         windows = self._code.get(cpu, {})
         prev = windows.get(self.resumes - 1)
         ok = False
         code = self._checkable(cpu) if prev else None
         if code is not None and self._stepped == cpu and self.cpu_count() == 1 \
                 and not self.always_refresh:
-            here = self._stop_registers()
+            now = regs if "rip" in regs else self._registers_at_stop(("rip", "rsp"))
+            here = (now["rip"], now["rsp"]) if now else None
             if here is not None and not self._frame_pcs - {here[0]}:
                 _, pc, sp, bits, sp_mask, _ = self._last_stop[cpu][self.resumes - 1]
-                step = classify(code, bits, pc)
+                step = self._classify(code, bits, pc)
                 ok = step.allows(pc, here[0], sp, here[1], sp_mask,
                                  (1 << 64) - 1 if bits == 64 else 0xFFFFFFFF)
                 if ok and step.writes:

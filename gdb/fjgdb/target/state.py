@@ -31,7 +31,6 @@ import gdb
 from ..decoders.cpus import cpu_of_thread
 from ..decoders.errors import DecodeError
 from ..decoders.qemuregs import parse_info_registers
-from .arch import pc_sp_names
 from .connection import Connection
 from .fastpath import FastPath
 from .errors import FjError
@@ -67,6 +66,8 @@ class State(Connection, Memory, Symbols, FastPath):
         self._in_unwinder = False                     # set by the unwinder while it runs
         self._tentative = False                       # the unwinder used unchecked windows
         self._last_stop: dict[int, dict] = {}         # cpu -> {resumes: where it stood}
+        self._stop_regs: tuple | None = None           # (resumes, generation, GDB's regs)
+        self._steps: dict = {}                        # classify() answers (fastpath)
 
     # ---- which CPU -------------------------------------------------------------------------
     _cpu_of = (None, 0)          # (the last gdb.InferiorThread asked about, its CPU)
@@ -155,27 +156,34 @@ class State(Connection, Memory, Symbols, FastPath):
         if not self._resumed:
             self.invalidate()       # a stop no resume announced: trust nothing
             return
-        self._validate_windows(cpu)
+        # here, in the stop event, the selected frame is the newest: read what the
+        # panel's snapshot will need now (no gdb.Frame: see _registers_at_stop); only
+        # after a stepi of this CPU can the fast path use them
+        regs = self._registers_at_stop(
+            self.STOP_REGISTERS if self.prefetch_at_stop and self._stepped == cpu else ())
+        self._validate_windows(cpu, regs)
         self._resumed = False
         if self._snap is None:
             self._drop_stop()
-        elif self._matches_gdb_registers():
+        elif self._matches_gdb_registers(regs):
             # only the stopping CPU's was checked against this stop's registers
             self._snaps = {cpu: self._snaps[cpu]}
         else:       # read at an internal stop of next/step: no base for anything
             self.invalidate()
+        if regs:
+            self._stop_regs = (self.resumes, self.generation, regs)
 
-    def _matches_gdb_registers(self) -> bool:
+    def _matches_gdb_registers(self, regs: dict[str, int]) -> bool:
         q = self._snap.regs
         mask = (1 << 64) - 1 if q.long_format else 0xFFFFFFFF
         try:
-            frame = gdb.newest_frame()
-            pc_name, sp_name = pc_sp_names(frame.architecture().name())
-            pc = int(frame.read_register(pc_name)) & mask
-            sp = int(frame.read_register(sp_name)) & mask
+            if "rip" in regs:
+                pc, sp = regs["rip"], regs["rsp"]
+            else:           # $pc/$sp: rip/rsp or eip/esp, whatever GDB's architecture
+                pc, sp = (int(gdb.parse_and_eval(n)) for n in ("$pc", "$sp"))
         except (gdb.error, ValueError):
             return False
-        return pc == q.rip & mask and sp == q.reg("rsp") & mask
+        return pc & mask == q.rip & mask and sp & mask == q.reg("rsp") & mask
 
     def _drop_stop(self) -> None:
         """What a resume drops: this stop's snapshots (they stay the fast path's base)."""
@@ -191,6 +199,7 @@ class State(Connection, Memory, Symbols, FastPath):
         self._drop_stop()
         self._base = {}
         self._code = {}
+        self._stop_regs = None
         self._last_stop = {}
         if self._tentative:
             self._tentative = False
