@@ -61,6 +61,7 @@ class _Memo:
     physical: bool
     count: int
     generation: int      # STATE.generation when it was last known to hold
+    text: str | None = None   # format_ranges(result), once asked for
 
 
 _MEMO: dict[tuple, _Memo] = {}
@@ -198,5 +199,9 @@ JSON: {"cr3", "format", "ranges": [{"virt", "phys", "size", "page_size", "writab
             if sym:
                 out(f"0x{vaddr:x} <{sym}>")
             out(format_walk(result))
+        elif memo is not None and memo.result is result:
+            if memo.text is None:
+                memo.text = format_ranges(result)
+            out(memo.text)
         else:
             out(format_ranges(result))
