@@ -10,22 +10,28 @@ END = 0xffffffff80100e0a
 
 
 def fake_sessions(runs):
-    """gdb_session() stand-in: each call gives the next (stepis, seconds, trace, panels)."""
+    """lockstep() stand-in: each round gives the next (stepis, seconds, trace, panels) of
+    the three configurations, in the order on, off, plain."""
     it = iter(runs)
 
-    def session(mode, n):
-        stepis, seconds, trace, panels = next(it)
-        return {"start_pc": START, "end_pc": END, "seconds": seconds, "stepis": stepis,
-                "advanced": n, "trace": trace,
-                "panels": stepis if panels is None else panels}
-    return session
+    def rounds(driver, modes, n, chunk, farjump):
+        assert modes == ["step-on", "step-off", "step-plain"] and chunk > 0
+        assert [farjump(m) for m in modes] == [True, True, False]
+        out = {}
+        for mode in modes:
+            stepis, seconds, trace, panels = next(it)
+            out[mode] = {"start_pc": START, "end_pc": END, "seconds": seconds,
+                         "stepis": stepis, "advanced": n, "trace": trace,
+                         "panels": stepis if panels is None else panels}
+        return out
+    return rounds
 
 
 def test_gdb_step_counts_steps_that_did_not_advance(monkeypatch):
     """QEMU sometimes reports a step that did not advance: every configuration still
     steps the same N instructions, the extra stepi are counted, the time is per stepi,
     the addresses are in hex and the benchmark does not fail."""
-    monkeypatch.setattr(gb, "gdb_session", fake_sessions(
+    monkeypatch.setattr(gb, "lockstep", fake_sessions(
         [(2002, 2.002, "t", None), (2000, 1.0, "t", None), (2001, 1.0005, "t", None)]))
     on, off = gb.bench_gdb_step(1)
     assert round(on.ratio, 6) == 2.0 and round(off.ratio, 6) == 1.0
@@ -35,14 +41,14 @@ def test_gdb_step_counts_steps_that_did_not_advance(monkeypatch):
 
 
 def test_gdb_step_same_work_says_nothing_more(monkeypatch):
-    monkeypatch.setattr(gb, "gdb_session", fake_sessions([(2000, 1.0, "t", None)] * 3))
+    monkeypatch.setattr(gb, "lockstep", fake_sessions([(2000, 1.0, "t", None)] * 3))
     on, _ = gb.bench_gdb_step(1)
     assert f"(0x{START:x} -> 0x{END:x}, 64-bit code)" in on.subject
     assert on.note == "seconds per 2000 stepi"
 
 
 def test_gdb_step_reports_other_paths_and_missing_panels(monkeypatch):
-    monkeypatch.setattr(gb, "gdb_session", fake_sessions(
+    monkeypatch.setattr(gb, "lockstep", fake_sessions(
         [(2000, 1.0, "a", 1999), (2000, 1.0, "b", None), (2000, 1.0, "a", None)]))
     on, _ = gb.bench_gdb_step(1)
     assert "did not all step the same instructions" in on.note

@@ -1,7 +1,8 @@
 """Runs inside one batch GDB for make bench (qemu/fjqemu/bench/gdbbench.py): times fj
 commands and stepping (time.perf_counter). Protocol (qemu/fjqemu/gdbrun.py): $FJ_IN gives
-"mode" (decode, step-on, step-off, step-plain), "n" and "warmup" (stepi before the timed
-ones); the result goes to $FJ_OUT."""
+"mode" (decode, step-on, step-off, step-plain), "n", "warmup" (stepi before the timed
+ones) and, for the step modes, "lockstep" ({"go", "done": FIFOs, "chunk"}: step a chunk
+per "go" line, answer with a JSON line; gdbbench.py); the result goes to $FJ_OUT."""
 import hashlib
 import json
 import os
@@ -69,21 +70,44 @@ else:                         # step-on, step-off, step-plain
             moved, last = moved + 1, pc_of()
     R["start_pc"] = pc_of()
     outs = []
-    stepis = advanced = 0
+    S = {"stepis": 0, "advanced": 0, "last": R["start_pc"]}
     trace = hashlib.sha256()
-    last = R["start_pc"]
     limit = 2 * N + 100      # a guest stuck at one PC (a halted CPU) ends the run
-    t = time.perf_counter()
-    while advanced < N and stepis < limit:
-        outs.append(gdb.execute("stepi", to_string=True))
-        stepis += 1
-        pc = pc_of()
-        if pc != last:
-            advanced += 1
-            last = pc
-            trace.update(pc.to_bytes(8, "little"))
-    R["seconds"] = time.perf_counter() - t
-    R["stepis"], R["advanced"], R["end_pc"] = stepis, advanced, last
+
+    def run_until(goal: int) -> float:
+        """stepi until the PC has changed *goal* times since the start; the seconds."""
+        t = time.perf_counter()
+        while S["advanced"] < goal and S["stepis"] < limit:
+            outs.append(gdb.execute("stepi", to_string=True))
+            S["stepis"] += 1
+            pc = pc_of()
+            if pc != S["last"]:
+                S["advanced"] += 1
+                S["last"] = pc
+                trace.update(pc.to_bytes(8, "little"))
+        return time.perf_counter() - t
+
+    lock = CFG.get("lockstep")
+    if lock is None:
+        R["seconds"] = run_until(N)
+    else:
+        # Lockstep (gdbbench.py): the benchmark runs the configurations side by side and
+        # lets one step a chunk at a time ("go" in, the chunk's figures out), so that a
+        # change in the machine's load falls on all of them alike.
+        chunks = []
+        with open(lock["go"]) as go, open(lock["done"], "w") as done:
+            for line in go:
+                if line.strip() != "go":
+                    break
+                before = S["stepis"]
+                seconds = run_until(min(N, S["advanced"] + int(lock["chunk"])))
+                chunks.append([seconds, S["stepis"] - before])
+                done.write(json.dumps({"seconds": seconds, "stepis": S["stepis"] - before,
+                                       "advanced": S["advanced"]}) + "\n")
+                done.flush()
+        R["chunks"] = chunks
+        R["seconds"] = sum(c[0] for c in chunks)
+    R["stepis"], R["advanced"], R["end_pc"] = S["stepis"], S["advanced"], S["last"]
     R["trace"] = trace.hexdigest()[:16]
     R["panels"] = sum(o.count("--- fj:") for o in outs)
 with open(os.environ["FJ_OUT"], "w") as f:

@@ -10,9 +10,11 @@ from pathlib import Path
 from ..gdbrun import GdbError, gdb_command, run_batch
 from .common import (PROCESS_TIMEOUT, BenchError, Row, alternate, driver_session, progress,
                      ratio_row)
+from .lockstep import lockstep
 
 DRIVER = Path(__file__).with_name("gdb_driver.py")
 STEPS = 2000          # stepi per stepping run
+CHUNK = 100           # stepi of one configuration before the next one's turn (lockstep)
 
 
 def gdb_session(mode: str, n: int) -> dict:
@@ -30,17 +32,20 @@ def bench_gdb_decode(runs: int) -> list[Row]:
 
 
 def bench_gdb_step(runs: int) -> list[Row]:
-    """Three configurations, each in its own QEMU and GDB, 1-5 rounds: each stepi from
-    kernel_main until the PC has changed STEPS times (the same instructions in every
+    """Three configurations, each in its own QEMU and GDB, side by side (lockstep.py:
+    CHUNK steps of one, then of the next, in a rotating order), 1-5 rounds: each stepi
+    from kernel_main until the PC has changed STEPS times (the same instructions in every
     configuration); compared per stepi (a step QEMU reports without advancing is one more
     round trip, counted)."""
-    runs = max(1, min(runs, 5))   # ~1-3 s per run of 2000 steps
+    runs = max(1, min(runs, 5))   # ~5-10 s per round of 3 x 2000 steps
     per = {"step-on": [], "step-off": [], "step-plain": []}
     results = []
     for i in range(runs):
+        progress(f"GDB stepping: round {i + 1}/{runs} (3 configurations in lockstep)")
+        round_results = lockstep(DRIVER, list(per), STEPS, CHUNK,
+                                 farjump=lambda mode: mode != "step-plain")
         for mode, xs in per.items():
-            progress(f"GDB stepping: run {i + 1}/{runs} {mode:<10}")
-            r = gdb_session(mode, STEPS)
+            r = round_results[mode]
             results.append((mode, r))
             xs.append(r["seconds"] * STEPS / max(1, r["stepis"]))
     progress(None)
