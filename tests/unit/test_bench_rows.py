@@ -44,7 +44,20 @@ def test_gdb_step_same_work_says_nothing_more(monkeypatch):
     monkeypatch.setattr(gb, "lockstep", fake_sessions([(2000, 1.0, "t", None)] * 3))
     on, _ = gb.bench_gdb_step(1)
     assert f"(0x{START:x} -> 0x{END:x}, 64-bit code)" in on.subject
-    assert on.note == "seconds per 2000 stepi"
+    assert on.note == ("seconds per 2000 stepi; ratio: the median of the rounds' own "
+                       "ratios (the times: medians)")
+
+
+def test_gdb_step_ratio_is_the_median_of_the_rounds_ratios(monkeypatch):
+    """Each round's configurations ran in lockstep; rounds may see different machines:
+    round ratios 2.0, 1.2, 2.0 give 2.0 (the medians of each side would give 1.5)."""
+    monkeypatch.setattr(gb, "lockstep", fake_sessions(
+        [(2000, 2.0, "t", None), (2000, 2.0, "t", None), (2000, 1.0, "t", None),
+         (2000, 3.0, "t", None), (2000, 3.0, "t", None), (2000, 2.5, "t", None),
+         (2000, 4.0, "t", None), (2000, 4.0, "t", None), (2000, 2.0, "t", None)]))
+    on, off = gb.bench_gdb_step(3)
+    assert on.ratio == pytest.approx(2.0) and off.ratio == pytest.approx(2.0)
+    assert (on.subject_s, on.reference_s) == (3.0, 2.0)
 
 
 def test_gdb_step_reports_other_paths_and_missing_panels(monkeypatch):

@@ -5,7 +5,8 @@ import os
 import pytest
 
 from fjgdb.decoders.qemuregs import parse_info_registers
-from fjgdb.decoders.snapshot import CpuSnapshot, build_snapshot, changes, linear_pc
+from fjgdb.decoders.snapshot import (CpuSnapshot, build_snapshot, changes, linear_pc,
+                                    stepped_snapshot)
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 
@@ -53,3 +54,23 @@ def test_changes_with_and_without_the_mode():
     panel = changes(real, long, with_mode=False)
     assert "mode" not in panel and "paging" not in panel
     assert panel["cr0"] == ch["cr0"] and panel["efer"] == [0, 0xD00]
+
+
+@pytest.mark.parametrize("name", ["real_reset", "prot32_seabios", "long64_ovmf"])
+@pytest.mark.parametrize("rflags_xor", [0, 0x8D5, 1 << 17])
+def test_stepped_snapshot_is_build_snapshot_of_the_replaced_registers(name, rflags_xor):
+    """The fast path's cheap copy (stepped_snapshot) against the obvious way: replace the
+    fields and classify again; EFLAGS.VM set or cleared classifies again."""
+    old = snap(name)
+    gprs = {k: (v * 7 + 3) & 0xFFFFFFFF for k, v in old.regs.gprs.items()}
+    rip, rflags = (old.pc + 5) & 0xFFFF, old.regs.rflags ^ rflags_xor
+    want = build_snapshot(dataclasses.replace(old.regs, gprs=gprs, rip=rip, rflags=rflags))
+    got = stepped_snapshot(old, gprs, rip, rflags)
+    assert got == want and got.regs.to_dict() == want.regs.to_dict()
+    assert old.pc != rip and old.regs.gprs != gprs        # the old one is untouched
+
+
+def test_stepped_snapshot_classifies_again_when_vm_changes():
+    old = snap("prot32_seabios")
+    new = stepped_snapshot(old, dict(old.regs.gprs), old.pc, old.regs.rflags | 1 << 17)
+    assert old.mode.mode == "protected" and new.mode.mode == "virtual-8086"

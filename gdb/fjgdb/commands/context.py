@@ -16,7 +16,9 @@ class Panel:
     def __init__(self):
         self.last = {}       # cpu_index -> CpuSnapshot at that CPU's previous panel
 
-    def render(self, count: int = 5) -> tuple[str, dict]:
+    def render(self, count: int = 5, want_doc: bool = False) -> tuple[str, dict | None]:
+        """The panel's text, and with *want_doc* its JSON document (else None: the panel
+        at every stop prints only the text)."""
         snap = STATE.snapshot()
         m = snap.mode
         sym = STATE.symbolize(snap.linear_pc)
@@ -26,10 +28,13 @@ class Panel:
         first = last is None
         ch = changes(last, snap, with_mode=False)
         self.last[cpu] = snap
-        doc = {"mode": m.mode, "bits": m.bits, "submode": m.submode, "paging": m.paging,
-               "csip": csip_text(snap), "pc": snap.pc, "linear_pc": snap.linear_pc,
-               "symbol": sym, "instructions": [i.to_dict() for i in insns], "changed": ch,
-               "cr0": snap.cr0, "cr3": snap.cr3, "cr4": snap.cr4, "efer": snap.efer}
+        doc = None
+        if want_doc:
+            doc = {"mode": m.mode, "bits": m.bits, "submode": m.submode, "paging": m.paging,
+                   "csip": csip_text(snap), "pc": snap.pc, "linear_pc": snap.linear_pc,
+                   "symbol": sym, "instructions": [i.to_dict() for i in insns],
+                   "changed": ch, "cr0": snap.cr0, "cr3": snap.cr3, "cr4": snap.cr4,
+                   "efer": snap.efer}
         lines = panel_lines(snap, sym, insns, ch, first)
         label = cpu_label()
         if label:
@@ -58,7 +63,7 @@ CR0/CR3/CR4/EFER/GDTR/IDTR/CS changed since the previous panel (old -> new).
     def run(self, opts, from_tty):
         if not 1 <= opts.n <= 50:
             raise FjError(f"-n must be 1..50 instructions, not {opts.n}")
-        text, doc = PANEL.render(opts.n)
+        text, doc = PANEL.render(opts.n, want_doc=opts.json)
         if opts.json:
             emit_json(doc)
         else:

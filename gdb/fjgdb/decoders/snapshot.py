@@ -118,6 +118,19 @@ def build_snapshot(q: QemuRegisters) -> CpuSnapshot:
     return CpuSnapshot(regs=q, mode=m, linear_pc=linear_pc(q, m))
 
 
+def stepped_snapshot(old: CpuSnapshot, gprs, rip: int, rflags: int) -> CpuSnapshot:
+    """*old* after a step that changed only the general registers, RIP and RFLAGS (the
+    per-stop cache's fast path): the same as ``build_snapshot(dataclasses.replace(
+    old.regs, gprs=..., rip=..., rflags=...))``, at a fraction of the cost (it runs at
+    every stop of the context panel): the fields are copied as they are, and the mode is
+    the old one unless EFLAGS.VM changed (CR0, CR4, EFER and CS are the same)."""
+    q = object.__new__(QemuRegisters)
+    q.__dict__.update(old.regs.__dict__, gprs=gprs, rip=rip, rflags=rflags)
+    m = old.mode if not (rflags ^ old.regs.rflags) >> 17 & 1 else \
+        cpu_mode(q.cr0, q.cr4, q.efer, q.cs, rflags)
+    return CpuSnapshot(regs=q, mode=m, linear_pc=linear_pc(q, m))
+
+
 def changes(old: CpuSnapshot | None, new: CpuSnapshot, with_mode: bool = True) -> dict:
     """{"cr0": [old, new], "gdtr": [[base, limit], [base, limit]], "mode": [...], ...};
     *with_mode* also compares the mode/width and paging (the tour; the panel does not)."""

@@ -83,11 +83,14 @@ class NarrowModeUnwinder(Unwinder):
     def _unwind(self, pf):
         arch = pf.architecture().name()
         pc_name, sp_name = pc_sp_names(arch)
+        pc_now = int(pf.read_register(pc_name))
         if pf.level() == 0:     # stepi N unwinds at every step: the fast path must know
-            STATE.note_frame_pc(int(pf.read_register(pc_name)))
+            STATE.note_frame_pc(pc_now)
+            if pc_now > 0xFFFFFFFF:
+                return None   # 64-bit code, innermost frame: GDB's own unwinders
         if not lazycs.available():
             return None
-        if int(pf.read_register(pc_name)) > 0xFFFFFFFF:
+        if pc_now > 0xFFFFFFFF:
             bits = 64     # 16/32-bit code never runs above 4 GiB: 64-bit, no need to ask QEMU
         else:
             bits = STATE.code_bits_or_none(frame=pf if pf.level() == 0 else None)

@@ -40,13 +40,12 @@ fast path off.
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 
 import gdb
 
 from ..decoders.qemuregs import GPRS_32, GPRS_64
-from ..decoders.snapshot import CpuSnapshot, build_snapshot
+from ..decoders.snapshot import CpuSnapshot, stepped_snapshot
 from ..decoders.stepclass import classify
 from .arch import builtin_bits
 from .errors import FjError
@@ -147,9 +146,7 @@ class FastPath:
             gprs = LazyGprs(GPRS_32, "esp", sp & 0xFFFFFFFF,
                             self._gpr_loader(GPRS_64[:8], 0xFFFFFFFF))
             rip = pc & 0xFFFFFFFF
-        regs = dataclasses.replace(
-            q, gprs=gprs, rip=rip, rflags=r["eflags"] & 0xFFFFFFFF)
-        snap = build_snapshot(regs)
+        snap = stepped_snapshot(old, gprs, rip, r["eflags"] & 0xFFFFFFFF)
         if snap.mode != old.mode:
             return None
         return snap

@@ -4,6 +4,7 @@ gdb_driver.py (beside this file) under the driver protocol of fjqemu.gdbrun."""
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from pathlib import Path
 
@@ -71,14 +72,25 @@ def bench_gdb_step(runs: int) -> list[Row]:
         notes.append("context panels missing: " + ", ".join(
             f"{p} for {n} stepi" for n, p in missing) + " (a farjump bug: please report)")
     note = "; ".join(notes)
+    paired = "; ratio: the median of the rounds' own ratios (the times: medians)"
     rows = [Row("gdb-step-on", f"{where}, farjump loaded, `set fj-context on`",
                 "the same in plain GDB (no farjump)", target=1.5,
-                note=f"seconds per {STEPS} stepi" + (f"; {note}" if note else "")),
+                note=f"seconds per {STEPS} stepi" + (f"; {note}" if note else "") + paired),
             Row("gdb-step-off", "the same, farjump loaded, context panel off",
                 "the same in plain GDB (no farjump)",
-                note="what loading farjump costs a stepi")]
-    return [ratio_row(rows[0], per["step-on"], per["step-plain"]),
-            ratio_row(rows[1], per["step-off"], per["step-plain"])]
+                note="what loading farjump costs a stepi" + paired)]
+    return [paired_row(rows[0], per["step-on"], per["step-plain"]),
+            paired_row(rows[1], per["step-off"], per["step-plain"])]
+
+
+def paired_row(row: Row, xs, ys) -> Row:
+    """ratio_row, but the ratio is the median of the rounds' ratios: a round's three
+    configurations ran in lockstep on the same machine, while the machine may change
+    from one round to the next (a median of each side would mix rounds)."""
+    row = ratio_row(row, xs, ys)
+    if all(ys):
+        row.ratio = statistics.median(x / y for x, y in zip(xs, ys))
+    return row
 
 
 def start_env() -> dict:
