@@ -52,17 +52,53 @@ def pt_every_way():
     stop; the test compares them with "pt" (the first, fast, call at this stop). At
     lm_entry and kernel_main CR3 is the same and the loader has changed the tables in
     between: the memo of the first must not answer for the second."""
+    from fjgdb.target.memory import PageTableReader
     from fjgdb.target.state import STATE
     ways = {}
     for way in ("gdbstub", "off", "on"):
         gdb.execute(f"set fj-pt-fast {way}")
         if way == "on":
             STATE.invalidate()
+        before = dict(PageTableReader.STATS)
         ways[way] = js("fj pt --json")
+        ways[way + "_reads"] = {k: v - before[k] for k, v in PageTableReader.STATS.items()}
         ways[way + "_walk"] = js("fj pt $pc --json")
     ways["same"] = js("fj pt --json")
     ways["show"] = run("show fj-pt-fast")
     return ways
+
+
+def pt_not_identity():
+    """fj pt through the gdbstub reads linear = physical first and keeps the answer only
+    if it maps every table it read at its own address. For a moment, the page that maps
+    linear 0x10000 (the PML4's page) points 2 MiB higher (written with PhyMemMode): the
+    reads there are not the tables; the gdbstub way must find that out, read them again
+    with PhyMemMode and agree with the plain path, and not try again for this CR3."""
+    from fjgdb.target.memory import PageTableReader
+    from fjgdb.target.state import STATE
+    leaf = js("fj pt 0x10000 --json")["json"]["steps"][-1]["entry_addr"]
+
+    def physical(action):
+        gdb.execute("maint packet Qqemu.PhyMemMode:1", to_string=True)
+        try:
+            return action()
+        finally:
+            gdb.execute("maint packet Qqemu.PhyMemMode:0", to_string=True)
+    old = physical(lambda: int(gdb.parse_and_eval(f"*(unsigned long *) 0x{leaf:x}")))
+    physical(lambda: gdb.execute(f"set {{unsigned long}} 0x{leaf:x} = 0x{old + 0x200000:x}"))
+    res = {"leaf": leaf, "old": old}
+    try:
+        for way in ("gdbstub", "off", "gdbstub_again"):
+            gdb.execute(f"set fj-pt-fast {way.split('_')[0]}")
+            STATE.invalidate()
+            before = dict(PageTableReader.STATS)
+            res[way] = js("fj pt --json")
+            res[way + "_reads"] = {k: v - before[k] for k, v in PageTableReader.STATS.items()}
+    finally:
+        physical(lambda: gdb.execute(f"set {{unsigned long}} 0x{leaf:x} = 0x{old:x}"))
+        gdb.execute("set fj-pt-fast on")
+    res["restored"] = js("fj pt --json")
+    return res
 
 
 def collect(name):
@@ -77,6 +113,7 @@ def collect(name):
         d["info_mem"] = run("monitor info mem")
         d["pt_addr"] = js("fj pt &kernel_main --json")
         d["pt_noncanon"] = run("fj pt 0x0000800000000000")
+        d["pt_not_identity"] = pt_not_identity()
         d["idt_before_init"] = run("fj idt")
     R["stops"][name] = d
 

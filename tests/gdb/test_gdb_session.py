@@ -165,9 +165,27 @@ def test_pt_fast_paths_equal_the_plain_path(walk):
         walks = [ok(ways[w + "_walk"]) for w in ("gdbstub", "off", "on")]
         assert walks[0] == walks[1] == walks[2] and walks[0]["fault"] is None, (stop, walks)
         assert "guest RAM read from /proc/" in ways["show"]["out"], ways["show"]
+        # farjump's tables lie in its identity map: read without PhyMemMode, checked
+        assert ways["gdbstub_reads"]["identity"] >= 3, (stop, ways["gdbstub_reads"])
+        assert ways["gdbstub_reads"]["physical"] == 0, (stop, ways["gdbstub_reads"])
     # the loader mapped the kernel in between, under the same CR3
     lm, km = (ok(walk["stops"][s]["pt"]) for s in ("lm_entry", "kernel_main"))
     assert lm["cr3"] == km["cr3"] and lm["ranges"] != km["ranges"]
+
+
+def test_pt_gdbstub_checks_its_linear_reads(walk):
+    """With the PML4's page mapped 2 MiB away from itself, the gdbstub way's first,
+    linear reads are not the tables: it reads them again with PhyMemMode, gives the plain
+    path's answer (the moved 2 MiB included), and does not try linear reads again for
+    that CR3; put back, the map is the one of before."""
+    r = walk["stops"]["kernel_main"]["pt_not_identity"]
+    plain = ok(r["off"])
+    assert ok(r["gdbstub"]) == plain and ok(r["gdbstub_again"]) == plain
+    assert any(x["virt"] == 0 and x["phys"] == 0x200000 for x in plain["ranges"]), plain
+    assert r["gdbstub_reads"]["identity"] >= 1 and r["gdbstub_reads"]["physical"] >= 3, r
+    assert r["gdbstub_again_reads"] == {"identity": 0, "physical": r["gdbstub_again_reads"][
+        "physical"]} and r["gdbstub_again_reads"]["physical"] >= 3, r
+    assert ok(r["restored"]) == ok(walk["stops"]["kernel_main"]["pt"])
 
 
 def test_pt_walk_of_kernel_main(walk):

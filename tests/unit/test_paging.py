@@ -29,7 +29,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from fjgdb.decoders.errors import DecodeError, NonCanonicalError
-from fjgdb.decoders.paging import canonical, decode_entry, ranges, split, walk
+from fjgdb.decoders.paging import (PageMap, Range, canonical, decode_entry, identity_mapped,
+                                  ranges, split, walk)
 from fjgdb.render.paging import format_ranges, format_walk
 
 P, W, U, A, D, PS, G = 0x1, 0x2, 0x4, 0x20, 0x40, 0x80, 0x100
@@ -281,3 +282,22 @@ def test_ranges_header_counts_in_singular_and_plural():
     assert f": {len(pm.ranges)} ranges\n" in format_ranges(pm)
     one = dataclasses.replace(pm, ranges=pm.ranges[:1])
     assert format_ranges(one).startswith(f"CR3 0x{pm.cr3:x} (4-level paging): 1 range\n")
+
+
+def test_identity_mapped_says_whether_each_table_page_is_at_its_own_address():
+    """fj pt's check of its linear = physical reads through the gdbstub."""
+    def rng(virt, phys, size):
+        return Range(virt, phys, size, 0x200000, True, False, False, False, True, True)
+    ident = PageMap(0x10000, [rng(0, 0, 0x200000), rng(0x200000, 0x200000, 0x3fe00000)], [])
+    assert identity_mapped(ident, [0x10000, 0x11000, 0x1ff000, 0x3ffff000])
+    assert identity_mapped(ident, [])
+    assert not identity_mapped(ident, [0x40000000])                    # beyond the map
+    moved = PageMap(0x10000, [rng(0, 0x200000, 0x200000)], [])
+    assert not identity_mapped(moved, [0x10000])                      # mapped elsewhere
+    # a page that starts inside a range and runs past its end
+    edge = PageMap(0x10000, [rng(0x10000, 0x10000, 0x800)], [])
+    assert not identity_mapped(edge, [0x10000])
+    # split runs (other flags) still cover the page: each range checked on its own
+    split = PageMap(0x10000, [rng(0, 0, 0x11000), rng(0x11000, 0x11000, 0x1000)], [])
+    assert identity_mapped(split, [0x10000, 0x11000])
+    assert not identity_mapped(PageMap(0, [], []), [0x10000])

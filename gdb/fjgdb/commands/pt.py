@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import gdb
 
 from ..decoders.mode import cpu_mode
-from ..decoders.paging import canonical, cr3_table, paging_format, ranges, ranges_plain, walk
+from ..decoders.paging import (canonical, cr3_table, identity_mapped, paging_format, ranges,
+                               ranges_plain, walk)
 from ..render.paging import format_ranges, format_walk
 from ..target import hostmem
 from ..target.errors import FjError, NotConnected
@@ -69,6 +70,8 @@ _MEMO_MAX = 16
 #: how often a result was reused ("same stop": nothing read; "compared": tables read
 #: again, unchanged) or made anew: for tests and benchmarks
 MEMO_STATS = {"same stop": 0, "compared": 0, "walked": 0}
+#: (connection, CR3) whose tables were not all mapped at their own addresses
+_NOT_IDENTITY: set[tuple[int, int]] = set()
 
 
 def fast_mode() -> str:
@@ -89,7 +92,9 @@ Every x86 paging mode, chosen from CR0.PG, CR4.PAE, EFER.LMA and CR4.LA57:
 and 5-level (PML5 first; CR4.LA57). Protection keys (bits 62:59) with CR4.PKE/PKS.
 Tables are read from guest-physical memory: straight from QEMU's process
 (/proc/PID/mem) when QEMU runs on this machine and may be read, else through the
-gdbstub (PhyMemMode); a repeated fj pt whose tables did not change reuses its result
+gdbstub (PhyMemMode; for a whole map on one CPU first at linear = physical, kept only
+if the map puts every table read at its own address); a repeated fj pt whose tables
+did not change reuses its result
 ('show fj-pt-fast' says which; 'set fj-pt-fast off' is the plain, slow path).
 JSON: {"cr3", "format", "ranges": [{"virt", "phys", "size", "page_size", "writable",
 "user", "nx", "global", "accessed", "dirty", "pkey"}], "problems": [...],
@@ -114,6 +119,25 @@ JSON: {"cr3", "format", "ranges": [{"virt", "phys", "size", "page_size", "writab
         conn = STATE.connection()
         if fast_mode() == "off" or (conn is not None and not conn.is_valid()):
             STATE.check_alive()      # a connection GDB already dropped: says QEMU is gone
+
+    @staticmethod
+    def _read(tables, memo, cr3, cr3_reg, name, vaddr, fast, opts_walk):
+        """("compared", the memo's result) when *memo*'s tables still hold the same bytes,
+        else ("walked", a new walk or dump)."""
+        with tables:
+            try:
+                tables(cr3 & ~0xFFF)
+            except NotConnected:
+                raise
+            except FjError as e:
+                raise FjError(f"CR3 0x{cr3_reg:x}: cannot read the {name} at "
+                              f"0x{cr3:x}: {e}")
+            if memo is not None and tables.unchanged(memo.pages):
+                return "compared", memo.result
+            if vaddr is not None:
+                return "walked", walk(tables, cr3, vaddr, unreadable="fault", **opts_walk)
+            dump = ranges if fast != "off" else ranges_plain
+            return "walked", dump(tables, cr3, **opts_walk)
 
     def run(self, opts, from_tty):
         conn = STATE.require_connected()
@@ -143,7 +167,10 @@ JSON: {"cr3", "format", "ranges": [{"virt", "phys", "size", "page_size", "writab
         name = {5: "PML5", 4: "PML4", 3: "PDPT", 2: "page directory"}[top]
         opts_walk = dict(nxe=m.nxe, maxphyaddr=maxphy, fmt=fmt, pse=m.pse,
                          pkeys=bool(cr4 >> 22 & 1 or cr4 >> 24 & 1))
-        tables = STATE.page_tables(fast)
+        # a full dump through the gdbstub may read linear = physical (memory.py); a
+        # CR3 whose tables were not found at their own addresses is not tried again
+        identity = vaddr is None and fast != "off" and (conn.num, cr3_reg) not in _NOT_IDENTITY
+        tables = STATE.page_tables(fast, identity=identity)
         if tables.low_ram is not None and cr3 + 32 > tables.low_ram:
             raise FjError(f"CR3 0x{cr3_reg:x} points outside guest RAM (which ends at "
                           f"0x{tables.low_ram:x}): cannot read the {name}")
@@ -159,32 +186,28 @@ JSON: {"cr3", "format", "ranges": [{"virt", "phys", "size", "page_size", "writab
             MEMO_STATS["same stop"] += 1
             result, physical, count = memo.result, memo.physical, memo.count
         else:
-            with tables:
-                try:
-                    tables(cr3 & ~0xFFF)
-                except NotConnected:
-                    raise
-                except FjError as e:
-                    raise FjError(f"CR3 0x{cr3_reg:x}: cannot read the {name} at "
-                                  f"0x{cr3:x}: {e}")
-                if memo is not None and tables.unchanged(memo.pages):
-                    memo.generation = STATE.generation
-                    MEMO_STATS["compared"] += 1
-                    result, physical, count = memo.result, memo.physical, memo.count
-                else:
-                    if vaddr is not None:
-                        result = walk(tables, cr3, vaddr, unreadable="fault", **opts_walk)
-                    else:
-                        dump = ranges if fast != "off" else ranges_plain
-                        result = dump(tables, cr3, **opts_walk)
-                    physical, count = tables.physical, tables.count
-                    MEMO_STATS["walked"] += 1
-                    if fast != "off" and tables.asked == set(tables.pages):
-                        _MEMO.pop(key, None)
-                        while len(_MEMO) >= _MEMO_MAX:
-                            _MEMO.pop(next(iter(_MEMO)))
-                        _MEMO[key] = _Memo(dict(tables.pages), result, physical, count,
-                                           STATE.generation)
+            how, result = self._read(tables, memo, cr3, cr3_reg, name, vaddr, fast, opts_walk)
+            if tables.virtual and not identity_mapped(result, tables.virtual):
+                # some table is not mapped at its own address: what was read there is
+                # not known to be the table; read them all again with PhyMemMode
+                if len(_NOT_IDENTITY) >= 64:
+                    _NOT_IDENTITY.clear()
+                _NOT_IDENTITY.add((conn.num, cr3_reg))
+                tables = STATE.page_tables(fast)
+                how, result = self._read(tables, None, cr3, cr3_reg, name, vaddr, fast,
+                                         opts_walk)
+            MEMO_STATS[how] += 1
+            if how == "compared":
+                memo.generation = STATE.generation
+                physical, count = memo.physical, memo.count
+            else:
+                physical, count = tables.physical, tables.count
+                if fast != "off" and tables.asked == set(tables.pages):
+                    _MEMO.pop(key, None)
+                    while len(_MEMO) >= _MEMO_MAX:
+                        _MEMO.pop(next(iter(_MEMO)))
+                    _MEMO[key] = _Memo(dict(tables.pages), result, physical, count,
+                                       STATE.generation)
         if opts.json:
             doc = result.to_dict()
             doc["physical_reads"] = physical

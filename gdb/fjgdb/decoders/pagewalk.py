@@ -212,6 +212,19 @@ class PageMap:
                 "problems": list(self.problems)}
 
 
+def identity_mapped(pagemap: PageMap, pages) -> bool:
+    """Does *pagemap* map each 4 KiB page of *pages* (physical addresses) at the same
+    virtual address, i.e. was reading linear address X reading physical address X?
+    fj pt reads tables that way through the gdbstub when it can (no PhyMemMode round
+    trips) and keeps the answer only if the answer itself says the reads were right."""
+    spans = sorted((r.virt, r.end, r.phys) for r in pagemap.ranges)
+    for page in pages:
+        if not any(virt <= page and page + 4096 <= end and phys + (page - virt) == page
+                   for virt, end, phys in spans):
+            return False
+    return True
+
+
 def ranges_plain(read_table: ReadTable, cr3: int, nxe: bool = True, maxphyaddr: int = 52,
                  fmt: PagingFormat = FOUR_LEVEL, pse: bool = True,
                  pkeys: bool = False) -> PageMap:

@@ -236,5 +236,6 @@ def cr3_table(cr3: int, fmt: PagingFormat, maxphyaddr: int = 52) -> int:
     return cr3 & _mask(maxphyaddr - 1, 12)
 
 
-from .pagewalk import (PageMap, Range, Walk, WalkStep, ranges_plain, walk)  # noqa: E402,F401
+from .pagewalk import (PageMap, Range, Walk, WalkStep,  # noqa: E402,F401
+                       identity_mapped, ranges_plain, walk)
 from .pagefast import ranges  # noqa: E402,F401

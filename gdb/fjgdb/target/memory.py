@@ -126,13 +126,19 @@ class Memory:
                 snap = self.snapshot()
         return snap.cr0, snap.cr3, snap.cr4, snap.efer
 
-    def page_tables(self, mode: str = "on") -> "PageTableReader":
+    def page_tables(self, mode: str = "on", identity: bool = False) -> "PageTableReader":
         """A reader of 4 KiB paging structures by physical address (fj pt); use it as a
         context manager around the walk. *mode* is ``set fj-pt-fast``'s: "on" reads
         guest RAM straight from QEMU's process when it can (:mod:`.hostmem`), else
         through the gdbstub like "gdbstub", two raw 2 KiB ``m`` packets a table; "off"
-        is the plain path, GDB's memory reads."""
-        return PageTableReader(self, self.low_ram(), mode)
+        is the plain path, GDB's memory reads. *identity*: through the gdbstub, first
+        read linear = physical without PhyMemMode (one CPU only; the caller must check
+        the answer with :func:`~fjgdb.decoders.pagewalk.identity_mapped` on
+        ``reader.virtual``, and read again without it if that fails)."""
+        reader = PageTableReader(self, self.low_ram(), mode)
+        reader.identity = (identity and mode != "off" and reader.host is None
+                           and self.cpu_count() == 1 and self.phys_mode_supported())
+        return reader
 
 
 class PageTableReader:
@@ -153,6 +159,8 @@ class PageTableReader:
         self.physical = True
         self.pages: dict[int, bytes] = {}      # what the walk read
         self.asked: set[int] = set()           # what it asked for (read or not)
+        self.identity = False                  # try linear = physical first (page_tables)
+        self.virtual: set[int] = set()         # the tables read that way (to be checked)
         self._read_already: dict[int, bytes] = {}
         self._ctx = None
 
@@ -223,7 +231,24 @@ class PageTableReader:
             return check
         return self._gdbstub(phys)
 
+    #: tables read through the gdbstub: linear = physical (checked after the walk), or
+    #: with PhyMemMode; for tests and benchmarks
+    STATS = {"identity": 0, "physical": 0}
+
     def _gdbstub(self, phys: int) -> bytes:
+        if self.identity and self._ctx is None:
+            # PhyMemMode on and off are two round trips of the 14 of a typical walk: a
+            # guest that maps its tables at their own addresses (an identity map) gives
+            # the same bytes without them. Whether it does is known from the walk
+            # itself, afterwards (the caller checks reader.virtual against it).
+            try:
+                data = self._packets(phys)
+            except FjError:
+                self.identity = False      # not mapped there: PhyMemMode from now on
+            else:
+                self.virtual.add(phys)
+                PageTableReader.STATS["identity"] += 1
+                return data
         if self._ctx is None:
             self._physical_on()
         if self.mode == "off":
@@ -231,8 +256,13 @@ class PageTableReader:
                 return gdb.selected_inferior().read_memory(phys, 4096).tobytes()
             except gdb.MemoryError:
                 raise FjError("guest memory unreadable") from None
-        # QEMU 7.2 answers at most 2 KiB (4 KiB of hex) per 'm' packet: two a table,
-        # sent as they are (GDB's read_memory costs ~25% more for the same packets)
+        PageTableReader.STATS["physical"] += 1
+        return self._packets(phys)
+
+    def _packets(self, phys: int) -> bytes:
+        """The 4 KiB at *phys* in two raw ``m`` packets. QEMU 7.2 answers at most 2 KiB
+        (4 KiB of hex) per packet; sent as they are (GDB's read_memory costs ~25% more
+        for the same packets)."""
         conn = self._memory.require_connected()
         data = b""
         for off in (0, 0x800):

@@ -51,6 +51,7 @@ if CFG.get("peer"):
     R["subject"], R["reference"] = xs, ys
 else:
     from fjgdb.commands import pt
+    from fjgdb.target.memory import PageTableReader
     from fjgdb.target.state import STATE
 
     def after_stop():
@@ -84,15 +85,20 @@ else:
         timed("monitor info mem")
     samples = {w: ([], []) for w in ways}
     memo = {w: dict.fromkeys(pt.MEMO_STATS, 0) for w in ways}   # how each way answered
+    reads = {w: dict.fromkeys(PageTableReader.STATS, 0) for w in ways}   # gdbstub reads
     for _ in range(N):
         for way in ways:
             gdb.execute(f"set fj-pt-fast {WAYS[way][0]}")
             before = dict(pt.MEMO_STATS)
+            before_reads = dict(PageTableReader.STATS)
             samples[way][0].append(timed("fj pt", WAYS[way][1])[0])
             for k in memo[way]:
                 memo[way][k] += pt.MEMO_STATS[k] - before[k]
+            for k in reads[way]:
+                reads[way][k] += PageTableReader.STATS[k] - before_reads[k]
             samples[way][1].append(timed("monitor info mem")[0])
     R["memo"] = memo
+    R["reads"] = reads
     gdb.execute("set fj-pt-fast on")
     R["ways"] = {w: {"subject": xs, "reference": ys} for w, (xs, ys) in samples.items()}
     R["same_output"] = len(set(outputs.values())) == 1

@@ -25,8 +25,7 @@ WAYS = {
              "/proc/QEMU_PID/mem", 3.0, "registers from GDB's set, 6 tables by pread, the "
              "fast decoder"),
     "gdbstub": ("gdb-pt-gdbstub", "the same through the gdbstub only (`set fj-pt-fast "
-                "gdbstub`)", 10.0, "2 'm' packets of 2 KiB per 4 KiB table + PhyMemMode "
-                "on/off"),
+                "gdbstub`)", 10.0, "2 'm' packets of 2 KiB per 4 KiB table"),
     "repeat": ("gdb-pt-repeat", "`fj pt` again after a stop, no table changed (the memo: "
                "tables re-read by pread and compared)", 1.0, "no decoding"),
     "plain": ("gdb-pt-plain", "the plain path (`set fj-pt-fast off`: info registers, "
@@ -69,6 +68,18 @@ def peer_rows(n: int, peers_dir: str | None) -> list[Row]:
     return rows
 
 
+def gdbstub_reads(reads: dict) -> str:
+    """How the gdbstub way read its tables (PageTableReader.STATS over the session)."""
+    ident, phys = reads.get("identity", 0), reads.get("physical", 0)
+    if ident and not phys:
+        return (f", all {ident} at linear = physical (the guest's identity map, checked "
+                "against the walk): no PhyMemMode round trips")
+    if phys and not ident:
+        return f", all {phys} with PhyMemMode on and off around them"
+    return (f"; {ident} read at linear = physical (checked against the walk), {phys} "
+            "with PhyMemMode")
+
+
 def bench_gdb_pt(runs: int) -> list[Row]:
     n = max(10, 3 * runs)
     r = pt_session({"n": n, "ways": list(WAYS)}, farjump=True)
@@ -92,6 +103,8 @@ def bench_gdb_pt(runs: int) -> list[Row]:
     for way, (name, subject, target, note) in WAYS.items():
         s = r["ways"][way]
         own = statistics.median(s["subject"]) / statistics.median(s["reference"])
+        if way == "gdbstub":
+            note += gdbstub_reads(r.get("reads", {}).get(way, {}))
         row = Row(name, subject, REFERENCE + " (all the session's samples)", target=target,
                   note=f"{note}; {r['lines']} output lines; {own:.2f} against the "
                        "`info mem` right after each")
