@@ -41,7 +41,7 @@ def per_thread():
         gdb.execute(f"thread {t.num}", to_string=True)
         d[str(t.num)] = {"mode": js("fj mode --json"), "seg": js("fj seg --json"),
                          "mode_text": run("fj mode"), "pc": int(gdb.parse_and_eval("$pc")),
-                         "x1i": run("x/1i $pc"), "bt": run("bt 3"),
+                         "x1i": run("x/1i $pc"), "bt": run("bt 5"),
                          "pt": run("fj pt --json")}
         gdb.execute("set fj-pt-fast off")           # the plain path: info registers
         d[str(t.num)]["pt_plain"] = run("fj pt --json")
