@@ -95,7 +95,9 @@ else:                         # step-on, step-off, step-plain
         # lets one step a chunk at a time ("go" in, the chunk's figures out), so that a
         # change in the machine's load falls on all of them alike.
         chunks = []
-        with open(lock["go"]) as go, open(lock["done"], "w") as done:
+        # "done" first: the benchmark holds its reading end open already, and once this
+        # side waits at "go", an end of file on "done" means this driver has stopped
+        with open(lock["done"], "w") as done, open(lock["go"]) as go:
             for line in go:
                 if line.strip() != "go":
                     break

@@ -44,7 +44,9 @@ class _Session:
         return BenchError(f"GDB ({self.mode}) {what}: {log.strip()}")
 
     def connect(self, deadline: float) -> None:
-        """Open the "go" FIFO for writing once the driver has opened it for reading."""
+        """Open the "go" FIFO for writing once the driver has opened it for reading (it
+        opens "done" for writing first: from then on, an end of file there means it has
+        stopped)."""
         while True:
             try:
                 self.go_fd = os.open(self.folder / "go", os.O_WRONLY | os.O_NONBLOCK)
@@ -68,9 +70,8 @@ class _Session:
             ready, _, _ = select.select([self.done_fd], [], [], min(left, 1.0))
             if ready:
                 data = os.read(self.done_fd, 4096)
-                if not data and self.proc.poll() is not None:
-                    raise self.failure(f"ended (status {self.proc.returncode}) "
-                                       "in the middle of a chunk")
+                if not data:        # the driver closed its end: it has stopped
+                    raise self.failure("stopped answering in the middle of a chunk")
                 self.buffer += data
             elif self.proc.poll() is not None:
                 raise self.failure(f"ended (status {self.proc.returncode}) "
