@@ -140,11 +140,11 @@ class FastPath:
         if not step.allows(old.pc, pc, q.reg("rsp"), sp, sp_mask, pc_mask):
             return None
         if q.long_format:
-            gprs = LazyGprs(GPRS_64, "rsp", sp, self._gpr_loader(GPRS_64, self._U64))
+            gprs = LazyGprs(GPRS_64, "rsp", sp, self._gpr_loader(cpu, GPRS_64, self._U64))
             rip = pc
         else:
             gprs = LazyGprs(GPRS_32, "esp", sp & 0xFFFFFFFF,
-                            self._gpr_loader(GPRS_64[:8], 0xFFFFFFFF))
+                            self._gpr_loader(cpu, GPRS_64[:8], 0xFFFFFFFF))
             rip = pc & 0xFFFFFFFF
         snap = stepped_snapshot(old, gprs, rip, r["eflags"] & 0xFFFFFFFF)
         if snap.mode != old.mode:
@@ -188,14 +188,18 @@ class FastPath:
         except (gdb.error, ValueError, RuntimeError):
             return None
 
-    def _gpr_loader(self, names, mask: int):
-        """LazyGprs' reader: GDB's general registers, while this stop lasts."""
+    def _gpr_loader(self, cpu: int, names, mask: int):
+        """LazyGprs' reader: GDB's general registers of CPU *cpu*, while this stop lasts
+        and its thread is the selected one (GDB's newest frame is the selected thread's)."""
         generation = self.generation
 
         def load() -> dict[str, int]:
             if self.generation != generation:
                 raise FjError("the general registers of an earlier stop were not kept "
                               "(the guest has run since)")
+            if self.selected_cpu() != cpu:
+                raise FjError(f"the general registers of CPU {cpu} are read with its "
+                              f"thread selected ('thread {cpu + 1}')")
             try:
                 frame = gdb.newest_frame()
                 values = {n: int(frame.read_register(n)) & mask for n in names}
