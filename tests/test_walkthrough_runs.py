@@ -76,37 +76,35 @@ BROKEN = """\
 """
 
 
+def check_fails(tmp_path, text: str):
+    """scripts/walkthrough --check of a doc holding *text*: it must fail (status 1)."""
+    doc = tmp_path / "broken.md"
+    doc.write_text(text)
+    p = run("--check", "--no-build", "--doc", str(doc))
+    assert p.returncode == 1, p.stdout + p.stderr
+    return p
+
+
 @pytest.mark.parametrize("cmd", ["fj nosuchcommand", "fj gdt --bogus", "x/i nosuchsymbol"])
 def test_check_fails_when_a_gdb_command_fails(tmp_path, cmd):
-    doc = tmp_path / "broken.md"
-    doc.write_text(BROKEN.format(cmd=cmd))
-    p = run("--check", "--no-build", "--doc", str(doc))
-    assert p.returncode == 1
+    p = check_fails(tmp_path, BROKEN.format(cmd=cmd))
     assert f"'{cmd}' failed" in p.stderr, p.stderr
 
 
 def test_check_fails_when_an_expected_failure_works(tmp_path):
-    doc = tmp_path / "broken.md"
-    doc.write_text('<!-- capture: gdb start fails="fj mode" -->\n```\n(gdb) fj mode\n```\n')
-    p = run("--check", "--no-build", "--doc", str(doc))
-    assert p.returncode == 1
+    p = check_fails(tmp_path,
+                    '<!-- capture: gdb start fails="fj mode" -->\n```\n(gdb) fj mode\n```\n')
     assert "expected to fail" in p.stderr
 
 
 def test_check_fails_when_a_shell_command_fails(tmp_path):
-    doc = tmp_path / "broken.md"
-    doc.write_text("<!-- capture: sh s -->\n```\n$ ls build/no-such-file\n```\n")
-    p = run("--check", "--no-build", "--doc", str(doc))
-    assert p.returncode == 1
+    p = check_fails(tmp_path, "<!-- capture: sh s -->\n```\n$ ls build/no-such-file\n```\n")
     assert "exited with status" in p.stderr
 
 
 def test_check_fails_when_a_bochs_command_is_unknown(tmp_path):
-    doc = tmp_path / "broken.md"
-    doc.write_text("<!-- capture: bochs b -->\n```\n<bochs:1> c\n<bochs:2> frobnicate\n"
-                   "<bochs:3> quit\n```\n")
-    p = run("--check", "--no-build", "--doc", str(doc))
-    assert p.returncode == 1, p.stdout + p.stderr
+    check_fails(tmp_path, "<!-- capture: bochs b -->\n```\n<bochs:1> c\n<bochs:2> frobnicate\n"
+                "<bochs:3> quit\n```\n")
 
 
 def test_write_fills_a_template(tmp_path):
