@@ -9,7 +9,8 @@ again.
 Protocol (qemu/fjqemu/gdbrun.py): $FJ_IN (JSON: "port", "setup": commands before 'target
 remote' (none when gdbrun already connected), "segments": [{"start": [commands], "steps":
 N, "symbol": where "continue" must stop}], "all_threads": compare every thread at every
-stop, "stale_gprs": ask a fast snapshot's general registers after the next stepi);
+stop, "stale_gprs": ask a fast snapshot's general registers after the next stepi,
+"other_thread_gprs": ask them with another thread selected);
 $FJ_OUT: {"stops", "mismatches", "fast", "monitor", "modes", "segments", "stale_gprs"}.
 """
 import json
@@ -152,21 +153,46 @@ def step_segment(seg):
             same = 0
 
 
-def stale_gprs():
-    """A fast-path snapshot's general registers (read from GDB when first asked for),
-    asked for only after the guest has run again: refused, not another stop's."""
+def lazy_snapshot():
+    """stepi until the snapshot is a fast-path one (general registers not read yet)."""
     for _ in range(20):
         run("stepi")
         snap = STATE.snapshot()
         if isinstance(snap.regs.gprs, LazyGprs):
-            break
-    else:
+            return snap
+    return None
+
+
+def stale_gprs():
+    """A fast-path snapshot's general registers (read from GDB when first asked for),
+    asked for only after the guest has run again: refused, not another stop's."""
+    snap = lazy_snapshot()
+    if snap is None:
         return "no fast-path snapshot in 20 stepi"
     run("stepi")
     try:
         return f"answered: rax=0x{snap.regs.gprs['rax']:x}"
     except FjError as e:
         return str(e)
+
+
+def other_thread_gprs():
+    """The same asked for with another CPU's thread selected: refused, not that CPU's;
+    asked again with its own thread selected: answered, as GDB has them."""
+    snap = lazy_snapshot()
+    if snap is None:
+        return {"error": "no fast-path snapshot in 20 stepi"}
+    here = gdb.selected_thread().num
+    other = next(t.num for t in gdb.selected_inferior().threads() if t.num != here)
+    gdb.execute(f"thread {other}", to_string=True)
+    try:
+        r = {"other": f"answered: rax=0x{snap.regs.gprs['rax']:x}"}
+    except FjError as e:
+        r = {"other": str(e)}
+    gdb.execute(f"thread {here}", to_string=True)
+    r["own"] = snap.regs.gprs["rbx"]
+    r["gdb"] = int(gdb.parse_and_eval("$rbx")) & (2**64 - 1)
+    return r
 
 
 def main():
@@ -191,6 +217,8 @@ def main():
     R["monitor"] = STATE.monitor_reads - m0
     if CFG.get("stale_gprs"):
         R["stale_gprs"] = stale_gprs()
+    if CFG.get("other_thread_gprs"):
+        R["other_thread_gprs"] = other_thread_gprs()
     R["mismatches"] = R["mismatches"][:20]
 
 

@@ -106,11 +106,19 @@ def test_smp_threads(build):
     ]
     with QemuVM(build / "disk.img", gdb=True, smp=2) as vm:
         run = run_driver(DRIVER, port=vm.gdb_port,
-                         config={"segments": segments, "all_threads": True}, timeout=240)
+                         config={"segments": segments, "all_threads": True,
+                                 "other_thread_gprs": True}, timeout=240)
     assert run.result is not None, run.tail(4000)
     r = run.result
     check(r, ["protected/None/32"], min_fast=10)
     assert [s["thread"] for s in r["segments"]] == [2, 1], r["segments"]
+    # a fast snapshot's general registers are the CPU's own: with another CPU's thread
+    # selected they are refused (GDB's newest frame would be that CPU's), with its own
+    # thread they are GDB's
+    g = r["other_thread_gprs"]
+    assert g["other"].startswith("the general registers of CPU 0 are read with its thread "
+                                 "selected ('thread 1')"), g
+    assert g["own"] == g["gdb"], g
 
 
 def test_replay_never_takes_the_fast_path(build, tmp_path):
