@@ -71,12 +71,14 @@ def pt_every_way():
 def pt_not_identity():
     """fj pt through the gdbstub reads linear = physical first and keeps the answer only
     if it maps every table it read at its own address. For a moment, the page that maps
-    linear 0x10000 (the PML4's page) points 2 MiB higher (written with PhyMemMode): the
-    reads there are not the tables; the gdbstub way must find that out, read them again
-    with PhyMemMode and agree with the plain path, and not try again for this CR3."""
+    the PML4's linear address (CR3's, in the identity map) points 2 MiB higher (written
+    with PhyMemMode): the reads there are not the tables; the gdbstub way must find that
+    out, read them again with PhyMemMode and agree with the plain path, and not try
+    again for this CR3."""
     from fjgdb.target.memory import PageTableReader
     from fjgdb.target.state import STATE
-    leaf = js("fj pt 0x10000 --json")["json"]["steps"][-1]["entry_addr"]
+    pml4 = js("fj pt --json")["json"]["cr3"] & ~0xFFF
+    leaf = js(f"fj pt 0x{pml4:x} --json")["json"]["steps"][-1]["entry_addr"]
 
     def physical(action):
         gdb.execute("maint packet Qqemu.PhyMemMode:1", to_string=True)

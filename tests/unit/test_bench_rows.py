@@ -131,3 +131,10 @@ def test_gdb_pt_peer_rows(monkeypatch, tmp_path):
     assert rows["peer-bata24-pagewalk"].ratio is None
     assert "did not run" in rows["peer-bata24-pagewalk"].subject
     assert "faster than every peer measured" in rows["gdb-pt"].note
+
+
+def test_gdbstub_note_says_how_the_tables_were_read():
+    assert "all 12 at linear = physical" in pb.gdbstub_reads({"identity": 12, "physical": 0})
+    assert "all 14 with PhyMemMode" in pb.gdbstub_reads({"identity": 0, "physical": 14})
+    assert "1 read at linear = physical" in pb.gdbstub_reads({"identity": 1, "physical": 6})
+    assert "none read" in pb.gdbstub_reads({})

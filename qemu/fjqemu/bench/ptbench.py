@@ -71,6 +71,8 @@ def peer_rows(n: int, peers_dir: str | None) -> list[Row]:
 def gdbstub_reads(reads: dict) -> str:
     """How the gdbstub way read its tables (PageTableReader.STATS over the session)."""
     ident, phys = reads.get("identity", 0), reads.get("physical", 0)
+    if not ident and not phys:
+        return ", none read through the gdbstub (the memo answered)"
     if ident and not phys:
         return (f", all {ident} at linear = physical (the guest's identity map, checked "
                 "against the walk): no PhyMemMode round trips")
